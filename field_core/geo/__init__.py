@@ -1,0 +1,1 @@
+"""Geographic helpers both the field client and the server need."""
