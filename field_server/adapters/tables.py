@@ -1,0 +1,202 @@
+"""The server's relational schema (SQLAlchemy Core tables); migrations create exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("password_hash", String(300), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(20), nullable=False),
+    PrimaryKeyConstraint("user_id", "role"),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("device_name", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+expeditions = Table(
+    "expeditions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("title", String(500), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("find_number_format", String(100), nullable=False),
+    Column("next_find_number", BigInteger, nullable=False, default=1),
+    Column("accuracy_threshold_m", Float),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("leader", Boolean, nullable=False, default=False),
+    PrimaryKeyConstraint("expedition_id", "user_id"),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("boundary", Text, nullable=False),
+    UniqueConstraint("expedition_id", "code"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(128), primary_key=True),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("last_user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+)
+
+# The one row whose lock orders writers: sequence numbers are handed out under it, so a
+# change with a lower number can never commit after a reader has seen a higher one.
+change_counter = Table(
+    "change_counter",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("type", String(10), nullable=False),
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    Column("survey_uuid", String(36)),
+    Column("find_number", String(64)),
+    Column("server_rev", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("status", String(20)),
+    Column("register_number", String(64)),
+    Column("merged_into", String(36)),
+    Column("flags", Text, nullable=False),
+    Column("open_conflicts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "expedition_id", "seq"),
+    Index(None, "expedition_id", "find_number"),
+)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("uuid", String(36), ForeignKey("records.uuid"), nullable=False),
+    Column("server_rev", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("origin", String(10), nullable=False),  # device | museum
+    Column("device_id", String(128)),
+    Column("device_rev", Integer),
+    Column("base_rev", Integer),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("uuid", "server_rev"),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), ForeignKey("records.uuid"), nullable=False, index=True),
+    Column("server_rev", Integer, nullable=False),
+    Column("base_rev", Integer, nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("device_id", String(128)),
+    Column("device_rev", Integer),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("resolution", String(20)),
+)
+
+push_batches = Table(
+    "push_batches",
+    metadata,
+    Column("batch_id", String(128), primary_key=True),
+    Column("device_id", String(128), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("response", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+number_blocks = Table(
+    "number_blocks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    Column("device_id", String(128), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("first_number", BigInteger, nullable=False),
+    Column("last_number", BigInteger, nullable=False),
+    Column("reserved_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("action", String(60), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("reason", Text),
+)

@@ -1,0 +1,76 @@
+"""The unit of work: one database transaction, with the repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from field_server.adapters import repositories as repo
+from field_server.adapters.database import WRITE_OPTION
+
+
+class UnitOfWork:
+    """``with UnitOfWork(engine, write=True) as uow: ...; uow.commit()``.
+
+    Leaving the block without ``commit()`` rolls back. A writing unit first locks the change
+    sequence, which orders writers by commit so pull cursors never skip a late commit.
+    """
+
+    users: repo.Users
+    tokens: repo.AccessTokens
+    expeditions: repo.Expeditions
+    records: repo.Records
+    batches: repo.PushBatches
+    devices: repo.Devices
+    audit: repo.AuditLog
+    changes: repo.ChangeSequence
+    connection: Connection
+
+    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+        self._engine = engine
+        self._write = write
+
+    def __enter__(self) -> UnitOfWork:
+        connection = self._engine.connect()
+        if self._write:
+            connection = connection.execution_options(**{WRITE_OPTION: True})
+        self.connection = connection
+        self._transaction = connection.begin()
+        self.users = repo.Users(connection)
+        self.tokens = repo.AccessTokens(connection)
+        self.expeditions = repo.Expeditions(connection)
+        self.records = repo.Records(connection)
+        self.batches = repo.PushBatches(connection)
+        self.devices = repo.Devices(connection)
+        self.audit = repo.AuditLog(connection)
+        self.changes = repo.ChangeSequence(connection)
+        if self._write:
+            self.changes.lock()
+        return self
+
+    def commit(self) -> None:
+        self.changes.flush()
+        self._transaction.commit()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            self.connection.close()
+
+
+class UnitOfWorkFactory:
+    """What services receive: makes units of work on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, *, write: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.engine, write=write)

@@ -1,0 +1,40 @@
+"""The application factory: wires configuration, the database and the blueprints."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from field_server.adapters.database import make_engine
+from field_server.adapters.unit_of_work import UnitOfWorkFactory
+from field_server.api import access, expeditions, openapi, sync
+from field_server.api.problems import register_problem_handlers
+from field_server.config import ServerConfig
+from field_server.runtime import Runtime
+
+
+class _UnicodeJSON(DefaultJSONProvider):
+    """Kazakh and Russian text leaves the server as itself, not as \\u escapes."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return json.dumps(obj, ensure_ascii=False, default=self.default, **kwargs)
+
+
+def create_app(config: ServerConfig | None = None) -> Flask:
+    config = config or ServerConfig.from_env()
+    app = Flask(__name__)
+    app.json = _UnicodeJSON(app)
+    app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_json_bytes)
+    engine = make_engine(config.database_url)
+    app.extensions["qazba"] = Runtime(config=config, uow=UnitOfWorkFactory(engine))
+    for module in (access, expeditions, sync, openapi):
+        app.register_blueprint(module.blueprint)
+    register_problem_handlers(app)
+    return app

@@ -1,0 +1,168 @@
+"""The ``field-server`` command: set up the database, people and expeditions, and serve."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from field_server import __version__
+from field_server.adapters.database import make_engine
+from field_server.adapters.schema_migration import upgrade_database
+from field_server.adapters.unit_of_work import UnitOfWorkFactory
+from field_server.config import ServerConfig
+from field_server.domain.access import Role
+from field_server.services import auth, expeditions
+from field_server.services.errors import ServiceError
+
+
+def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ServiceError as error:
+            raise click.ClickException(str(error)) from None
+        except (OSError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
+    return run
+
+
+def _factory() -> tuple[ServerConfig, UnitOfWorkFactory]:
+    config = ServerConfig.from_env()
+    return config, UnitOfWorkFactory(make_engine(config.database_url))
+
+
+@click.group()
+@click.version_option(__version__, prog_name="field-server")
+def main() -> None:
+    """Qazba's museum server (configuration: FIELD_SERVER_DATABASE_URL, FIELD_SERVER_DATA_DIR,
+    FIELD_SERVER_SECRET_KEY)."""
+
+
+@main.command("init-db")
+@_one_line_errors
+def init_db() -> None:
+    """Create the database, or migrate it to the newest schema."""
+    config = ServerConfig.from_env()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    revision = upgrade_database(make_engine(config.database_url))
+    click.echo(f"database ready at schema revision {revision}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        # one line; its newline (LF or CRLF) is not part of the password
+        return line.removesuffix("\n").removesuffix("\r")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice([r.value for r in Role]), help="repeat for several roles")
+@click.option("--password-stdin", is_flag=True, help="read the password as one line of stdin")
+@_one_line_errors
+def create_user(username: str, roles: tuple[str, ...], password_stdin: bool) -> None:
+    """Create a user with one or more roles."""
+    config, uow = _factory()
+    password = _read_password(password_stdin)
+    auth.create_user(uow, username, password, list(roles), cost=config.scrypt_cost)
+    click.echo(f"user {username} created ({', '.join(sorted(roles))})")
+
+
+@main.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="read the password as one line of stdin")
+@_one_line_errors
+def set_password(username: str, password_stdin: bool) -> None:
+    """Set a user's password; their tokens are revoked."""
+    config, uow = _factory()
+    auth.set_password(uow, username, _read_password(password_stdin), cost=config.scrypt_cost)
+    click.echo(f"password of {username} set; their tokens are revoked")
+
+
+@main.command("revoke-tokens")
+@click.argument("username")
+@_one_line_errors
+def revoke_tokens(username: str) -> None:
+    """Revoke every token of a user (a lost laptop)."""
+    _, uow = _factory()
+    count = auth.revoke_tokens_of(uow, username)
+    click.echo(f"{count} token(s) of {username} revoked")
+
+
+@main.command("create-expedition")
+@click.argument("code")
+@click.option("--title", required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--find-number-format", default=None,
+              help="a format with one {n}, e.g. 'DMB-26-{n:04d}' (default CODE-{n:04d})")
+@click.option("--accuracy-threshold", type=float, default=None,
+              help="flag finds whose horizontal accuracy is worse (metres; default 10)")
+@_one_line_errors
+def create_expedition(code: str, title: str, year: int, find_number_format: str | None,
+                      accuracy_threshold: float | None) -> None:
+    """Create an expedition."""
+    _, uow = _factory()
+    spec = expeditions.ExpeditionSpec(code, title, year, find_number_format, accuracy_threshold)
+    row = expeditions.create_expedition(uow, None, spec)
+    click.echo(f"expedition {row.code} created (find numbers like {row.find_number_format.format(n=1)})")
+
+
+@main.command("add-member")
+@click.argument("code")
+@click.argument("username")
+@click.option("--leader", is_flag=True, help="the member leads the expedition")
+@_one_line_errors
+def add_member(code: str, username: str, leader: bool) -> None:
+    """Add a user to an expedition's team."""
+    _, uow = _factory()
+    expeditions.add_member(uow, None, code, username, leader)
+    click.echo(f"{username} is in {code}{' as leader' if leader else ''}")
+
+
+@main.command("add-site")
+@click.argument("code")
+@click.argument("site_code")
+@click.option("--name", required=True)
+@click.option("--boundary", "boundary_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), required=True, help="a GeoJSON file: Polygon, MultiPolygon or a Feature")
+@_one_line_errors
+def add_site(code: str, site_code: str, name: str, boundary_file: Path) -> None:
+    """Add a site with its boundary to an expedition."""
+    _, uow = _factory()
+    if boundary_file.stat().st_size > 16 * 1024 * 1024:
+        raise click.ClickException(f"{boundary_file}: larger than 16 MB")
+    try:
+        geometry = json.loads(boundary_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise click.ClickException(f"{boundary_file}: not GeoJSON ({error})") from None
+    if isinstance(geometry, dict) and geometry.get("type") == "Feature":
+        geometry = geometry.get("geometry")
+    expeditions.add_site(uow, None, code, site_code, name, geometry)
+    click.echo(f"site {site_code} added to {code}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@_one_line_errors
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the API with waitress (for PostgreSQL at scale, see the README: gunicorn)."""
+    from waitress import serve as waitress_serve
+
+    from field_server.app import create_app
+
+    app = create_app()
+    click.echo(f"serving Qazba on http://{host}:{port}/ (Ctrl+C stops)", err=True)
+    # waitress sets TCP_NODELAY on its sockets by default; small answers are not held back
+    waitress_serve(app, host=host, port=port, threads=threads, ident="qazba",
+                   max_request_body_size=max(app.config["MAX_CONTENT_LENGTH"], 1 << 30))

@@ -1,0 +1,78 @@
+"""Site boundaries: checking a GeoJSON polygon and measuring how far a find lies outside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+MAX_VERTICES = 100_000
+
+
+class BoundaryError(ValueError):
+    pass
+
+
+def check_boundary(geometry: Any) -> BaseGeometry:
+    """Parse a GeoJSON Polygon/MultiPolygon in WGS 84; raise BoundaryError with the reason."""
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        raise BoundaryError("a boundary is a GeoJSON Polygon or MultiPolygon")
+    try:
+        polygon = shape(geometry)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
+        raise BoundaryError(f"the boundary is not valid GeoJSON geometry: {error}") from None
+    if polygon.is_empty:
+        raise BoundaryError("the boundary is empty")
+    if shapely.get_num_coordinates(polygon) > MAX_VERTICES:
+        raise BoundaryError(f"the boundary has more than {MAX_VERTICES} vertices")
+    coords = shapely.get_coordinates(polygon)
+    if not np.isfinite(coords).all():
+        raise BoundaryError("the boundary has a coordinate that is not a finite number")
+    lon, lat = coords[:, 0], coords[:, 1]
+    if (lon < -180).any() or (lon > 180).any() or (lat < -90).any() or (lat > 90).any():
+        raise BoundaryError("the boundary has a coordinate outside WGS 84 (lon -180..180, lat -90..90)")
+    if not polygon.is_valid:
+        raise BoundaryError(f"the boundary is not a valid polygon: {shapely.is_valid_reason(polygon)}")
+    return polygon
+
+
+@dataclass
+class SiteBoundary:
+    """A site polygon in a local equidistant projection, for distances in metres.
+
+    An azimuthal equidistant projection centred on the site keeps distances within a site
+    (a few kilometres) true to well under a millimetre per metre.
+    """
+
+    code: str
+    polygon: BaseGeometry
+    _metric: BaseGeometry
+    _to_metric: Transformer
+
+    @classmethod
+    def from_geojson(cls, code: str, geometry: dict[str, Any]) -> SiteBoundary:
+        polygon = shape(geometry)
+        centre = polygon.centroid
+        to_metric = Transformer.from_crs(
+            "EPSG:4326",
+            f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m",
+            always_xy=True,
+        )
+        metric = shapely.transform(polygon, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1])))
+        shapely.prepare(metric)
+        shapely.prepare(polygon)
+        return cls(code, polygon, metric, to_metric)
+
+    def distances_outside_m(self, lons: list[float], lats: list[float]) -> list[float]:
+        """0.0 for a point inside or on the boundary, else the distance to it in metres."""
+        if not lons:
+            return []
+        xs, ys = self._to_metric.transform(np.asarray(lons, float), np.asarray(lats, float))
+        points = shapely.points(np.asarray(xs, float), np.asarray(ys, float))
+        distances = shapely.distance(self._metric, points)
+        return [float(d) for d in np.asarray(distances, float)]

@@ -1,0 +1,1 @@
+"""Use cases of the server, one function each, taking a unit-of-work factory."""

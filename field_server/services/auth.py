@@ -1,0 +1,143 @@
+"""People and their access: users, roles, bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from field_server.adapters.unit_of_work import UnitOfWorkFactory
+from field_server.domain.access import Actor, Role, parse_roles
+from field_server.services.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
+from field_server.services.passwords import MAX_PASSWORD_BYTES, hash_password, verify_password
+
+# Checked when a username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = hash_password("qazba-timing-equaliser", cost=2**14)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    username: str
+    roles: tuple[str, ...]
+    expires_at: datetime
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def token_digest(token: str) -> str:
+    # A 256-bit random token cannot be guessed, so a fast hash is enough to keep the
+    # database copy useless to a thief.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_user(
+    uow_factory: UnitOfWorkFactory,
+    username: str,
+    password: str,
+    roles: list[str],
+    *,
+    cost: int,
+) -> None:
+    check_username(username)
+    check_password(password)
+    role_set = parse_roles(roles)
+    if not role_set:
+        raise InvalidInput("a user needs at least one role", [{"field": "roles", "message": "empty"}])
+    hashed = hash_password(password, cost=cost)
+    with uow_factory(write=True) as uow:
+        if uow.users.by_username(username) is not None:
+            raise AlreadyExists(f"user {username!r} exists already")
+        user_id = uow.users.add(username, hashed, [r.value for r in role_set], now_utc())
+        uow.audit.add(now_utc(), None, "user.create", f"user:{username}",
+                      {"roles": sorted(r.value for r in role_set), "user_id": user_id})
+        uow.commit()
+
+
+def set_password(uow_factory: UnitOfWorkFactory, username: str, password: str, *, cost: int) -> None:
+    check_password(password)
+    hashed = hash_password(password, cost=cost)
+    with uow_factory(write=True) as uow:
+        user = uow.users.by_username(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        uow.users.set_password(user.id, hashed)
+        uow.tokens.revoke_all(user.id, now_utc())
+        uow.audit.add(now_utc(), None, "user.password", f"user:{username}", {})
+        uow.commit()
+
+
+def check_username(username: str) -> None:
+    if not (1 <= len(username) <= 150) or any(c.isspace() for c in username):
+        raise InvalidInput(
+            "a username is 1 to 150 characters without spaces",
+            [{"field": "username", "message": "1 to 150 characters, no spaces"}],
+        )
+
+
+def check_password(password: str) -> None:
+    if len(password) < 8 or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise InvalidInput(
+            "a password is 8 characters or more",
+            [{"field": "password", "message": f"8 to {MAX_PASSWORD_BYTES} bytes"}],
+        )
+
+
+def issue_token(
+    uow_factory: UnitOfWorkFactory, username: str, password: str, device_name: str, *, days: int
+) -> IssuedToken:
+    with uow_factory() as uow:
+        user = uow.users.by_username(username)
+    if user is None or not user.active:
+        verify_password(password, _DUMMY_HASH)
+        raise Unauthenticated("wrong username or password")
+    try:
+        good = verify_password(password, user.password_hash)
+    except ValueError:
+        good = False
+    if not good:
+        raise Unauthenticated("wrong username or password")
+    token = secrets.token_urlsafe(32)
+    issued = now_utc()
+    expires = issued + timedelta(days=days)
+    with uow_factory(write=True) as uow:
+        uow.tokens.add(token_digest(token), user.id, device_name, issued, expires)
+        uow.audit.add(issued, user.id, "token.issue", f"user:{username}", {"device_name": device_name})
+        uow.commit()
+    return IssuedToken(token, user.username, user.roles, expires)
+
+
+def revoke_token(uow_factory: UnitOfWorkFactory, token: str) -> None:
+    with uow_factory(write=True) as uow:
+        uow.tokens.revoke(token_digest(token), now_utc())
+        uow.commit()
+
+
+def revoke_tokens_of(uow_factory: UnitOfWorkFactory, username: str) -> int:
+    with uow_factory(write=True) as uow:
+        user = uow.users.by_username(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        count = uow.tokens.revoke_all(user.id, now_utc())
+        uow.audit.add(now_utc(), None, "token.revoke_all", f"user:{username}", {"count": count})
+        uow.commit()
+    return count
+
+
+def actor_for_token(uow_factory: UnitOfWorkFactory, token: str) -> Actor:
+    with uow_factory() as uow:
+        user_id = uow.tokens.user_of(token_digest(token), now_utc())
+        user = None if user_id is None else uow.users.by_id(user_id)
+        if user is None or not user.active:
+            raise Unauthenticated("the token is unknown, expired or revoked")
+        memberships = uow.users.memberships(user.id)
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        roles=frozenset(Role(r) for r in user.roles),
+        member_of=frozenset(e for e, _ in memberships),
+        leads=frozenset(e for e, leader in memberships if leader),
+    )

@@ -1,0 +1,435 @@
+"""Taking a pushed batch of field records: validate, merge, flag, store, answer (DESIGN §4)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from field_core.content_hash import canonical_json, content_hash
+from field_core.envelope import Envelope, parse_envelope
+from field_core.geo.coordinates import KAZAKHSTAN_BOUNDS, Bounds, check_position, expand_bounds
+from field_core.validation import validate_record_data
+from field_server.adapters.repositories import ExpeditionRow, SiteRow, StoredRecord
+from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from field_server.domain.access import Actor
+from field_server.domain.merge import three_way_merge
+from field_server.domain.site_boundary import SiteBoundary
+from field_server.services.auth import now_utc
+from field_server.services.errors import Forbidden, InvalidInput
+
+MAX_RECORDS = 1000
+DEFAULT_ACCURACY_THRESHOLD_M = 10.0
+REGION_MARGIN_DEG = 2.0
+
+
+@dataclass
+class Incoming:
+    """One record of the batch as it moves through the checks."""
+
+    index: int
+    raw_uuid: str
+    envelope: Envelope | None = None
+    data: dict[str, Any] | None = None
+    text: str = ""
+    digest: str = ""
+    problems: list[dict[str, str]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+
+    def reject(self, problems: list[dict[str, str]]) -> None:
+        self.result = {"uuid": self.raw_uuid, "status": "rejected", "server_rev": 0,
+                       "problems": problems}
+
+
+@dataclass
+class _Expedition:
+    row: ExpeditionRow
+    region: Bounds
+    sites: dict[str, SiteBoundary]
+
+
+def check_push_request(raw: Any) -> tuple[str, str, list[Any]]:
+    """The request's frame; a bad frame rejects the whole request (no record is read)."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("the push request is a JSON object", [{"field": "", "message": "object"}])
+    errors = [{"field": k, "message": "unknown field"} for k in sorted(set(raw) - {"device_id", "batch_id", "records"})]
+    for name in ("device_id", "batch_id"):
+        value = raw.get(name)
+        if not isinstance(value, str) or not 1 <= len(value) <= 128:
+            errors.append({"field": name, "message": "a string of 1 to 128 characters"})
+    records = raw.get("records")
+    if not isinstance(records, list) or not 1 <= len(records) <= MAX_RECORDS:
+        errors.append({"field": "records", "message": f"an array of 1 to {MAX_RECORDS} records"})
+    if errors:
+        raise InvalidInput("the push request is not valid", errors)
+    return raw["device_id"], raw["batch_id"], records
+
+
+def apply_push(uow_factory: UnitOfWorkFactory, actor: Actor, raw: Any) -> str:
+    """Apply one batch and return the answer as JSON text (stored for replays as it is)."""
+    device_id, batch_id, raw_records = check_push_request(raw)
+    with uow_factory() as uow:
+        stored = uow.batches.get(batch_id)
+    if stored is not None:
+        return _replayed(stored, actor)
+
+    # The CPU-heavy checks run before the write lock so concurrent pushes overlap here.
+    batch = [_prepare(i, raw_record) for i, raw_record in enumerate(raw_records)]
+
+    with uow_factory(write=True) as uow:
+        stored = uow.batches.get(batch_id)
+        if stored is not None:
+            return _replayed(stored, actor)
+        now = now_utc()
+        writer = _BatchWriter(uow, actor, device_id, now)
+        writer.apply(batch)
+        cursor = writer.last_seq()
+        results = [item.result for item in batch]
+        answer = canonical_json({"batch_id": batch_id, "results": results, "cursor": cursor})
+        uow.batches.add(batch_id, device_id, actor.user_id, answer, now)
+        uow.devices.seen(device_id, actor.user_id, now)
+        uow.commit()
+    return answer
+
+
+def _replayed(stored: Any, actor: Actor) -> str:
+    if stored.user_id != actor.user_id and not actor.is_admin:
+        raise Forbidden("this batch_id was sent by another user; a device chooses a new one per batch")
+    return str(stored.response)
+
+
+def _prepare(index: int, raw: Any) -> Incoming:
+    raw_uuid = raw.get("uuid") if isinstance(raw, dict) else None
+    item = Incoming(index, raw_uuid if isinstance(raw_uuid, str) else "")
+    envelope, problems = parse_envelope(raw)
+    if envelope is None:
+        item.reject(problems)
+        return item
+    data, problems = validate_record_data(envelope.type, envelope.data)
+    if data is None:
+        item.reject(problems)
+        return item
+    item.envelope = envelope
+    item.data = data
+    item.text = canonical_json(data)
+    item.digest = content_hash(data)
+    return item
+
+
+class _BatchWriter:
+    """Decides each record's fate against the stored state and writes the outcome."""
+
+    def __init__(self, uow: UnitOfWork, actor: Actor, device_id: str, now: datetime) -> None:
+        self.uow = uow
+        self.actor = actor
+        self.device_id = device_id
+        self.now = now
+        self.current: dict[str, StoredRecord] = {}
+        self.revision_texts: dict[tuple[str, int], str] = {}
+        self.inserts: dict[str, dict[str, Any]] = {}
+        self.updates: dict[str, dict[str, Any]] = {}
+        self.revisions: list[dict[str, Any]] = []
+        self.conflicts: list[dict[str, Any]] = []
+        self._last_seq: int | None = None
+
+    def last_seq(self) -> int:
+        if self._last_seq is not None:
+            return self._last_seq
+        return self.uow.changes.committed_value()
+
+    # -- loading ------------------------------------------------------------------------
+
+    def apply(self, batch: list[Incoming]) -> None:
+        live = [item for item in batch if item.envelope is not None]
+        uuids = [item.envelope.uuid for item in live if item.envelope]
+        self.current = self.uow.records.get_many(uuids)
+        expeditions, survey_expeditions = self._load_expeditions(live)
+        self._load_base_revisions(live)
+        replays = self.uow.records.device_revisions(
+            self.device_id,
+            [i.envelope.uuid for i in live if i.envelope and i.envelope.uuid in self.current],
+        )
+        number_holders = self._number_holders(live, expeditions)
+        for item in live:
+            assert item.envelope is not None and item.data is not None
+            expedition = self._expedition_of(item, expeditions, survey_expeditions)
+            if expedition is None:
+                continue
+            if item.envelope.type == "survey":
+                survey_expeditions[item.envelope.uuid] = expedition.row.id
+            flags = self._flags(item, expedition, number_holders)
+            if item.result is not None:
+                continue
+            self._decide(item, expedition.row.id, flags, replays)
+        self._write()
+
+    def _load_expeditions(
+        self, live: list[Incoming]
+    ) -> tuple[dict[str, _Expedition], dict[str, int]]:
+        """The expeditions the batch touches (by code) and the surveys it names (uuid → id)."""
+        codes = {item.data["expedition_code"] for item in live
+                 if item.data and "expedition_code" in item.data}
+        rows = self.uow.expeditions.by_codes(codes)
+        # photos and tracks name their survey, not their expedition
+        survey_ids = {item.data["survey_uuid"] for item in live
+                      if item.data and "survey_uuid" in item.data}
+        known_surveys = self.uow.records.survey_expeditions(survey_ids)
+        missing = set(known_surveys.values()) - {r.id for r in rows.values()}
+        for row in self.uow.expeditions.by_ids(missing).values():
+            rows[row.code] = row
+        sites_by_expedition: dict[int, list[SiteRow]] = defaultdict(list)
+        for site in self.uow.expeditions.sites_of(row.id for row in rows.values()):
+            sites_by_expedition[site.expedition_id].append(site)
+        loaded: dict[str, _Expedition] = {}
+        for code, row in rows.items():
+            site_rows = sites_by_expedition.get(row.id, [])
+            loaded[code] = _Expedition(row, _region(site_rows), {
+                s.code: SiteBoundary.from_geojson(s.code, s.boundary) for s in site_rows
+            })
+        return loaded, known_surveys
+
+    def _load_base_revisions(self, live: list[Incoming]) -> None:
+        wanted = []
+        for item in live:
+            envelope = item.envelope
+            assert envelope is not None
+            stored = self.current.get(envelope.uuid)
+            if stored is not None and 0 < envelope.base_rev < stored.server_rev:
+                wanted.append((envelope.uuid, envelope.base_rev))
+        self.revision_texts = self.uow.records.revision_data(wanted)
+
+    def _number_holders(self, live: list[Incoming], expeditions: dict[str, _Expedition]
+                        ) -> dict[tuple[int, str], list[str]]:
+        pairs = []
+        for item in live:
+            if item.envelope and item.envelope.type == "find" and item.data:
+                expedition = expeditions.get(item.data["expedition_code"])
+                if expedition is not None:
+                    pairs.append((expedition.row.id, item.data["find_number"]))
+        return self.uow.records.holders_of_find_numbers(pairs)
+
+    # -- checks -------------------------------------------------------------------------
+
+    def _expedition_of(self, item: Incoming, expeditions: dict[str, _Expedition],
+                       survey_expeditions: dict[str, int]) -> _Expedition | None:
+        assert item.envelope is not None and item.data is not None
+        data = item.data
+        by_id = {e.row.id: e for e in expeditions.values()}
+        if "expedition_code" in data:
+            expedition = expeditions.get(data["expedition_code"])
+            if expedition is None:
+                item.reject([{"field": "data.expedition_code",
+                              "message": f"no expedition {data['expedition_code']!r} on this server"}])
+                return None
+        else:
+            expedition_id = survey_expeditions.get(data["survey_uuid"])
+            expedition = by_id.get(expedition_id) if expedition_id is not None else None
+            if expedition is None:
+                item.reject([{"field": "data.survey_uuid",
+                              "message": "no such survey on the server; push the survey first"}])
+                return None
+        if not self.actor.may_record(expedition.row.id):
+            item.reject([{"field": "data.expedition_code" if "expedition_code" in data else "data.survey_uuid",
+                          "message": f"{self.actor.username} does not record for {expedition.row.code}"}])
+            return None
+        if item.envelope.type == "find":
+            survey_expedition = survey_expeditions.get(data["survey_uuid"])
+            if survey_expedition is None:
+                item.reject([{"field": "data.survey_uuid",
+                              "message": "no such survey on the server; push the survey first"}])
+                return None
+            if survey_expedition != expedition.row.id:
+                item.reject([{"field": "data.survey_uuid",
+                              "message": "the survey belongs to another expedition"}])
+                return None
+        stored = self.current.get(item.envelope.uuid)
+        if stored is not None and stored.expedition_id != expedition.row.id:
+            item.reject([{"field": "data", "message": "a record cannot move to another expedition"}])
+            return None
+        return expedition
+
+    def _flags(self, item: Incoming, expedition: _Expedition,
+               number_holders: dict[tuple[int, str], list[str]]) -> list[dict[str, Any]]:
+        assert item.envelope is not None and item.data is not None
+        data = item.data
+        position = data.get("position")
+        if position is not None:
+            problem = check_position(position["lon"], position["lat"], expedition.region)
+            if problem is not None:
+                item.reject([{"field": "data.position", "message": problem.message}])
+                return []
+        if item.envelope.type != "find":
+            return []
+        flags: list[dict[str, Any]] = []
+        accuracy = position.get("horizontal_accuracy_m")
+        threshold = expedition.row.accuracy_threshold_m or DEFAULT_ACCURACY_THRESHOLD_M
+        if accuracy is not None and accuracy > threshold:
+            flags.append({"code": "poor_accuracy", "detail":
+                          f"horizontal accuracy {accuracy:g} m is worse than the expedition's {threshold:g} m",
+                          "accuracy_m": accuracy, "threshold_m": threshold})
+        site_code = data.get("site_code")
+        if site_code is not None:
+            site = expedition.sites.get(site_code)
+            if site is None:
+                flags.append({"code": "unknown_site", "detail":
+                              f"site {site_code!r} is not among {expedition.row.code}'s sites"})
+            else:
+                [distance] = site.distances_outside_m([position["lon"]], [position["lat"]])
+                if distance > (accuracy or 0.0):
+                    flags.append({"code": "outside_site", "detail":
+                                  f"{distance:.2f} m outside site {site_code}'s boundary",
+                                  "distance_m": round(distance, 3), "site_code": site_code})
+        key = (expedition.row.id, data["find_number"])
+        others = [u for u in number_holders.get(key, []) if u != item.envelope.uuid]
+        if others:
+            flags.append({"code": "duplicate_find_number", "detail":
+                          f"find number {data['find_number']} is already used by {others[0]}",
+                          "other_uuid": others[0]})
+        holders = number_holders.setdefault(key, [])
+        if item.envelope.uuid not in holders:
+            holders.append(item.envelope.uuid)
+        return flags
+
+    # -- deciding -----------------------------------------------------------------------
+
+    def _decide(self, item: Incoming, expedition_id: int, flags: list[dict[str, Any]],
+                replays: set[tuple[str, int, str]]) -> None:
+        envelope = item.envelope
+        assert envelope is not None and item.data is not None
+        stored = self.current.get(envelope.uuid)
+        result: dict[str, Any] = {"uuid": envelope.uuid}
+        if stored is None:
+            if envelope.base_rev != 0:
+                item.reject([{"field": "base_rev", "message":
+                              f"the server has no revision {envelope.base_rev} of this record"}])
+                return
+            self._create(item, expedition_id, flags)
+            result.update(status="created", server_rev=1)
+        elif stored.type != envelope.type:
+            item.reject([{"field": "type", "message": f"this uuid is a {stored.type}"}])
+            return
+        elif stored.content_hash == item.digest or (envelope.uuid, envelope.rev, item.digest) in replays:
+            result.update(status="unchanged", server_rev=stored.server_rev)
+            flags = json.loads(stored.flags)
+        elif envelope.base_rev > stored.server_rev:
+            item.reject([{"field": "base_rev", "message":
+                          f"the server is at revision {stored.server_rev}, not {envelope.base_rev}"}])
+            return
+        elif envelope.base_rev == stored.server_rev:
+            self._revise(item, stored, item.data, item.text, item.digest, flags)
+            result.update(status="updated", server_rev=stored.server_rev)
+        else:
+            base = self._base_data(envelope.uuid, envelope.base_rev)
+            theirs = json.loads(stored.data)
+            outcome = three_way_merge(base, item.data, theirs)
+            if outcome.merged is None:
+                self._park_conflict(item, stored, outcome.conflicting_fields)
+                result.update(status="conflict", server_rev=stored.server_rev)
+                flags = json.loads(stored.flags)
+            elif outcome.merged == theirs:
+                result.update(status="unchanged", server_rev=stored.server_rev)
+                flags = json.loads(stored.flags)
+            else:
+                self._revise(item, stored, outcome.merged, canonical_json(outcome.merged),
+                             content_hash(outcome.merged), flags)
+                result.update(status="merged", server_rev=stored.server_rev)
+        if flags:
+            result["flags"] = flags
+        replays.add((envelope.uuid, envelope.rev, item.digest))
+        item.result = result
+
+    def _base_data(self, uuid: str, base_rev: int) -> dict[str, Any]:
+        if base_rev == 0:
+            return {}
+        return json.loads(self.revision_texts[(uuid, base_rev)])
+
+    def _create(self, item: Incoming, expedition_id: int, flags: list[dict[str, Any]]) -> None:
+        envelope, data = item.envelope, item.data
+        assert envelope is not None and data is not None
+        seq = self.uow.changes.take()
+        self._last_seq = seq
+        row = {
+            "uuid": envelope.uuid, "type": envelope.type, "expedition_id": expedition_id,
+            "survey_uuid": envelope.uuid if envelope.type == "survey" else data["survey_uuid"],
+            "find_number": data.get("find_number"), "server_rev": 1, "data": item.text,
+            "content_hash": item.digest, "seq": seq,
+            "status": "synced" if envelope.type == "find" else None,
+            "register_number": None, "merged_into": None,
+            "flags": canonical_json(flags), "open_conflicts": 0,
+            "created_at": self.now, "updated_at": self.now,
+        }
+        self.inserts[envelope.uuid] = row
+        self.current[envelope.uuid] = StoredRecord(
+            envelope.uuid, envelope.type, expedition_id, 1, item.text, item.digest,
+            row["status"], None, row["flags"], 0)
+        self._add_revision(item, 1, item.text, item.digest)
+
+    def _revise(self, item: Incoming, stored: StoredRecord, data: dict[str, Any], text: str,
+                digest: str, flags: list[dict[str, Any]]) -> None:
+        envelope = item.envelope
+        assert envelope is not None
+        stored.server_rev += 1
+        stored.data, stored.content_hash, stored.flags = text, digest, canonical_json(flags)
+        seq = self.uow.changes.take()
+        self._last_seq = seq
+        values = {"server_rev": stored.server_rev, "data": text, "content_hash": digest,
+                  "find_number": data.get("find_number"), "flags": stored.flags, "seq": seq,
+                  "updated_at": self.now}
+        self._stage_row(envelope.uuid, values)
+        self.revision_texts[(envelope.uuid, stored.server_rev)] = text
+        self._add_revision(item, stored.server_rev, text, digest)
+
+    def _park_conflict(self, item: Incoming, stored: StoredRecord, fields: tuple[str, ...]) -> None:
+        envelope = item.envelope
+        assert envelope is not None
+        stored.open_conflicts += 1
+        seq = self.uow.changes.take()
+        self._last_seq = seq
+        self._stage_row(envelope.uuid, {"open_conflicts": stored.open_conflicts, "seq": seq,
+                                        "updated_at": self.now})
+        self.conflicts.append({
+            "uuid": envelope.uuid, "server_rev": stored.server_rev, "base_rev": envelope.base_rev,
+            "fields": canonical_json(list(fields)), "data": item.text, "content_hash": item.digest,
+            "device_id": self.device_id, "device_rev": envelope.rev, "user_id": self.actor.user_id,
+            "received_at": self.now,
+        })
+
+    def _stage_row(self, uuid: str, values: dict[str, Any]) -> None:
+        if uuid in self.inserts:
+            self.inserts[uuid].update(values)
+            return
+        staged = self.updates.setdefault(uuid, {"key": uuid})
+        staged.update(values)
+
+    def _add_revision(self, item: Incoming, server_rev: int, text: str, digest: str) -> None:
+        envelope = item.envelope
+        assert envelope is not None
+        self.revisions.append({
+            "uuid": envelope.uuid, "server_rev": server_rev, "data": text, "content_hash": digest,
+            "origin": "device", "device_id": self.device_id, "device_rev": envelope.rev,
+            "base_rev": envelope.base_rev, "user_id": self.actor.user_id, "created_at": self.now,
+        })
+
+    def _write(self) -> None:
+        self.uow.records.insert_records(list(self.inserts.values()))
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for row in self.updates.values():
+            by_shape[tuple(sorted(row))].append(row)
+        for rows in by_shape.values():
+            self.uow.records.update_records(rows)
+        self.uow.records.insert_revisions(self.revisions)
+        self.uow.records.insert_conflicts(self.conflicts)
+
+
+def _region(sites: list[SiteRow]) -> Bounds:
+    """Where an expedition works: its sites with a margin, or Kazakhstan before it has any."""
+    if not sites:
+        return KAZAKHSTAN_BOUNDS
+    from shapely.geometry import shape
+
+    bounds = [shape(s.boundary).bounds for s in sites]
+    box = (min(b[0] for b in bounds), min(b[1] for b in bounds),
+           max(b[2] for b in bounds), max(b[3] for b in bounds))
+    return expand_bounds(box, REGION_MARGIN_DEG)
