@@ -13,8 +13,9 @@ def canonical_json(value: Any) -> str:
     Stored data is this text, so equal content gives equal bytes and equal hashes on every
     database and both sides of the wire.
     """
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
 
 
 def content_hash(value: Any) -> str:

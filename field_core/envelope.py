@@ -43,9 +43,7 @@ def parse_envelope(raw: Any) -> tuple[Envelope | None, list[dict[str, str]]]:
     problems = [
         {"field": key, "message": "unknown field"} for key in sorted(set(raw) - ENVELOPE_KEYS)
     ]
-    problems += [
-        {"field": key, "message": "missing"} for key in sorted(ENVELOPE_KEYS - set(raw))
-    ]
+    problems += [{"field": key, "message": "missing"} for key in sorted(ENVELOPE_KEYS - set(raw))]
     kind = raw.get("type")
     if "type" in raw and kind not in RECORD_TYPES:
         problems.append({"field": "type", "message": f"one of {', '.join(RECORD_TYPES)}"})

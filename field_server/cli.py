@@ -30,6 +30,7 @@ def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(error)) from None
         except (OSError, ValueError) as error:
             raise click.ClickException(str(error)) from None
+
     return run
 
 
@@ -65,8 +66,14 @@ def _read_password(from_stdin: bool) -> str:
 
 @main.command("create-user")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice([r.value for r in Role]), help="repeat for several roles")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="repeat for several roles",
+)
 @click.option("--password-stdin", is_flag=True, help="read the password as one line of stdin")
 @_one_line_errors
 def create_user(username: str, roles: tuple[str, ...], password_stdin: bool) -> None:
@@ -102,18 +109,32 @@ def revoke_tokens(username: str) -> None:
 @click.argument("code")
 @click.option("--title", required=True)
 @click.option("--year", type=int, required=True)
-@click.option("--find-number-format", default=None,
-              help="a format with one {n}, e.g. 'DMB-26-{n:04d}' (default CODE-{n:04d})")
-@click.option("--accuracy-threshold", type=float, default=None,
-              help="flag finds whose horizontal accuracy is worse (metres; default 10)")
+@click.option(
+    "--find-number-format",
+    default=None,
+    help="a format with one {n}, e.g. 'DMB-26-{n:04d}' (default CODE-{n:04d})",
+)
+@click.option(
+    "--accuracy-threshold",
+    type=float,
+    default=None,
+    help="flag finds whose horizontal accuracy is worse (metres; default 10)",
+)
 @_one_line_errors
-def create_expedition(code: str, title: str, year: int, find_number_format: str | None,
-                      accuracy_threshold: float | None) -> None:
+def create_expedition(
+    code: str,
+    title: str,
+    year: int,
+    find_number_format: str | None,
+    accuracy_threshold: float | None,
+) -> None:
     """Create an expedition."""
     _, uow = _factory()
     spec = expeditions.ExpeditionSpec(code, title, year, find_number_format, accuracy_threshold)
     row = expeditions.create_expedition(uow, None, spec)
-    click.echo(f"expedition {row.code} created (find numbers like {row.find_number_format.format(n=1)})")
+    click.echo(
+        f"expedition {row.code} created (find numbers like {row.find_number_format.format(n=1)})"
+    )
 
 
 @main.command("add-member")
@@ -132,8 +153,13 @@ def add_member(code: str, username: str, leader: bool) -> None:
 @click.argument("code")
 @click.argument("site_code")
 @click.option("--name", required=True)
-@click.option("--boundary", "boundary_file", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), required=True, help="a GeoJSON file: Polygon, MultiPolygon or a Feature")
+@click.option(
+    "--boundary",
+    "boundary_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="a GeoJSON file: Polygon, MultiPolygon or a Feature",
+)
 @_one_line_errors
 def add_site(code: str, site_code: str, name: str, boundary_file: Path) -> None:
     """Add a site with its boundary to an expedition."""
@@ -164,5 +190,11 @@ def serve(host: str, port: int, threads: int) -> None:
     app = create_app()
     click.echo(f"serving Qazba on http://{host}:{port}/ (Ctrl+C stops)", err=True)
     # waitress sets TCP_NODELAY on its sockets by default; small answers are not held back
-    waitress_serve(app, host=host, port=port, threads=threads, ident="qazba",
-                   max_request_body_size=max(app.config["MAX_CONTENT_LENGTH"], 1 << 30))
+    waitress_serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="qazba",
+        max_request_body_size=max(app.config["MAX_CONTENT_LENGTH"], 1 << 30),
+    )

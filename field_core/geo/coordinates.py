@@ -17,8 +17,9 @@ class CoordinateProblem:
     message: str
 
 
-def check_position(lon: float, lat: float, region: Bounds = KAZAKHSTAN_BOUNDS
-                   ) -> CoordinateProblem | None:
+def check_position(
+    lon: float, lat: float, region: Bounds = KAZAKHSTAN_BOUNDS
+) -> CoordinateProblem | None:
     """Return why a position is impossible, or None when it is plausible.
 
     ``region`` is where the expedition works; a point outside it whose mirror image
@@ -54,5 +55,9 @@ def _inside(lon: float, lat: float, region: Bounds) -> bool:
 
 def expand_bounds(bounds: Bounds, margin_deg: float) -> Bounds:
     min_lon, min_lat, max_lon, max_lat = bounds
-    return (max(min_lon - margin_deg, -180.0), max(min_lat - margin_deg, -90.0),
-            min(max_lon + margin_deg, 180.0), min(max_lat + margin_deg, 90.0))
+    return (
+        max(min_lon - margin_deg, -180.0),
+        max(min_lat - margin_deg, -90.0),
+        min(max_lon + margin_deg, 180.0),
+        min(max_lat + margin_deg, 90.0),
+    )

@@ -143,7 +143,9 @@ class AccessTokens:
     def revoke(self, token_hash: str, now: datetime) -> None:
         self._c.execute(
             update(t.access_tokens)
-            .where(t.access_tokens.c.token_hash == token_hash, t.access_tokens.c.revoked_at.is_(None))
+            .where(
+                t.access_tokens.c.token_hash == token_hash, t.access_tokens.c.revoked_at.is_(None)
+            )
             .values(revoked_at=now)
         )
 
@@ -196,7 +198,9 @@ class Expeditions:
         wanted = sorted(set(codes))
         found: dict[str, ExpeditionRow] = {}
         for chunk in _chunks(wanted):
-            for row in self._c.execute(select(t.expeditions).where(t.expeditions.c.code.in_(chunk))):
+            for row in self._c.execute(
+                select(t.expeditions).where(t.expeditions.c.code.in_(chunk))
+            ):
                 found[row.code] = self._row(row)
         return found
 
@@ -247,7 +251,9 @@ class Expeditions:
     def add_site(self, expedition_id: int, code: str, name: str, boundary: dict[str, Any]) -> int:
         return self._c.execute(
             insert(t.sites)
-            .values(expedition_id=expedition_id, code=code, name=name, boundary=json.dumps(boundary))
+            .values(
+                expedition_id=expedition_id, code=code, name=name, boundary=json.dumps(boundary)
+            )
             .returning(t.sites.c.id)
         ).scalar_one()
 
@@ -275,12 +281,15 @@ class Expeditions:
 
         The UPDATE takes the row lock, so concurrent reservations never overlap.
         """
-        return self._c.execute(
-            update(t.expeditions)
-            .where(t.expeditions.c.id == expedition_id)
-            .values(next_find_number=t.expeditions.c.next_find_number + count)
-            .returning(t.expeditions.c.next_find_number)
-        ).scalar_one() - count
+        return (
+            self._c.execute(
+                update(t.expeditions)
+                .where(t.expeditions.c.id == expedition_id)
+                .values(next_find_number=t.expeditions.c.next_find_number + count)
+                .returning(t.expeditions.c.next_find_number)
+            ).scalar_one()
+            - count
+        )
 
     def record_number_block(
         self, expedition_id: int, device_id: str, user_id: int, first: int, last: int, now: datetime
@@ -322,7 +331,9 @@ class ChangeSequence:
     def flush(self) -> None:
         if self._next is not None and self._next != self._start:
             self._c.execute(
-                update(t.change_counter).where(t.change_counter.c.id == 1).values(last_seq=self._next)
+                update(t.change_counter)
+                .where(t.change_counter.c.id == 1)
+                .values(last_seq=self._next)
             )
             self._start = self._next
 
@@ -370,7 +381,9 @@ class Records:
             found.update({row.uuid: row.expedition_id for row in rows})
         return found
 
-    def holders_of_find_numbers(self, pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], list[str]]:
+    def holders_of_find_numbers(
+        self, pairs: Iterable[tuple[int, str]]
+    ) -> dict[tuple[int, str], list[str]]:
         """Which finds (uuids) already carry each (expedition, find number)."""
         wanted = sorted(set(pairs))
         found: dict[tuple[int, str], list[str]] = {}
@@ -498,7 +511,9 @@ class PushBatches:
             select(t.push_batches).where(t.push_batches.c.batch_id == batch_id)
         ).first()
 
-    def add(self, batch_id: str, device_id: str, user_id: int, response: str, now: datetime) -> None:
+    def add(
+        self, batch_id: str, device_id: str, user_id: int, response: str, now: datetime
+    ) -> None:
         self._c.execute(
             insert(t.push_batches).values(
                 batch_id=batch_id,

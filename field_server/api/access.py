@@ -16,28 +16,58 @@ from field_server.services import auth
 blueprint = Blueprint("access", __name__, url_prefix="/api/v1")
 
 
-@endpoint(blueprint, "/health", "GET", summary="Is the server up", tag="access",
-          authenticated=False, response=messages.Health)
+@endpoint(
+    blueprint,
+    "/health",
+    "GET",
+    summary="Is the server up",
+    tag="access",
+    authenticated=False,
+    response=messages.Health,
+)
 def health() -> Response:
     return json_response({"status": "ok", "version": __version__})
 
 
-@endpoint(blueprint, "/auth/token", "POST", summary="Log in: a bearer token for a device",
-          tag="access", authenticated=False, body=messages.TokenRequest,
-          response=messages.TokenResponse, status=201)
+@endpoint(
+    blueprint,
+    "/auth/token",
+    "POST",
+    summary="Log in: a bearer token for a device",
+    tag="access",
+    authenticated=False,
+    body=messages.TokenRequest,
+    response=messages.TokenResponse,
+    status=201,
+)
 def issue_token(body: dict[str, Any]) -> Response:
     config = runtime().config
-    issued = auth.issue_token(runtime().uow, body["username"], body["password"],
-                              body["device_name"], days=config.token_days)
-    return json_response({
-        "token": issued.token,
-        "expires_at": issued.expires_at.isoformat(),
-        "user": {"username": issued.username, "roles": list(issued.roles)},
-    }, 201)
+    issued = auth.issue_token(
+        runtime().uow,
+        body["username"],
+        body["password"],
+        body["device_name"],
+        days=config.token_days,
+    )
+    return json_response(
+        {
+            "token": issued.token,
+            "expires_at": issued.expires_at.isoformat(),
+            "user": {"username": issued.username, "roles": list(issued.roles)},
+        },
+        201,
+    )
 
 
-@endpoint(blueprint, "/auth/token", "DELETE", summary="Log out: revoke the token sent",
-          tag="access", status=204, roles="any user")
+@endpoint(
+    blueprint,
+    "/auth/token",
+    "DELETE",
+    summary="Log out: revoke the token sent",
+    tag="access",
+    status=204,
+    roles="any user",
+)
 def revoke_token(actor: Actor) -> Response:
     _, _, token = request.headers.get("Authorization", "").partition(" ")
     auth.revoke_token(runtime().uow, token.strip())

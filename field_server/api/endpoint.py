@@ -76,8 +76,12 @@ def endpoint(
                     try:
                         payload = schema.load(payload)
                     except ValidationError as error:
-                        raise ApiProblem(422, "invalid_input", "the request body is not valid",
-                                         flatten_errors(error.messages)) from None
+                        raise ApiProblem(
+                            422,
+                            "invalid_input",
+                            "the request body is not valid",
+                            flatten_errors(error.messages),
+                        ) from None
                 kwargs["body"] = payload
             return view(**kwargs)
 
@@ -85,8 +89,18 @@ def endpoint(
         handler.__doc__ = view.__doc__
         blueprint.add_url_rule(rule, view.__name__, handler, methods=[method])
         REGISTRY.routes.append(
-            Route(full_rule, method.lower(), summary, tag, authenticated, body, response, status,
-                  query, roles=roles)
+            Route(
+                full_rule,
+                method.lower(),
+                summary,
+                tag,
+                authenticated,
+                body,
+                response,
+                status,
+                query,
+                roles=roles,
+            )
         )
         return handler
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields
+
+from field_core.wire import CODE, Boolean, Integer, JsonObject, Number, String
 
 
 class _Strict(Schema):
@@ -16,9 +18,9 @@ class Health(_Strict):
 
 
 class TokenRequest(_Strict):
-    username = fields.String(required=True, validate=validate.Length(1, 150))
-    password = fields.String(required=True, validate=validate.Length(1, 1024))
-    device_name = fields.String(required=True, validate=validate.Length(1, 200))
+    username = String(required=True, min_length=1, max_length=150)
+    password = String(required=True, min_length=1, max_length=1024)
+    device_name = String(required=True, min_length=1, max_length=200)
 
 
 class UserSummary(_Strict):
@@ -33,13 +35,11 @@ class TokenResponse(_Strict):
 
 
 class ExpeditionCreate(_Strict):
-    code = fields.String(required=True, validate=validate.Length(1, 32))
-    title = fields.String(required=True, validate=validate.Length(1, 500))
-    year = fields.Integer(required=True, strict=True, validate=validate.Range(1900, 2200))
-    find_number_format = fields.String(validate=validate.Length(1, 100), load_default=None)
-    accuracy_threshold_m = fields.Float(
-        allow_none=True, load_default=None, validate=validate.Range(0, 10_000)
-    )
+    code = String(required=True, min_length=1, max_length=32, pattern=CODE)
+    title = String(required=True, min_length=1, max_length=500)
+    year = Integer(required=True, minimum=1900, maximum=2200)
+    find_number_format = String(min_length=1, max_length=100, load_default=None)
+    accuracy_threshold_m = Number(minimum=0, maximum=10_000, allow_none=True, load_default=None)
 
 
 class Expedition(_Strict):
@@ -51,8 +51,8 @@ class Expedition(_Strict):
 
 
 class MemberAdd(_Strict):
-    username = fields.String(required=True, validate=validate.Length(1, 150))
-    leader = fields.Boolean(load_default=False)
+    username = String(required=True, min_length=1, max_length=150)
+    leader = Boolean(load_default=False)
 
 
 class Member(_Strict):
@@ -63,9 +63,11 @@ class Member(_Strict):
 
 
 class SiteCreate(_Strict):
-    code = fields.String(required=True, validate=validate.Length(1, 32))
-    name = fields.String(required=True, validate=validate.Length(1, 500))
-    boundary = fields.Dict(required=True, metadata={"description": "GeoJSON Polygon or MultiPolygon, WGS 84"})
+    code = String(required=True, min_length=1, max_length=32, pattern=CODE)
+    name = String(required=True, min_length=1, max_length=500)
+    boundary = JsonObject(
+        required=True, metadata={"description": "GeoJSON Polygon or MultiPolygon, WGS 84"}
+    )
 
 
 class Site(_Strict):
@@ -91,8 +93,8 @@ class Reference(_Strict):
 
 
 class NumberBlockRequest(_Strict):
-    device_id = fields.String(required=True, validate=validate.Length(1, 128))
-    count = fields.Integer(strict=True, load_default=100, validate=validate.Range(1, 10_000))
+    device_id = String(required=True, min_length=1, max_length=128)
+    count = Integer(minimum=1, maximum=10_000, load_default=100)
 
 
 class NumberBlock(_Strict):

@@ -41,7 +41,7 @@ def build_document() -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": route.summary,
             "tags": [route.tag],
-            "operationId": f"{route.method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '').replace('-', '_')}",
+            "operationId": route.method + "_" + re.sub(r"[^a-z0-9]+", "_", path).strip("_"),
             "responses": {
                 str(route.status): {"description": "success"},
                 "default": {
@@ -68,8 +68,13 @@ def build_document() -> dict[str, Any]:
             for name in _PARAM.findall(route.rule)
         ]
         parameters += [
-            {"name": name, "in": "query", "required": False, "schema": {"type": kind},
-             "description": description}
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": kind},
+                "description": description,
+            }
             for name, kind, description in route.query
         ]
         if parameters:
@@ -77,7 +82,15 @@ def build_document() -> dict[str, Any]:
         paths.setdefault(path, {})[route.method] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    spec.path(path="/api/openapi.json", operations={"get": {
-        "summary": "This document", "tags": ["access"], "operationId": "get_openapi",
-        "responses": {"200": {"description": "the OpenAPI document"}}}})
+    spec.path(
+        path="/api/openapi.json",
+        operations={
+            "get": {
+                "summary": "This document",
+                "tags": ["access"],
+                "operationId": "get_openapi",
+                "responses": {"200": {"description": "the OpenAPI document"}},
+            }
+        },
+    )
     return spec.to_dict()

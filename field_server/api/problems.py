@@ -62,8 +62,9 @@ _HTTP_CODES = {
 
 
 class ApiProblem(Exception):
-    def __init__(self, status: int, code: str, detail: str,
-                 errors: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, errors: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.errors = status, code, detail, errors
 
@@ -71,20 +72,31 @@ class ApiProblem(Exception):
 def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(ApiProblem)
     def _api_problem(error: ApiProblem) -> Response:
-        return problem(error.status, error.code, _TITLES.get(error.status, "Error"),
-                       error.detail, error.errors)
+        return problem(
+            error.status, error.code, _TITLES.get(error.status, "Error"), error.detail, error.errors
+        )
 
     @app.errorhandler(ServiceError)
     def _service_error(error: ServiceError) -> Response:
         headers = {"WWW-Authenticate": 'Bearer realm="qazba"'} if error.status == 401 else None
-        return problem(error.status, error.code, _TITLES.get(error.status, "Error"),
-                       error.detail, error.errors or None, headers)
+        return problem(
+            error.status,
+            error.code,
+            _TITLES.get(error.status, "Error"),
+            error.detail,
+            error.errors or None,
+            headers,
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        response = problem(status, _HTTP_CODES.get(status, f"http_{status}"),
-                           _TITLES.get(status, error.name), error.description)
+        response = problem(
+            status,
+            _HTTP_CODES.get(status, f"http_{status}"),
+            _TITLES.get(status, error.name),
+            error.description,
+        )
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
         return response
@@ -92,5 +104,6 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unexpected error")
-        return problem(500, "server_error", "Server error",
-                       "the server failed; the request was not applied")
+        return problem(
+            500, "server_error", "Server error", "the server failed; the request was not applied"
+        )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import string
+import re
 from dataclasses import dataclass
 
 MAX_BLOCK = 10_000
+# {n} or a zero-padded {n:04d}; anything richer (a width of a billion) is refused
+_FIELD = re.compile(r"\{n(?::0?([1-9][0-9]?)d)?\}")
 
 
 class FindNumberFormatError(ValueError):
@@ -13,19 +15,17 @@ class FindNumberFormatError(ValueError):
 
 
 def check_format(pattern: str) -> None:
-    """A format is a Python format string with exactly one field ``{n}``, e.g. ``DMB-26-{n:04d}``."""
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
-    except ValueError as error:
-        raise FindNumberFormatError(f"find number format {pattern!r}: {error}") from None
-    if fields != ["n"]:
+    """One ``{n}`` or ``{n:0Wd}`` (W up to 20) in literal text, e.g. ``DMB-26-{n:04d}``."""
+    fields = list(_FIELD.finditer(pattern))
+    literal = _FIELD.sub("", pattern)
+    if len(fields) != 1 or "{" in literal or "}" in literal:
         raise FindNumberFormatError(
-            f"find number format {pattern!r} must contain exactly one field {{n}}"
+            f"find number format {pattern!r} must contain exactly one field {{n}} or {{n:04d}}"
         )
-    try:
-        sample = pattern.format(n=1)
-    except (ValueError, TypeError) as error:
-        raise FindNumberFormatError(f"find number format {pattern!r}: {error}") from None
+    width = int(fields[0].group(1) or 0)
+    if width > 20:
+        raise FindNumberFormatError(f"find number format {pattern!r}: a width of at most 20")
+    sample = pattern.format(n=1)
     if not 1 <= len(sample) <= 64:
         raise FindNumberFormatError("a find number must be 1 to 64 characters long")
 

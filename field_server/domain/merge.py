@@ -37,9 +37,7 @@ def three_way_merge(
     from_device: list[str] = []
     for name in sorted(set(base) | set(mine) | set(theirs)):
         b, m, t = base.get(name), mine.get(name), theirs.get(name)
-        if m == t:
-            merged[name] = t
-        elif m == b:
+        if m in (t, b):
             merged[name] = t
         elif t == b:
             merged[name] = m

@@ -22,9 +22,13 @@ def check_boundary(geometry: Any) -> BaseGeometry:
     """Parse a GeoJSON Polygon/MultiPolygon in WGS 84; raise BoundaryError with the reason."""
     if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
         raise BoundaryError("a boundary is a GeoJSON Polygon or MultiPolygon")
+    if set(geometry) - {"type", "coordinates", "bbox"}:
+        raise BoundaryError("a boundary has only the members type and coordinates (and bbox)")
+    depth = 3 if geometry["type"] == "Polygon" else 4
+    _check_positions(geometry.get("coordinates"), depth)
     try:
         polygon = shape(geometry)
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as error:
         raise BoundaryError(f"the boundary is not valid GeoJSON geometry: {error}") from None
     if polygon.is_empty:
         raise BoundaryError("the boundary is empty")
@@ -35,10 +39,37 @@ def check_boundary(geometry: Any) -> BaseGeometry:
         raise BoundaryError("the boundary has a coordinate that is not a finite number")
     lon, lat = coords[:, 0], coords[:, 1]
     if (lon < -180).any() or (lon > 180).any() or (lat < -90).any() or (lat > 90).any():
-        raise BoundaryError("the boundary has a coordinate outside WGS 84 (lon -180..180, lat -90..90)")
+        raise BoundaryError(
+            "the boundary has a coordinate outside WGS 84 (lon -180..180, lat -90..90)"
+        )
     if not polygon.is_valid:
-        raise BoundaryError(f"the boundary is not a valid polygon: {shapely.is_valid_reason(polygon)}")
+        raise BoundaryError(
+            f"the boundary is not a valid polygon: {shapely.is_valid_reason(polygon)}"
+        )
     return polygon
+
+
+def _check_positions(node: Any, depth: int) -> None:
+    """Nested arrays ``depth`` deep ending in [lon, lat] or [lon, lat, ele] of finite numbers.
+
+    shapely would take strings for numbers and overflow on integers too big for a double.
+    """
+    if depth == 1:
+        ok = (
+            isinstance(node, list)
+            and 2 <= len(node) <= 3
+            and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and abs(v) <= 1e9 and v == v
+                for v in node
+            )
+        )
+        if not ok:
+            raise BoundaryError("a position is [lon, lat] or [lon, lat, elevation] in numbers")
+        return
+    if not isinstance(node, list) or not node:
+        raise BoundaryError("the boundary's coordinates are not nested as GeoJSON requires")
+    for child in node:
+        _check_positions(child, depth - 1)
 
 
 @dataclass
@@ -63,7 +94,9 @@ class SiteBoundary:
             f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m",
             always_xy=True,
         )
-        metric = shapely.transform(polygon, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1])))
+        metric = shapely.transform(
+            polygon, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1]))
+        )
         shapely.prepare(metric)
         shapely.prepare(polygon)
         return cls(code, polygon, metric, to_metric)

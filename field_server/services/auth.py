@@ -46,18 +46,27 @@ def create_user(
     check_password(password)
     role_set = parse_roles(roles)
     if not role_set:
-        raise InvalidInput("a user needs at least one role", [{"field": "roles", "message": "empty"}])
+        raise InvalidInput(
+            "a user needs at least one role", [{"field": "roles", "message": "empty"}]
+        )
     hashed = hash_password(password, cost=cost)
     with uow_factory(write=True) as uow:
         if uow.users.by_username(username) is not None:
             raise AlreadyExists(f"user {username!r} exists already")
         user_id = uow.users.add(username, hashed, [r.value for r in role_set], now_utc())
-        uow.audit.add(now_utc(), None, "user.create", f"user:{username}",
-                      {"roles": sorted(r.value for r in role_set), "user_id": user_id})
+        uow.audit.add(
+            now_utc(),
+            None,
+            "user.create",
+            f"user:{username}",
+            {"roles": sorted(r.value for r in role_set), "user_id": user_id},
+        )
         uow.commit()
 
 
-def set_password(uow_factory: UnitOfWorkFactory, username: str, password: str, *, cost: int) -> None:
+def set_password(
+    uow_factory: UnitOfWorkFactory, username: str, password: str, *, cost: int
+) -> None:
     check_password(password)
     hashed = hash_password(password, cost=cost)
     with uow_factory(write=True) as uow:
@@ -105,7 +114,9 @@ def issue_token(
     expires = issued + timedelta(days=days)
     with uow_factory(write=True) as uow:
         uow.tokens.add(token_digest(token), user.id, device_name, issued, expires)
-        uow.audit.add(issued, user.id, "token.issue", f"user:{username}", {"device_name": device_name})
+        uow.audit.add(
+            issued, user.id, "token.issue", f"user:{username}", {"device_name": device_name}
+        )
         uow.commit()
     return IssuedToken(token, user.username, user.roles, expires)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_core.contract import MATERIAL_CODES, material_label
+
 from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
@@ -33,7 +34,9 @@ class ExpeditionSpec:
     accuracy_threshold_m: float | None = None
 
 
-def create_expedition(uow_factory: UnitOfWorkFactory, actor: Actor | None, spec: ExpeditionSpec) -> ExpeditionRow:
+def create_expedition(
+    uow_factory: UnitOfWorkFactory, actor: Actor | None, spec: ExpeditionSpec
+) -> ExpeditionRow:
     """``actor`` None means the server's own CLI, run by whoever administers the machine."""
     if actor is not None and not actor.is_admin:
         raise Forbidden("only an admin creates expeditions")
@@ -46,15 +49,22 @@ def create_expedition(uow_factory: UnitOfWorkFactory, actor: Actor | None, spec:
     try:
         check_format(pattern)
     except FindNumberFormatError as error:
-        raise InvalidInput(str(error), [{"field": "find_number_format", "message": str(error)}]) from None
+        raise InvalidInput(
+            str(error), [{"field": "find_number_format", "message": str(error)}]
+        ) from None
     with uow_factory(write=True) as uow:
         if uow.expeditions.by_code(spec.code) is not None:
             raise AlreadyExists(f"expedition {spec.code} exists already")
         uow.expeditions.add(
             spec.code, spec.title, spec.year, pattern, spec.accuracy_threshold_m, now_utc()
         )
-        uow.audit.add(now_utc(), actor.user_id if actor else None, "expedition.create",
-                      f"expedition:{spec.code}", {"title": spec.title, "year": spec.year})
+        uow.audit.add(
+            now_utc(),
+            actor.user_id if actor else None,
+            "expedition.create",
+            f"expedition:{spec.code}",
+            {"title": spec.title, "year": spec.year},
+        )
         row = uow.expeditions.by_code(spec.code)
         uow.commit()
     assert row is not None
@@ -79,19 +89,30 @@ def add_member(
         if user is None:
             raise NotFound(f"no user {username!r}")
         added = uow.expeditions.set_member(expedition.id, user.id, leader)
-        uow.audit.add(now_utc(), actor.user_id if actor else None, "expedition.member",
-                      f"expedition:{code}", {"username": username, "leader": leader})
+        uow.audit.add(
+            now_utc(),
+            actor.user_id if actor else None,
+            "expedition.member",
+            f"expedition:{code}",
+            {"username": username, "leader": leader},
+        )
         uow.commit()
     return {"expedition_code": code, "username": username, "leader": leader, "added": added}
 
 
 def add_site(
-    uow_factory: UnitOfWorkFactory, actor: Actor | None, code: str, site_code: str, name: str,
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor | None,
+    code: str,
+    site_code: str,
+    name: str,
     boundary: Any,
 ) -> dict[str, Any]:
     if not CODE_PATTERN.match(site_code):
-        raise InvalidInput("a site code is 1 to 32 capital Latin letters, digits, '-' or '_'",
-                           [{"field": "code", "message": "must match ^[A-Z0-9][A-Z0-9_-]{0,31}$"}])
+        raise InvalidInput(
+            "a site code is 1 to 32 capital Latin letters, digits, '-' or '_'",
+            [{"field": "code", "message": "must match ^[A-Z0-9][A-Z0-9_-]{0,31}$"}],
+        )
     try:
         check_boundary(boundary)
     except BoundaryError as error:
@@ -103,8 +124,13 @@ def add_site(
         if any(s.code == site_code for s in uow.expeditions.sites_of([expedition.id])):
             raise AlreadyExists(f"site {site_code} exists already in {code}")
         uow.expeditions.add_site(expedition.id, site_code, name, boundary)
-        uow.audit.add(now_utc(), actor.user_id if actor else None, "site.create",
-                      f"expedition:{code}", {"site": site_code, "name": name})
+        uow.audit.add(
+            now_utc(),
+            actor.user_id if actor else None,
+            "site.create",
+            f"expedition:{code}",
+            {"site": site_code, "name": name},
+        )
         uow.commit()
     return {"expedition_code": code, "code": site_code, "name": name, "boundary": boundary}
 
@@ -128,12 +154,19 @@ def reference(uow_factory: UnitOfWorkFactory, actor: Actor) -> dict[str, Any]:
             for e in expeditions
         ],
         "sites": [
-            {"expedition_code": codes[s.expedition_id], "code": s.code, "name": s.name,
-             "boundary": s.boundary}
+            {
+                "expedition_code": codes[s.expedition_id],
+                "code": s.code,
+                "name": s.name,
+                "boundary": s.boundary,
+            }
             for s in sites
         ],
         "materials": [
-            {"code": code, "labels": {lang: material_label(code, lang) for lang in ("kk", "ru", "en")}}
+            {
+                "code": code,
+                "labels": {lang: material_label(code, lang) for lang in ("kk", "ru", "en")},
+            }
             for code in MATERIAL_CODES
         ],
     }
@@ -143,17 +176,26 @@ def reserve_number_block(
     uow_factory: UnitOfWorkFactory, actor: Actor, code: str, device_id: str, count: int
 ) -> NumberBlock:
     if not 1 <= count <= MAX_BLOCK:
-        raise InvalidInput(f"a block holds 1 to {MAX_BLOCK} numbers",
-                           [{"field": "count", "message": f"1 to {MAX_BLOCK}"}])
+        raise InvalidInput(
+            f"a block holds 1 to {MAX_BLOCK} numbers",
+            [{"field": "count", "message": f"1 to {MAX_BLOCK}"}],
+        )
     with uow_factory(write=True) as uow:
         expedition = _expedition(uow, code)
         if not actor.may_record(expedition.id):
             raise Forbidden(f"{actor.username} does not record for {code}")
         first = uow.expeditions.reserve_numbers(expedition.id, count)
         last = first + count - 1
-        uow.expeditions.record_number_block(expedition.id, device_id, actor.user_id, first, last, now_utc())
-        uow.audit.add(now_utc(), actor.user_id, "number_block.reserve", f"expedition:{code}",
-                      {"device_id": device_id, "first": first, "last": last})
+        uow.expeditions.record_number_block(
+            expedition.id, device_id, actor.user_id, first, last, now_utc()
+        )
+        uow.audit.add(
+            now_utc(),
+            actor.user_id,
+            "number_block.reserve",
+            f"expedition:{code}",
+            {"device_id": device_id, "first": first, "last": last},
+        )
         uow.commit()
     return NumberBlock(code, device_id, first, last, expedition.find_number_format)
 

@@ -14,9 +14,7 @@ MAX_PASSWORD_BYTES = 1024
 def hash_password(password: str, *, cost: int = 2**15, block_size: int = 8) -> str:
     salt = secrets.token_bytes(16)
     digest = _scrypt(password, salt, cost, block_size, 1)
-    return "$".join(
-        [SCHEME, str(cost), str(block_size), "1", _b64(salt), _b64(digest)]
-    )
+    return "$".join([SCHEME, str(cost), str(block_size), "1", _b64(salt), _b64(digest)])
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -25,7 +23,9 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != SCHEME:
             return False
         expected = base64.b64decode(digest)
-        actual = _scrypt(password, base64.b64decode(salt), int(cost), int(block_size), int(parallel))
+        actual = _scrypt(
+            password, base64.b64decode(salt), int(cost), int(block_size), int(parallel)
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(expected, actual)

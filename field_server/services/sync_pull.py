@@ -31,15 +31,16 @@ def pull_changes(uow_factory: UnitOfWorkFactory, actor: Actor, since: int, limit
         expedition_ids = None
         if not actor.reads_every_expedition():
             expedition_ids = sorted(actor.member_of)
-        rows = uow.records.changes_since(since, limit + 1, expedition_ids) if expedition_ids != [] else []
+        rows = (
+            uow.records.changes_since(since, limit + 1, expedition_ids)
+            if expedition_ids != []
+            else []
+        )
         more = len(rows) > limit
         rows = rows[:limit]
         conflicted = [row.uuid for row in rows if row.open_conflicts]
         conflicts = uow.records.open_conflicts(conflicted) if conflicted else {}
-    if more:
-        cursor = rows[-1].seq
-    else:
-        cursor = max(since, committed, rows[-1].seq if rows else 0)
+    cursor = rows[-1].seq if more else max(since, committed, rows[-1].seq if rows else 0)
     parts = [_change_json(row, conflicts.get(row.uuid, [])) for row in rows]
     more_text = "true" if more else "false"
     body = f'{{"changes":[{",".join(parts)}],"cursor":{cursor},"more":{more_text}}}'

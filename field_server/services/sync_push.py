@@ -39,8 +39,12 @@ class Incoming:
     result: dict[str, Any] | None = None
 
     def reject(self, problems: list[dict[str, str]]) -> None:
-        self.result = {"uuid": self.raw_uuid, "status": "rejected", "server_rev": 0,
-                       "problems": problems}
+        self.result = {
+            "uuid": self.raw_uuid,
+            "status": "rejected",
+            "server_rev": 0,
+            "problems": problems,
+        }
 
 
 @dataclass
@@ -53,8 +57,13 @@ class _Expedition:
 def check_push_request(raw: Any) -> tuple[str, str, list[Any]]:
     """The request's frame; a bad frame rejects the whole request (no record is read)."""
     if not isinstance(raw, dict):
-        raise InvalidInput("the push request is a JSON object", [{"field": "", "message": "object"}])
-    errors = [{"field": k, "message": "unknown field"} for k in sorted(set(raw) - {"device_id", "batch_id", "records"})]
+        raise InvalidInput(
+            "the push request is a JSON object", [{"field": "", "message": "object"}]
+        )
+    errors = [
+        {"field": k, "message": "unknown field"}
+        for k in sorted(set(raw) - {"device_id", "batch_id", "records"})
+    ]
     for name in ("device_id", "batch_id"):
         value = raw.get(name)
         if not isinstance(value, str) or not 1 <= len(value) <= 128:
@@ -96,7 +105,9 @@ def apply_push(uow_factory: UnitOfWorkFactory, actor: Actor, raw: Any) -> str:
 
 def _replayed(stored: Any, actor: Actor) -> str:
     if stored.user_id != actor.user_id and not actor.is_admin:
-        raise Forbidden("this batch_id was sent by another user; a device chooses a new one per batch")
+        raise Forbidden(
+            "this batch_id was sent by another user; a device chooses a new one per batch"
+        )
     return str(stored.response)
 
 
@@ -157,24 +168,35 @@ class _BatchWriter:
             expedition = self._expedition_of(item, expeditions, survey_expeditions)
             if expedition is None:
                 continue
-            if item.envelope.type == "survey":
-                survey_expeditions[item.envelope.uuid] = expedition.row.id
             flags = self._flags(item, expedition, number_holders)
             if item.result is not None:
                 continue
             self._decide(item, expedition.row.id, flags, replays)
+            # only a survey the server accepted can hold the finds after it in the batch
+            if item.envelope.type == "survey" and item.result["status"] != "rejected":
+                survey_expeditions[item.envelope.uuid] = expedition.row.id
+        for item in live:
+            # a rejected edit of a stored record answers where the record stands, which is
+            # the device's next base_rev; 0 would lose its place
+            stored = self.current.get(item.envelope.uuid) if item.envelope else None
+            if item.result and item.result["status"] == "rejected" and stored is not None:
+                item.result["server_rev"] = stored.server_rev
         self._write()
 
     def _load_expeditions(
         self, live: list[Incoming]
     ) -> tuple[dict[str, _Expedition], dict[str, int]]:
         """The expeditions the batch touches (by code) and the surveys it names (uuid → id)."""
-        codes = {item.data["expedition_code"] for item in live
-                 if item.data and "expedition_code" in item.data}
+        codes = {
+            item.data["expedition_code"]
+            for item in live
+            if item.data and "expedition_code" in item.data
+        }
         rows = self.uow.expeditions.by_codes(codes)
         # photos and tracks name their survey, not their expedition
-        survey_ids = {item.data["survey_uuid"] for item in live
-                      if item.data and "survey_uuid" in item.data}
+        survey_ids = {
+            item.data["survey_uuid"] for item in live if item.data and "survey_uuid" in item.data
+        }
         known_surveys = self.uow.records.survey_expeditions(survey_ids)
         missing = set(known_surveys.values()) - {r.id for r in rows.values()}
         for row in self.uow.expeditions.by_ids(missing).values():
@@ -185,9 +207,11 @@ class _BatchWriter:
         loaded: dict[str, _Expedition] = {}
         for code, row in rows.items():
             site_rows = sites_by_expedition.get(row.id, [])
-            loaded[code] = _Expedition(row, _region(site_rows), {
-                s.code: SiteBoundary.from_geojson(s.code, s.boundary) for s in site_rows
-            })
+            loaded[code] = _Expedition(
+                row,
+                _region(site_rows),
+                {s.code: SiteBoundary.from_geojson(s.code, s.boundary) for s in site_rows},
+            )
         return loaded, known_surveys
 
     def _load_base_revisions(self, live: list[Incoming]) -> None:
@@ -200,8 +224,9 @@ class _BatchWriter:
                 wanted.append((envelope.uuid, envelope.base_rev))
         self.revision_texts = self.uow.records.revision_data(wanted)
 
-    def _number_holders(self, live: list[Incoming], expeditions: dict[str, _Expedition]
-                        ) -> dict[tuple[int, str], list[str]]:
+    def _number_holders(
+        self, live: list[Incoming], expeditions: dict[str, _Expedition]
+    ) -> dict[tuple[int, str], list[str]]:
         pairs = []
         for item in live:
             if item.envelope and item.envelope.type == "find" and item.data:
@@ -212,46 +237,88 @@ class _BatchWriter:
 
     # -- checks -------------------------------------------------------------------------
 
-    def _expedition_of(self, item: Incoming, expeditions: dict[str, _Expedition],
-                       survey_expeditions: dict[str, int]) -> _Expedition | None:
+    def _expedition_of(
+        self,
+        item: Incoming,
+        expeditions: dict[str, _Expedition],
+        survey_expeditions: dict[str, int],
+    ) -> _Expedition | None:
         assert item.envelope is not None and item.data is not None
         data = item.data
         by_id = {e.row.id: e for e in expeditions.values()}
         if "expedition_code" in data:
             expedition = expeditions.get(data["expedition_code"])
             if expedition is None:
-                item.reject([{"field": "data.expedition_code",
-                              "message": f"no expedition {data['expedition_code']!r} on this server"}])
+                item.reject(
+                    [
+                        {
+                            "field": "data.expedition_code",
+                            "message": f"no expedition {data['expedition_code']!r} on this server",
+                        }
+                    ]
+                )
                 return None
         else:
             expedition_id = survey_expeditions.get(data["survey_uuid"])
             expedition = by_id.get(expedition_id) if expedition_id is not None else None
             if expedition is None:
-                item.reject([{"field": "data.survey_uuid",
-                              "message": "no such survey on the server; push the survey first"}])
+                item.reject(
+                    [
+                        {
+                            "field": "data.survey_uuid",
+                            "message": "no such survey on the server; push the survey first",
+                        }
+                    ]
+                )
                 return None
         if not self.actor.may_record(expedition.row.id):
-            item.reject([{"field": "data.expedition_code" if "expedition_code" in data else "data.survey_uuid",
-                          "message": f"{self.actor.username} does not record for {expedition.row.code}"}])
+            item.reject(
+                [
+                    {
+                        "field": "data.expedition_code"
+                        if "expedition_code" in data
+                        else "data.survey_uuid",
+                        "message": f"{self.actor.username} does not record for "
+                        f"{expedition.row.code}",
+                    }
+                ]
+            )
             return None
         if item.envelope.type == "find":
             survey_expedition = survey_expeditions.get(data["survey_uuid"])
             if survey_expedition is None:
-                item.reject([{"field": "data.survey_uuid",
-                              "message": "no such survey on the server; push the survey first"}])
+                item.reject(
+                    [
+                        {
+                            "field": "data.survey_uuid",
+                            "message": "no such survey on the server; push the survey first",
+                        }
+                    ]
+                )
                 return None
             if survey_expedition != expedition.row.id:
-                item.reject([{"field": "data.survey_uuid",
-                              "message": "the survey belongs to another expedition"}])
+                item.reject(
+                    [
+                        {
+                            "field": "data.survey_uuid",
+                            "message": "the survey belongs to another expedition",
+                        }
+                    ]
+                )
                 return None
         stored = self.current.get(item.envelope.uuid)
         if stored is not None and stored.expedition_id != expedition.row.id:
-            item.reject([{"field": "data", "message": "a record cannot move to another expedition"}])
+            where = "data.expedition_code" if "expedition_code" in data else "data.survey_uuid"
+            item.reject([{"field": where, "message": "a record cannot move to another expedition"}])
             return None
         return expedition
 
-    def _flags(self, item: Incoming, expedition: _Expedition,
-               number_holders: dict[tuple[int, str], list[str]]) -> list[dict[str, Any]]:
+    def _flags(
+        self,
+        item: Incoming,
+        expedition: _Expedition,
+        number_holders: dict[tuple[int, str], list[str]],
+    ) -> list[dict[str, Any]]:
         assert item.envelope is not None and item.data is not None
         data = item.data
         position = data.get("position")
@@ -266,27 +333,46 @@ class _BatchWriter:
         accuracy = position.get("horizontal_accuracy_m")
         threshold = expedition.row.accuracy_threshold_m or DEFAULT_ACCURACY_THRESHOLD_M
         if accuracy is not None and accuracy > threshold:
-            flags.append({"code": "poor_accuracy", "detail":
-                          f"horizontal accuracy {accuracy:g} m is worse than the expedition's {threshold:g} m",
-                          "accuracy_m": accuracy, "threshold_m": threshold})
+            flags.append(
+                {
+                    "code": "poor_accuracy",
+                    "detail": f"horizontal accuracy {accuracy:g} m is worse than the "
+                    f"expedition's {threshold:g} m",
+                    "accuracy_m": accuracy,
+                    "threshold_m": threshold,
+                }
+            )
         site_code = data.get("site_code")
         if site_code is not None:
             site = expedition.sites.get(site_code)
             if site is None:
-                flags.append({"code": "unknown_site", "detail":
-                              f"site {site_code!r} is not among {expedition.row.code}'s sites"})
+                flags.append(
+                    {
+                        "code": "unknown_site",
+                        "detail": f"site {site_code!r} is not among {expedition.row.code}'s sites",
+                    }
+                )
             else:
                 [distance] = site.distances_outside_m([position["lon"]], [position["lat"]])
                 if distance > (accuracy or 0.0):
-                    flags.append({"code": "outside_site", "detail":
-                                  f"{distance:.2f} m outside site {site_code}'s boundary",
-                                  "distance_m": round(distance, 3), "site_code": site_code})
+                    flags.append(
+                        {
+                            "code": "outside_site",
+                            "detail": f"{distance:.2f} m outside site {site_code}'s boundary",
+                            "distance_m": round(distance, 3),
+                            "site_code": site_code,
+                        }
+                    )
         key = (expedition.row.id, data["find_number"])
         others = [u for u in number_holders.get(key, []) if u != item.envelope.uuid]
         if others:
-            flags.append({"code": "duplicate_find_number", "detail":
-                          f"find number {data['find_number']} is already used by {others[0]}",
-                          "other_uuid": others[0]})
+            flags.append(
+                {
+                    "code": "duplicate_find_number",
+                    "detail": f"find number {data['find_number']} is already used by {others[0]}",
+                    "other_uuid": others[0],
+                }
+            )
         holders = number_holders.setdefault(key, [])
         if item.envelope.uuid not in holders:
             holders.append(item.envelope.uuid)
@@ -294,28 +380,50 @@ class _BatchWriter:
 
     # -- deciding -----------------------------------------------------------------------
 
-    def _decide(self, item: Incoming, expedition_id: int, flags: list[dict[str, Any]],
-                replays: set[tuple[str, int, str]]) -> None:
+    def _decide(
+        self,
+        item: Incoming,
+        expedition_id: int,
+        flags: list[dict[str, Any]],
+        replays: set[tuple[str, int, str]],
+    ) -> None:
         envelope = item.envelope
         assert envelope is not None and item.data is not None
         stored = self.current.get(envelope.uuid)
         result: dict[str, Any] = {"uuid": envelope.uuid}
         if stored is None:
             if envelope.base_rev != 0:
-                item.reject([{"field": "base_rev", "message":
-                              f"the server has no revision {envelope.base_rev} of this record"}])
+                item.reject(
+                    [
+                        {
+                            "field": "base_rev",
+                            "message": f"the server has no revision {envelope.base_rev} "
+                            "of this record",
+                        }
+                    ]
+                )
                 return
             self._create(item, expedition_id, flags)
             result.update(status="created", server_rev=1)
         elif stored.type != envelope.type:
             item.reject([{"field": "type", "message": f"this uuid is a {stored.type}"}])
             return
-        elif stored.content_hash == item.digest or (envelope.uuid, envelope.rev, item.digest) in replays:
+        elif (
+            stored.content_hash == item.digest
+            or (envelope.uuid, envelope.rev, item.digest) in replays
+        ):
             result.update(status="unchanged", server_rev=stored.server_rev)
             flags = json.loads(stored.flags)
         elif envelope.base_rev > stored.server_rev:
-            item.reject([{"field": "base_rev", "message":
-                          f"the server is at revision {stored.server_rev}, not {envelope.base_rev}"}])
+            item.reject(
+                [
+                    {
+                        "field": "base_rev",
+                        "message": f"the server is at revision {stored.server_rev}, "
+                        f"not {envelope.base_rev}",
+                    }
+                ]
+            )
             return
         elif envelope.base_rev == stored.server_rev:
             self._revise(item, stored, item.data, item.text, item.digest, flags)
@@ -332,8 +440,14 @@ class _BatchWriter:
                 result.update(status="unchanged", server_rev=stored.server_rev)
                 flags = json.loads(stored.flags)
             else:
-                self._revise(item, stored, outcome.merged, canonical_json(outcome.merged),
-                             content_hash(outcome.merged), flags)
+                self._revise(
+                    item,
+                    stored,
+                    outcome.merged,
+                    canonical_json(outcome.merged),
+                    content_hash(outcome.merged),
+                    flags,
+                )
                 result.update(status="merged", server_rev=stored.server_rev)
         if flags:
             result["flags"] = flags
@@ -351,32 +465,62 @@ class _BatchWriter:
         seq = self.uow.changes.take()
         self._last_seq = seq
         row = {
-            "uuid": envelope.uuid, "type": envelope.type, "expedition_id": expedition_id,
+            "uuid": envelope.uuid,
+            "type": envelope.type,
+            "expedition_id": expedition_id,
             "survey_uuid": envelope.uuid if envelope.type == "survey" else data["survey_uuid"],
-            "find_number": data.get("find_number"), "server_rev": 1, "data": item.text,
-            "content_hash": item.digest, "seq": seq,
+            "find_number": data.get("find_number"),
+            "server_rev": 1,
+            "data": item.text,
+            "content_hash": item.digest,
+            "seq": seq,
             "status": "synced" if envelope.type == "find" else None,
-            "register_number": None, "merged_into": None,
-            "flags": canonical_json(flags), "open_conflicts": 0,
-            "created_at": self.now, "updated_at": self.now,
+            "register_number": None,
+            "merged_into": None,
+            "flags": canonical_json(flags),
+            "open_conflicts": 0,
+            "created_at": self.now,
+            "updated_at": self.now,
         }
         self.inserts[envelope.uuid] = row
         self.current[envelope.uuid] = StoredRecord(
-            envelope.uuid, envelope.type, expedition_id, 1, item.text, item.digest,
-            row["status"], None, row["flags"], 0)
+            envelope.uuid,
+            envelope.type,
+            expedition_id,
+            1,
+            item.text,
+            item.digest,
+            row["status"],
+            None,
+            row["flags"],
+            0,
+        )
         self._add_revision(item, 1, item.text, item.digest)
 
-    def _revise(self, item: Incoming, stored: StoredRecord, data: dict[str, Any], text: str,
-                digest: str, flags: list[dict[str, Any]]) -> None:
+    def _revise(
+        self,
+        item: Incoming,
+        stored: StoredRecord,
+        data: dict[str, Any],
+        text: str,
+        digest: str,
+        flags: list[dict[str, Any]],
+    ) -> None:
         envelope = item.envelope
         assert envelope is not None
         stored.server_rev += 1
         stored.data, stored.content_hash, stored.flags = text, digest, canonical_json(flags)
         seq = self.uow.changes.take()
         self._last_seq = seq
-        values = {"server_rev": stored.server_rev, "data": text, "content_hash": digest,
-                  "find_number": data.get("find_number"), "flags": stored.flags, "seq": seq,
-                  "updated_at": self.now}
+        values = {
+            "server_rev": stored.server_rev,
+            "data": text,
+            "content_hash": digest,
+            "find_number": data.get("find_number"),
+            "flags": stored.flags,
+            "seq": seq,
+            "updated_at": self.now,
+        }
         self._stage_row(envelope.uuid, values)
         self.revision_texts[(envelope.uuid, stored.server_rev)] = text
         self._add_revision(item, stored.server_rev, text, digest)
@@ -387,14 +531,24 @@ class _BatchWriter:
         stored.open_conflicts += 1
         seq = self.uow.changes.take()
         self._last_seq = seq
-        self._stage_row(envelope.uuid, {"open_conflicts": stored.open_conflicts, "seq": seq,
-                                        "updated_at": self.now})
-        self.conflicts.append({
-            "uuid": envelope.uuid, "server_rev": stored.server_rev, "base_rev": envelope.base_rev,
-            "fields": canonical_json(list(fields)), "data": item.text, "content_hash": item.digest,
-            "device_id": self.device_id, "device_rev": envelope.rev, "user_id": self.actor.user_id,
-            "received_at": self.now,
-        })
+        self._stage_row(
+            envelope.uuid,
+            {"open_conflicts": stored.open_conflicts, "seq": seq, "updated_at": self.now},
+        )
+        self.conflicts.append(
+            {
+                "uuid": envelope.uuid,
+                "server_rev": stored.server_rev,
+                "base_rev": envelope.base_rev,
+                "fields": canonical_json(list(fields)),
+                "data": item.text,
+                "content_hash": item.digest,
+                "device_id": self.device_id,
+                "device_rev": envelope.rev,
+                "user_id": self.actor.user_id,
+                "received_at": self.now,
+            }
+        )
 
     def _stage_row(self, uuid: str, values: dict[str, Any]) -> None:
         if uuid in self.inserts:
@@ -406,11 +560,20 @@ class _BatchWriter:
     def _add_revision(self, item: Incoming, server_rev: int, text: str, digest: str) -> None:
         envelope = item.envelope
         assert envelope is not None
-        self.revisions.append({
-            "uuid": envelope.uuid, "server_rev": server_rev, "data": text, "content_hash": digest,
-            "origin": "device", "device_id": self.device_id, "device_rev": envelope.rev,
-            "base_rev": envelope.base_rev, "user_id": self.actor.user_id, "created_at": self.now,
-        })
+        self.revisions.append(
+            {
+                "uuid": envelope.uuid,
+                "server_rev": server_rev,
+                "data": text,
+                "content_hash": digest,
+                "origin": "device",
+                "device_id": self.device_id,
+                "device_rev": envelope.rev,
+                "base_rev": envelope.base_rev,
+                "user_id": self.actor.user_id,
+                "created_at": self.now,
+            }
+        )
 
     def _write(self) -> None:
         self.uow.records.insert_records(list(self.inserts.values()))
@@ -430,6 +593,10 @@ def _region(sites: list[SiteRow]) -> Bounds:
     from shapely.geometry import shape
 
     bounds = [shape(s.boundary).bounds for s in sites]
-    box = (min(b[0] for b in bounds), min(b[1] for b in bounds),
-           max(b[2] for b in bounds), max(b[3] for b in bounds))
+    box = (
+        min(b[0] for b in bounds),
+        min(b[1] for b in bounds),
+        max(b[2] for b in bounds),
+        max(b[3] for b in bounds),
+    )
     return expand_bounds(box, REGION_MARGIN_DEG)

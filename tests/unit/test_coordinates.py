@@ -13,14 +13,17 @@ def test_a_position_at_the_dombauyl_mausoleum_is_plausible() -> None:
     assert check_position(*DOMBAUYL) is None
 
 
-@pytest.mark.parametrize(("lon", "lat", "code"), [
-    (181.0, 48.0, "lon_out_of_range"),
-    (-180.5, 48.0, "lon_out_of_range"),
-    (67.8, 90.5, "swapped_lon_lat"),
-    (120.0, -95.0, "lat_out_of_range"),
-    (0.0, 0.0, "null_island"),
-    (48.1933, 67.8447, "swapped_lon_lat"),
-])
+@pytest.mark.parametrize(
+    ("lon", "lat", "code"),
+    [
+        (181.0, 48.0, "lon_out_of_range"),
+        (-180.5, 48.0, "lon_out_of_range"),
+        (67.8, 90.5, "swapped_lon_lat"),
+        (120.0, -95.0, "lat_out_of_range"),
+        (0.0, 0.0, "null_island"),
+        (48.1933, 67.8447, "swapped_lon_lat"),
+    ],
+)
 def test_impossible_positions_are_named(lon: float, lat: float, code: str) -> None:
     problem = check_position(lon, lat)
     assert problem is not None and problem.code == code

@@ -9,13 +9,15 @@ UUID = "0b7c3f9e-6f5e-4c8e-9f4a-2d1b3c4d5e6f"
 
 def test_a_good_envelope_parses() -> None:
     envelope, problems = parse_envelope(
-        {"type": "find", "uuid": UUID, "base_rev": 0, "rev": 1, "data": {}})
+        {"type": "find", "uuid": UUID, "base_rev": 0, "rev": 1, "data": {}}
+    )
     assert problems == [] and envelope is not None and envelope.uuid == UUID
 
 
 def test_every_problem_of_a_bad_envelope_is_named() -> None:
     envelope, problems = parse_envelope(
-        {"type": "sherd", "uuid": UUID.upper(), "base_rev": -1, "rev": True, "data": [], "x": 1})
+        {"type": "sherd", "uuid": UUID.upper(), "base_rev": -1, "rev": True, "data": [], "x": 1}
+    )
     assert envelope is None
     assert {p["field"] for p in problems} == {"type", "uuid", "base_rev", "rev", "data", "x"}
 
