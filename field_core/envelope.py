@@ -20,8 +20,13 @@ class Envelope:
     data: dict[str, Any]
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _as_int(value: Any) -> int | None:
+    """An integer as JSON Schema counts one (2.0 is 2); None for anything else."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
 
 
 def canonical_uuid(value: Any) -> str | None:
@@ -50,11 +55,11 @@ def parse_envelope(raw: Any) -> tuple[Envelope | None, list[dict[str, str]]]:
     uuid = canonical_uuid(raw.get("uuid"))
     if "uuid" in raw and uuid is None:
         problems.append({"field": "uuid", "message": "a UUID in lowercase 8-4-4-4-12 form"})
-    base_rev, rev = raw.get("base_rev"), raw.get("rev")
-    if "base_rev" in raw and not (_is_int(base_rev) and 0 <= base_rev <= MAX_REV):
-        problems.append({"field": "base_rev", "message": "an integer >= 0"})
-    if "rev" in raw and not (_is_int(rev) and 1 <= rev <= MAX_REV):
-        problems.append({"field": "rev", "message": "an integer >= 1"})
+    base_rev, rev = _as_int(raw.get("base_rev")), _as_int(raw.get("rev"))
+    if "base_rev" in raw and not (base_rev is not None and 0 <= base_rev <= MAX_REV):
+        problems.append({"field": "base_rev", "message": f"an integer from 0 to {MAX_REV}"})
+    if "rev" in raw and not (rev is not None and 1 <= rev <= MAX_REV):
+        problems.append({"field": "rev", "message": f"an integer from 1 to {MAX_REV}"})
     if "data" in raw and not isinstance(raw["data"], dict):
         problems.append({"field": "data", "message": "a JSON object"})
     if problems:

@@ -122,6 +122,10 @@ def _prepare(index: int, raw: Any) -> Incoming:
     if data is None:
         item.reject(problems)
         return item
+    # ISO dates of four-digit years order as text
+    if envelope.type == "survey" and data["ended_on"] and data["ended_on"] < data["started_on"]:
+        item.reject([{"field": "data.ended_on", "message": "a survey cannot end before it starts"}])
+        return item
     item.envelope = envelope
     item.data = data
     item.text = canonical_json(data)

@@ -220,3 +220,11 @@ def test_number_blocks_never_overlap(world: World) -> None:
     ranges = [range(b["first"], b["last"] + 1) for b in blocks]
     assert sum(len(r) for r in ranges) == len(set().union(*map(set, ranges))) == 351
     assert blocks[0]["first_number"] == "ULY26-0001" and blocks[0]["last_number"] == "ULY26-0100"
+
+
+def test_a_survey_ending_before_it_starts_is_rejected(world: World) -> None:
+    survey = copy.deepcopy(sample_batch()[0])
+    survey["data"]["started_on"], survey["data"]["ended_on"] = "2026-08-01", "2026-07-01"
+    [result] = world.pushed("recorder", [survey])["results"]
+    assert result["status"] == "rejected"
+    assert result["problems"][0]["field"] == "data.ended_on"

@@ -32,3 +32,12 @@ def test_only_canonical_uuids_are_accepted() -> None:
     assert canonical_uuid("{" + UUID + "}") is None
     assert canonical_uuid(UUID.replace("-", "")) is None
     assert canonical_uuid(42) is None
+
+
+def test_an_integral_float_revision_counts_as_an_integer_as_in_json_schema() -> None:
+    envelope, problems = parse_envelope(
+        {"type": "find", "uuid": UUID, "base_rev": 0.0, "rev": 2.0, "data": {}}
+    )
+    assert problems == [] and envelope is not None
+    assert (envelope.base_rev, envelope.rev) == (0, 2)
+    assert isinstance(envelope.rev, int)

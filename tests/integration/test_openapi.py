@@ -1,0 +1,44 @@
+"""The OpenAPI document describes every route the app serves, from the same declarations."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.conftest import World
+
+
+def test_health_answers_without_a_token(world: World) -> None:
+    response = world.client.get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ok"
+
+
+def test_the_document_lists_every_route_and_method(world: World) -> None:
+    response = world.client.get("/api/openapi.json")
+    assert response.status_code == 200
+    document = response.get_json()
+    assert document["openapi"].startswith("3.")
+    documented = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    served = {
+        (method, re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule))
+        for rule in world.app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+    assert documented == served
+
+
+def test_the_push_request_schema_comes_from_the_wire_schemas(world: World) -> None:
+    document = world.client.get("/api/openapi.json").get_json()
+    body = document["paths"]["/api/v1/sync/push"]["post"]["requestBody"]
+    reference = body["content"]["application/json"]["schema"]["$ref"]
+    name = reference.rsplit("/", 1)[-1]
+    properties = document["components"]["schemas"][name]["properties"]
+    assert set(properties) == {"device_id", "batch_id", "records"}
+    operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids))
