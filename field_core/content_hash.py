@@ -19,4 +19,9 @@ def canonical_json(value: Any) -> str:
 
 
 def content_hash(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    return text_hash(canonical_json(value))
+
+
+def text_hash(canonical_text: str) -> str:
+    """The content hash of a value already written as canonical JSON."""
+    return hashlib.sha256(canonical_text.encode("utf-8")).hexdigest()

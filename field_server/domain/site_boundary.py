@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -102,10 +104,29 @@ class SiteBoundary:
         return cls(code, polygon, metric, to_metric)
 
     def distances_outside_m(self, lons: list[float], lats: list[float]) -> list[float]:
-        """0.0 for a point inside or on the boundary, else the distance to it in metres."""
+        """0.0 for a point inside the boundary, else the distance to it in metres."""
+        distances = np.zeros(len(lons))
         if not lons:
             return []
-        xs, ys = self._to_metric.transform(np.asarray(lons, float), np.asarray(lats, float))
-        points = shapely.points(np.asarray(xs, float), np.asarray(ys, float))
-        distances = shapely.distance(self._metric, points)
-        return [float(d) for d in np.asarray(distances, float)]
+        lon_array, lat_array = np.asarray(lons, float), np.asarray(lats, float)
+        # most finds lie inside their site: only the others need projecting
+        outside = ~shapely.contains_xy(self.polygon, lon_array, lat_array)
+        if outside.any():
+            xs, ys = self._to_metric.transform(lon_array[outside], lat_array[outside])
+            points = shapely.points(np.asarray(xs, float), np.asarray(ys, float))
+            distances[outside] = shapely.distance(self._metric, points)
+        return [float(d) for d in distances]
+
+
+@lru_cache(maxsize=512)
+def _cached_boundary(code: str, boundary_text: str) -> SiteBoundary:
+    return SiteBoundary.from_geojson(code, json.loads(boundary_text))
+
+
+def site_boundary(code: str, geometry: dict[str, Any]) -> SiteBoundary:
+    """The measured boundary of a site, built once per process for each distinct polygon.
+
+    Building the projection costs tens of milliseconds; the key is the polygon itself, so
+    an edited boundary is a new entry and nothing stale is ever served.
+    """
+    return _cached_boundary(code, json.dumps(geometry, sort_keys=True))

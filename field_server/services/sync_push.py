@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from field_core.content_hash import canonical_json, content_hash
+from field_core.content_hash import canonical_json, content_hash, text_hash
 from field_core.envelope import Envelope, parse_envelope
 from field_core.geo.coordinates import KAZAKHSTAN_BOUNDS, Bounds, check_position, expand_bounds
 from field_core.validation import validate_record_data
@@ -16,7 +16,7 @@ from field_server.adapters.repositories import ExpeditionRow, SiteRow, StoredRec
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.merge import three_way_merge
-from field_server.domain.site_boundary import SiteBoundary
+from field_server.domain.site_boundary import SiteBoundary, site_boundary
 from field_server.services.auth import now_utc
 from field_server.services.errors import Forbidden, InvalidInput
 
@@ -129,7 +129,7 @@ def _prepare(index: int, raw: Any) -> Incoming:
     item.envelope = envelope
     item.data = data
     item.text = canonical_json(data)
-    item.digest = content_hash(data)
+    item.digest = text_hash(item.text)
     return item
 
 
@@ -147,6 +147,7 @@ class _BatchWriter:
         self.updates: dict[str, dict[str, Any]] = {}
         self.revisions: list[dict[str, Any]] = []
         self.conflicts: list[dict[str, Any]] = []
+        self.site_distances: dict[int, float] = {}
         self._last_seq: int | None = None
 
     def last_seq(self) -> int:
@@ -167,6 +168,7 @@ class _BatchWriter:
             [i.envelope.uuid for i in live if i.envelope and i.envelope.uuid in self.current],
         )
         number_holders = self._number_holders(live, expeditions)
+        self.site_distances = self._site_distances(live, expeditions)
         for item in live:
             assert item.envelope is not None and item.data is not None
             expedition = self._expedition_of(item, expeditions, survey_expeditions)
@@ -214,7 +216,7 @@ class _BatchWriter:
             loaded[code] = _Expedition(
                 row,
                 _region(site_rows),
-                {s.code: SiteBoundary.from_geojson(s.code, s.boundary) for s in site_rows},
+                {s.code: site_boundary(s.code, s.boundary) for s in site_rows},
             )
         return loaded, known_surveys
 
@@ -238,6 +240,26 @@ class _BatchWriter:
                 if expedition is not None:
                     pairs.append((expedition.row.id, item.data["find_number"]))
         return self.uow.records.holders_of_find_numbers(pairs)
+
+    def _site_distances(
+        self, live: list[Incoming], expeditions: dict[str, _Expedition]
+    ) -> dict[int, float]:
+        """How far each find lies outside its site (0 inside), measured a site at a time."""
+        groups: dict[tuple[str, str], list[Incoming]] = defaultdict(list)
+        for item in live:
+            data = item.data
+            if item.envelope and item.envelope.type == "find" and data and data["site_code"]:
+                expedition = expeditions.get(data["expedition_code"])
+                if expedition is not None and data["site_code"] in expedition.sites:
+                    groups[(data["expedition_code"], data["site_code"])].append(item)
+        distances: dict[int, float] = {}
+        for (code, site_code), items in groups.items():
+            site = expeditions[code].sites[site_code]
+            lons = [i.data["position"]["lon"] for i in items if i.data]
+            lats = [i.data["position"]["lat"] for i in items if i.data]
+            for item, distance in zip(items, site.distances_outside_m(lons, lats), strict=True):
+                distances[item.index] = distance
+        return distances
 
     # -- checks -------------------------------------------------------------------------
 
@@ -357,7 +379,7 @@ class _BatchWriter:
                     }
                 )
             else:
-                [distance] = site.distances_outside_m([position["lon"]], [position["lat"]])
+                distance = self.site_distances[item.index]
                 if distance > (accuracy or 0.0):
                     flags.append(
                         {
