@@ -479,7 +479,7 @@ class Records:
         ).where(t.records.c.seq > since)
         if expedition_ids is not None:
             query = query.where(t.records.c.expedition_id.in_(list(expedition_ids)))
-        return list(self._c.execute(query.order_by(t.records.c.seq).limit(limit)))
+        return self._c.execute(query.order_by(t.records.c.seq).limit(limit)).fetchall()
 
     def open_conflicts(self, uuids: Sequence[str]) -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from field_core.content_hash import canonical_json
@@ -48,29 +49,36 @@ def pull_changes(uow_factory: UnitOfWorkFactory, actor: Actor, since: int, limit
 
 
 def _change_json(row: Any, conflicts: list[Any]) -> str:
-    # Stored data is already canonical JSON text: splice it in rather than parse and re-dump,
-    # which is what keeps a pull of a season's finds fast.
-    state = {
-        "status": row.status,
-        "register_number": row.register_number,
-        "merged_into": row.merged_into,
-        "conflicts": [
-            {
-                "id": c.id,
-                "server_rev": c.server_rev,
-                "fields": json.loads(c.fields),
-                "data": json.loads(c.data),
-                "device_id": c.device_id,
-                "received_at": _rfc3339(c.received_at),
-            }
-            for c in conflicts
-        ],
-    }
-    state_text = canonical_json(state)[:-1] + f',"flags":{row.flags}}}'
-    return (
-        f'{{"seq":{row.seq},"type":"{row.type}","uuid":"{row.uuid}",'
-        f'"server_rev":{row.server_rev},"data":{row.data},"state":{state_text}}}'
+    # Stored data and flags are canonical JSON text already: splice them in rather than parse
+    # and dump again, which is what keeps a pull of a season's finds fast.
+    conflicts_text = (
+        canonical_json(
+            [
+                {
+                    "id": c.id,
+                    "server_rev": c.server_rev,
+                    "fields": json.loads(c.fields),
+                    "data": json.loads(c.data),
+                    "device_id": c.device_id,
+                    "received_at": _rfc3339(c.received_at),
+                }
+                for c in conflicts
+            ]
+        )
+        if conflicts
+        else "[]"
     )
+    seq, kind, uuid, server_rev, data, status, register_number, merged_into, flags, _ = row
+    return (
+        f'{{"seq":{seq},"type":"{kind}","uuid":"{uuid}","server_rev":{server_rev},'
+        f'"data":{data},"state":{{"conflicts":{conflicts_text},"flags":{flags},'
+        f'"merged_into":{_text(merged_into)},"register_number":{_text(register_number)},'
+        f'"status":{_text(status)}}}}}'
+    )
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
 
 
 def _rfc3339(value: Any) -> str:
