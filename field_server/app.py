@@ -9,11 +9,15 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from field_server.adapters.database import make_engine
+from field_server.adapters.photo_store import FilesystemPhotoStore
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
-from field_server.api import access, expeditions, openapi, sync
+from field_server.adapters.upload_staging import UploadStaging
+from field_server.api import access, expeditions, openapi, photos, sync, uploads
 from field_server.api.problems import register_problem_handlers
 from field_server.config import ServerConfig
 from field_server.runtime import Runtime
+from field_server.services.photos import Photos
+from field_server.services.uploads import Uploads
 
 
 class _UnicodeJSON(DefaultJSONProvider):
@@ -33,8 +37,17 @@ def create_app(config: ServerConfig | None = None) -> Flask:
     app.json = _UnicodeJSON(app)
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_json_bytes)
     engine = make_engine(config.database_url)
-    app.extensions["qazba"] = Runtime(config=config, uow=UnitOfWorkFactory(engine))
-    for module in (access, expeditions, sync, openapi):
+    uow = UnitOfWorkFactory(engine)
+    store = FilesystemPhotoStore(config.photos_dir)
+    staging = UploadStaging(config.uploads_dir)
+    app.extensions["qazba"] = Runtime(
+        config=config,
+        uow=uow,
+        photos=Photos(uow, store),
+        uploads=Uploads(uow, staging, store, config.max_upload_bytes),
+    )
+    for module in (access, expeditions, sync, photos, uploads, openapi):
         app.register_blueprint(module.blueprint)
     register_problem_handlers(app)
+    app.wsgi_app = uploads.MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -188,13 +188,17 @@ def serve(host: str, port: int, threads: int) -> None:
     from field_server.app import create_app
 
     app = create_app()
+    config = app.extensions["qazba"].config
     click.echo(f"serving Qazba on http://{host}:{port}/ (Ctrl+C stops)", err=True)
-    # waitress sets TCP_NODELAY on its sockets by default; small answers are not held back
+    # waitress sets TCP_NODELAY on its sockets by default; small answers are not held back.
+    # It buffers a request body (to a temporary file past 512 KB) before the app sees it, so
+    # its limit must let a tus chunk of up to Tus-Max-Size through; JSON routes still refuse
+    # bodies over their own limit.
     waitress_serve(
         app,
         host=host,
         port=port,
         threads=threads,
         ident="qazba",
-        max_request_body_size=max(app.config["MAX_CONTENT_LENGTH"], 1 << 30),
+        max_request_body_size=max(config.max_json_bytes, config.max_upload_bytes),
     )

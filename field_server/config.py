@@ -13,6 +13,7 @@ from field_server.adapters.database import normalise_database_url
 DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
 DEFAULT_TOKEN_DAYS = 180  # a season in the field without network must not log the team out
 DEFAULT_SCRYPT_COST = 2**15  # 32 MiB per hash with r=8
+DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3  # Tus-Max-Size: a RAW file or a long video still fits
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ServerConfig:
     max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
     token_days: int = DEFAULT_TOKEN_DAYS
     scrypt_cost: int = DEFAULT_SCRYPT_COST
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -38,7 +40,19 @@ class ServerConfig:
             max_json_bytes=int(env.get("FIELD_SERVER_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)),
             token_days=int(env.get("FIELD_SERVER_TOKEN_DAYS", DEFAULT_TOKEN_DAYS)),
             scrypt_cost=int(env.get("FIELD_SERVER_SCRYPT_COST", DEFAULT_SCRYPT_COST)),
+            max_upload_bytes=int(
+                env.get("FIELD_SERVER_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
+            ),
         )
+
+    @property
+    def photos_dir(self) -> Path:
+        return self.data_dir / "photos"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Unfinished uploads; on the same volume as the photos, so a finished one is renamed."""
+        return self.data_dir / "uploads"
 
 
 def sqlite_url(path: Path) -> str:

@@ -1,4 +1,5 @@
-"""What one running application holds: its configuration and its database access."""
+"""What one running application holds: its configuration, its database access, and the photo
+services bound to the photo store."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from flask import current_app
 
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.config import ServerConfig
+from field_server.services.photos import Photos
+from field_server.services.uploads import Uploads
 
 
 @dataclass(frozen=True)
 class Runtime:
     config: ServerConfig
     uow: UnitOfWorkFactory
+    photos: Photos
+    uploads: Uploads
 
 
 def runtime() -> Runtime:

@@ -128,8 +128,11 @@ records = Table(
     Column("open_conflicts", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # a photo record's sha256, so that reading a photo asks the index which expeditions hold it
+    Column("photo_sha256", String(64)),
     Index(None, "expedition_id", "seq"),
     Index(None, "expedition_id", "find_number"),
+    Index(None, "photo_sha256"),
 )
 
 revisions = Table(
@@ -199,4 +202,36 @@ audit_log = Table(
     Column("subject", String(200), nullable=False),
     Column("detail", Text, nullable=False),
     Column("reason", Text),
+)
+
+
+# A tus upload in progress or finished (DESIGN §4). The bytes wait in a staging file named by
+# the id; the row is the truth about how many of them count, so any server process can go on.
+photo_uploads = Table(
+    "photo_uploads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("sha256", String(64), nullable=False),  # declared in Upload-Metadata
+    Column("filename", String(255)),
+    Column("upload_metadata", Text),  # the Upload-Metadata header as sent, for HEAD
+    Column("upload_length", BigInteger, nullable=False),
+    Column("upload_offset", BigInteger, nullable=False),
+    Column("state", String(10), nullable=False),  # receiving | stored
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "sha256", "user_id"),
+)
+
+# One row per stored photo file, however many finds, devices and uploads sent it.
+photo_blobs = Table(
+    "photo_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("media_type", String(100), nullable=False),  # sniffed from the file's magic bytes
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Column("stored_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
 )

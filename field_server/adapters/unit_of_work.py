@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from field_server.adapters import photo_repositories as photo_repo
 from field_server.adapters import repositories as repo
 from field_server.adapters.database import WRITE_OPTION
 
@@ -14,7 +15,9 @@ class UnitOfWork:
     """``with UnitOfWork(engine, write=True) as uow: ...; uow.commit()``.
 
     Leaving the block without ``commit()`` rolls back. A writing unit first locks the change
-    sequence, which orders writers by commit so pull cursors never skip a late commit.
+    sequence, which orders writers by commit so pull cursors never skip a late commit. A unit
+    that writes no record (``sequenced=False``: an upload's progress) skips that lock, so a
+    long upload never holds up a push on PostgreSQL; on SQLite it still takes the write lock.
     """
 
     users: repo.Users
@@ -25,11 +28,14 @@ class UnitOfWork:
     devices: repo.Devices
     audit: repo.AuditLog
     changes: repo.ChangeSequence
+    uploads: photo_repo.Uploads
+    blobs: photo_repo.PhotoBlobs
     connection: Connection
 
-    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+    def __init__(self, engine: Engine, *, write: bool = False, sequenced: bool = True) -> None:
         self._engine = engine
         self._write = write
+        self._sequenced = sequenced
 
     def __enter__(self) -> UnitOfWork:
         connection = self._engine.connect()
@@ -45,7 +51,9 @@ class UnitOfWork:
         self.devices = repo.Devices(connection)
         self.audit = repo.AuditLog(connection)
         self.changes = repo.ChangeSequence(connection)
-        if self._write:
+        self.uploads = photo_repo.Uploads(connection)
+        self.blobs = photo_repo.PhotoBlobs(connection)
+        if self._write and self._sequenced:
             self.changes.lock()
         return self
 
@@ -72,5 +80,5 @@ class UnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def __call__(self, *, write: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.engine, write=write)
+    def __call__(self, *, write: bool = False, sequenced: bool = True) -> UnitOfWork:
+        return UnitOfWork(self.engine, write=write, sequenced=sequenced)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, current_app, request
 from marshmallow import Schema, ValidationError
@@ -16,6 +16,15 @@ from field_server.domain.access import Actor
 from field_server.runtime import runtime
 from field_server.services.auth import actor_for_token
 from field_server.services.errors import Unauthenticated
+
+
+class Header(NamedTuple):
+    """A request header a route reads, for the document."""
+
+    name: str
+    kind: str
+    description: str
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class Route:
     query: tuple[tuple[str, str, str], ...] = ()  # (name, type, description)
     media_types: tuple[str, ...] = ("application/json",)
     roles: str = ""  # who may call it, for the document
+    headers: tuple[Header, ...] = ()
+    raw_body: str | None = None  # media type of a body the view reads as a stream
 
 
 @dataclass
@@ -57,11 +68,14 @@ def endpoint(
     status: int = 200,
     query: tuple[tuple[str, str, str], ...] = (),
     roles: str = "",
+    headers: tuple[Header, ...] = (),
+    raw_body: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a route. The view gets ``actor`` and, with a body schema, ``body``.
 
     ``load_body=False`` hands the view the parsed JSON unchecked: the sync push checks its
-    records one by one, so one bad record does not reject the batch.
+    records one by one, so one bad record does not reject the batch. ``raw_body`` documents a
+    non-JSON body (a tus chunk) that the view streams itself.
     """
     full_rule = (blueprint.url_prefix or "") + rule
     schema = body() if body is not None else None
@@ -100,6 +114,8 @@ def endpoint(
                 status,
                 query,
                 roles=roles,
+                headers=headers,
+                raw_body=raw_body,
             )
         )
         return handler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields
 
-from field_core.wire import CODE, Boolean, Integer, JsonObject, Number, String
+from field_core.wire import CODE, SHA256, Boolean, Integer, JsonObject, List, Number, String
 
 
 class _Strict(Schema):
@@ -105,3 +105,20 @@ class NumberBlock(_Strict):
     find_number_format = fields.String(required=True)
     first_number = fields.String(required=True)
     last_number = fields.String(required=True)
+
+
+class PhotosMissingRequest(_Strict):
+    sha256 = List(
+        String(pattern=SHA256),
+        required=True,
+        max_items=10_000,
+        metadata={"description": "SHA-256 digests (64 lowercase hex digits), at most 10,000"},
+    )
+
+
+class PhotosMissing(_Strict):
+    missing = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "the digests the server has no file for, in the order asked"},
+    )

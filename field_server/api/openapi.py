@@ -16,7 +16,7 @@ from field_server.api.endpoint import REGISTRY, json_response
 
 blueprint = Blueprint("openapi", __name__)
 
-_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_][a-z0-9_]*)>")
 
 
 @blueprint.get("/api/openapi.json")
@@ -61,6 +61,11 @@ def build_document() -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": route.body}},
             }
+        if route.raw_body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {route.raw_body: {"schema": {"type": "string", "format": "binary"}}},
+            }
         if route.authenticated:
             operation["security"] = [{"bearer": []}]
         parameters = [
@@ -76,6 +81,16 @@ def build_document() -> dict[str, Any]:
                 "description": description,
             }
             for name, kind, description in route.query
+        ]
+        parameters += [
+            {
+                "name": header.name,
+                "in": "header",
+                "required": header.required,
+                "schema": {"type": header.kind},
+                "description": header.description,
+            }
+            for header in route.headers
         ]
         if parameters:
             operation["parameters"] = parameters

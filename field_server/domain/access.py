@@ -45,6 +45,10 @@ class Actor:
             return True
         return Role.RECORDER in self.roles and expedition_id in self.member_of
 
+    def may_upload_photos(self) -> bool:
+        """Photo files come with field records: whoever records for some expedition sends them."""
+        return self.is_admin or (Role.RECORDER in self.roles and bool(self.member_of))
+
     def may_manage_team(self, expedition_id: int) -> bool:
         return self.is_admin or expedition_id in self.leads
 

@@ -496,6 +496,7 @@ class _BatchWriter:
             "expedition_id": expedition_id,
             "survey_uuid": envelope.uuid if envelope.type == "survey" else data["survey_uuid"],
             "find_number": data.get("find_number"),
+            "photo_sha256": _photo_sha256(envelope.type, data),
             "server_rev": 1,
             "data": item.text,
             "content_hash": item.digest,
@@ -543,6 +544,7 @@ class _BatchWriter:
             "data": text,
             "content_hash": digest,
             "find_number": data.get("find_number"),
+            "photo_sha256": _photo_sha256(stored.type, data),
             "flags": stored.flags,
             "seq": seq,
             "updated_at": self.now,
@@ -610,6 +612,11 @@ class _BatchWriter:
             self.uow.records.update_records(rows)
         self.uow.records.insert_revisions(self.revisions)
         self.uow.records.insert_conflicts(self.conflicts)
+
+
+def _photo_sha256(record_type: str, data: dict[str, Any]) -> str | None:
+    """The blob a photo record names, kept in its own indexed column for photo reads."""
+    return data["sha256"] if record_type == "photo" else None
 
 
 def _region(sites: list[SiteRow]) -> Bounds:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,13 +22,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, data_dir: Path) -> Iterator[str]:
-    port = free_port()
+def running_server(
+    database_url: str,
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """A server until the block ends; ``port`` again after a stop is the same server to a
+    client that kept its URLs."""
+    port = port or free_port()
     env = {
         **os.environ,
         "FIELD_SERVER_DATABASE_URL": database_url,
         "FIELD_SERVER_DATA_DIR": str(data_dir),
         "FIELD_SERVER_SECRET_KEY": "e2e",
+        **(extra_env or {}),
     }
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"

@@ -18,7 +18,8 @@ from field_server.app import create_app
 from field_server.config import ServerConfig
 from field_server.services import auth
 from field_server.services.auth import now_utc, token_digest
-from tests import samples
+from tests import photo_samples, samples
+from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
 
 PROBLEM = "application/problem+json"
@@ -127,6 +128,65 @@ def push_a_survey(world: World, who: str | None) -> TestResponse:
 
 def pull(world: World, who: str | None) -> TestResponse:
     return world.client.get("/api/v1/sync/pull?since=0&limit=10", headers=world.headers(who))
+
+
+MATRIX_PHOTO = photo_samples.jpeg(seed=99)
+
+
+def photos_missing(world: World, who: str | None) -> TestResponse:
+    return world.client.post(
+        "/api/v1/photos/missing",
+        headers=world.headers(who),
+        json={"sha256": [photo_samples.sha256(MATRIX_PHOTO)]},
+    )
+
+
+def recorded_photo(world: World) -> str:
+    """A photo the recorder recorded in ULY-2026 and uploaded (made once per world)."""
+    digest = photo_samples.sha256(MATRIX_PHOTO)
+    with world.runtime.uow() as uow:
+        if uow.blobs.get(digest) is not None:
+            return digest
+    return tus.stored_photo(world, "recorder", MATRIX_PHOTO)
+
+
+def photo_file(world: World, who: str | None) -> TestResponse:
+    url = f"/api/v1/photos/{recorded_photo(world)}"
+    return world.client.get(url, headers=world.headers(who), buffered=True)
+
+
+def photo_thumbnail(world: World, who: str | None) -> TestResponse:
+    url = f"/api/v1/photos/{recorded_photo(world)}/thumb"
+    return world.client.get(url, headers=world.headers(who), buffered=True)
+
+
+def upload_configuration(world: World, who: str | None) -> TestResponse:
+    return world.client.options("/api/v1/uploads", headers=world.headers(who))
+
+
+def create_upload(world: World, who: str | None) -> TestResponse:
+    return tus.create(world, who, MATRIX_PHOTO)
+
+
+def upload_of(world: World, who: str | None) -> str:
+    """An upload of the caller's own, or the recorder's when the caller may not create one."""
+    response = create_upload(world, who)
+    if response.status_code == 201:
+        return response.headers["Location"].removeprefix("http://localhost")
+    return tus.created(world, "recorder", MATRIX_PHOTO)
+
+
+def upload_offset(world: World, who: str | None) -> TestResponse:
+    return tus.head(world, who, upload_of(world, who))
+
+
+def append_chunk(world: World, who: str | None) -> TestResponse:
+    return tus.patch(world, who, upload_of(world, who), 0, MATRIX_PHOTO)
+
+
+def terminate_upload(world: World, who: str | None) -> TestResponse:
+    path = upload_of(world, who)
+    return world.client.delete(path, headers={**world.headers(who), **tus.TUS})
 
 
 # -- the matrix ---------------------------------------------------------------------------
@@ -260,6 +320,87 @@ MATRIX: dict[tuple[str, str], Row] = {
         registrar=200,
         admin=200,
     ),
+    ("POST", "/api/v1/photos/missing"): Row(
+        photos_missing,
+        anonymous=401,
+        recorder=200,
+        outsider=200,
+        leader=200,
+        reviewer=403,
+        registrar=403,
+        admin=200,
+    ),
+    # the photo is recorded in ULY-2026: a stranger to it is told it does not exist
+    ("GET", "/api/v1/photos/<sha256>"): Row(
+        photo_file,
+        anonymous=401,
+        recorder=200,
+        outsider=404,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/api/v1/photos/<sha256>/thumb"): Row(
+        photo_thumbnail,
+        anonymous=401,
+        recorder=200,
+        outsider=404,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("OPTIONS", "/api/v1/uploads"): Row(
+        upload_configuration,
+        anonymous=204,
+        recorder=204,
+        outsider=204,
+        leader=204,
+        reviewer=204,
+        registrar=204,
+        admin=204,
+    ),
+    ("POST", "/api/v1/uploads"): Row(
+        create_upload,
+        anonymous=401,
+        recorder=201,
+        outsider=201,
+        leader=201,
+        reviewer=403,
+        registrar=403,
+        admin=201,
+    ),
+    ("HEAD", "/api/v1/uploads/<upload_id>"): Row(
+        upload_offset,
+        anonymous=401,
+        recorder=200,
+        outsider=200,
+        leader=200,
+        reviewer=403,
+        registrar=403,
+        admin=200,
+    ),
+    ("PATCH", "/api/v1/uploads/<upload_id>"): Row(
+        append_chunk,
+        anonymous=401,
+        recorder=204,
+        outsider=204,
+        leader=204,
+        reviewer=403,
+        registrar=403,
+        admin=204,
+    ),
+    ("DELETE", "/api/v1/uploads/<upload_id>"): Row(
+        terminate_upload,
+        anonymous=401,
+        recorder=204,
+        outsider=204,
+        leader=204,
+        reviewer=403,
+        registrar=403,
+        admin=204,
+    ),
 }
 
 
@@ -268,6 +409,9 @@ def outcome(response: TestResponse) -> Outcome:
     status = response.status_code
     if status in (401, 403):
         body = response.get_json(silent=True) or {}
+        # an answer to HEAD carries no body, only the problem's headers
+        if response.request.method == "HEAD":
+            body = {"status": status, "code": "forbidden" if status == 403 else None}
         if response.mimetype != PROBLEM or body.get("status") != status:
             return f"{status} without a problem document"
         if status == 401 and not response.headers.get("WWW-Authenticate", "").startswith("Bearer"):
@@ -280,12 +424,22 @@ def outcome(response: TestResponse) -> Outcome:
     return status
 
 
+def declared_methods(rule: Any) -> set[str]:
+    """The methods a route declares: not the HEAD that GET brings, nor Flask's own OPTIONS."""
+    methods = set(rule.methods or ())
+    if "GET" in methods:
+        methods.discard("HEAD")
+    if rule.provide_automatic_options:
+        methods.discard("OPTIONS")
+    return methods
+
+
 def app_routes(app: Any) -> set[tuple[str, str]]:
     return {
         (method, rule.rule)
         for rule in app.url_map.iter_rules()
         if rule.endpoint != "static"
-        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+        for method in declared_methods(rule)
     }
 
 

@@ -1,0 +1,162 @@
+"""The content-addressed photo store: immutable blobs named by their SHA-256, and the
+derivatives (thumbnails) made from them."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+DERIVATIVE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
+
+
+class PhotoStore(Protocol):
+    """What the server needs of a blob store; a filesystem here, an S3-compatible bucket later.
+
+    A blob, once put, never changes: the same digest always opens the same bytes.
+    """
+
+    def contains(self, sha256: str) -> bool: ...
+
+    def missing(self, digests: Sequence[str]) -> list[str]:
+        """The digests of ``digests`` the store does not hold, in their order."""
+        ...
+
+    def size(self, sha256: str) -> int: ...
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The blob for reading; raises FileNotFoundError when the store does not hold it."""
+        ...
+
+    def put(self, sha256: str, staged: Path) -> bool:
+        """Take a finished, checked staging file as the blob ``sha256``; the staging file is
+        gone afterwards. Returns False when the store held the blob already."""
+        ...
+
+    def open_derivative(self, sha256: str, name: str) -> BinaryIO | None:
+        """A file made from the blob (``name`` like ``thumb-320.jpg``), or None if not made."""
+        ...
+
+    def put_derivative(self, sha256: str, name: str, data: bytes) -> None: ...
+
+
+class FilesystemPhotoStore:
+    """Blobs at ``root/ab/cd/<sha256>``, so no folder grows past 65,536 entries per level.
+
+    Every file appears by an atomic rename after fsync, and the folder is synced after it, so
+    a crash leaves either no blob or the whole blob, never a torn one.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        if not SHA256_HEX.fullmatch(sha256):
+            raise ValueError(f"not a SHA-256 digest: {sha256[:80]!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def contains(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def missing(self, digests: Sequence[str]) -> list[str]:
+        return [digest for digest in digests if not self.contains(digest)]
+
+    def size(self, sha256: str) -> int:
+        return self.path(sha256).stat().st_size
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path(sha256).open("rb")
+
+    def put(self, sha256: str, staged: Path) -> bool:
+        target = self.path(sha256)
+        if target.is_file():
+            staged.unlink(missing_ok=True)
+            return False
+        self._make_folders(target.parent)
+        _fsync_file(staged)
+        # read-only: nothing on the server has a reason to write a stored photo
+        os.chmod(staged, 0o444)
+        try:
+            # two processes finishing the same photo at once may both rename: the bytes are
+            # equal by construction, so whichever lands last changes nothing
+            os.replace(staged, target)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+            self._copy_across_volumes(staged, target)
+        _fsync_folder(target.parent)
+        return True
+
+    def open_derivative(self, sha256: str, name: str) -> BinaryIO | None:
+        try:
+            return self._derivative_path(sha256, name).open("rb")
+        except FileNotFoundError:
+            return None
+
+    def put_derivative(self, sha256: str, name: str, data: bytes) -> None:
+        target = self._derivative_path(sha256, name)
+        self._make_folders(target.parent)
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}")
+        try:
+            with temporary.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _derivative_path(self, sha256: str, name: str) -> Path:
+        if not DERIVATIVE_NAME.fullmatch(name):
+            raise ValueError(f"not a derivative name: {name[:80]!r}")
+        blob = self.path(sha256)
+        return blob.with_name(f"{blob.name}.{name}")
+
+    def _make_folders(self, folder: Path) -> None:
+        """Create ``folder`` and sync each parent whose listing gained an entry."""
+        missing: list[Path] = []
+        current = folder
+        while not current.is_dir():
+            missing.append(current)
+            current = current.parent
+        for created in reversed(missing):
+            try:
+                created.mkdir()
+            except FileExistsError:
+                continue
+            _fsync_folder(created.parent)
+
+    def _copy_across_volumes(self, staged: Path, target: Path) -> None:
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}")
+        try:
+            with staged.open("rb") as source, temporary.open("wb") as copy:
+                shutil.copyfileobj(source, copy, 1 << 20)
+                copy.flush()
+                os.fsync(copy.fileno())
+            os.chmod(temporary, 0o444)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

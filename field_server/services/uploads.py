@@ -1,0 +1,257 @@
+"""Photo uploads by the tus protocol: create, report progress, append a chunk, finish into the
+photo store with a SHA-256 check, terminate (DESIGN §4).
+
+Nothing that matters lives in a process: the offset is a database row and the bytes a staging
+file, so any server process can take the next chunk of any upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from field_server.adapters import photo_images
+from field_server.adapters.photo_repositories import UploadRow
+from field_server.adapters.photo_store import PhotoStore
+from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from field_server.adapters.upload_staging import UploadStaging
+from field_server.domain.access import Actor
+from field_server.services.auth import now_utc
+from field_server.services.errors import Forbidden, NotFound, ServiceError
+
+
+@dataclass(frozen=True)
+class UploadProgress:
+    upload_id: str
+    length: int
+    offset: int
+    upload_metadata: str | None
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    sha256: str
+    filename: str | None
+    upload_metadata: str
+    length: int
+
+
+@dataclass(frozen=True)
+class ChunkChecksum:
+    """The digest a chunk must have (tus checksum extension), by one hash algorithm."""
+
+    algorithm: str
+    expected: bytes
+    new_digest: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One PATCH body: where the client says it starts, how to read it, how long it says it
+    is (None when the server ends the stream), and the checksum it must have, if any."""
+
+    offset: int
+    read: Callable[[int], bytes]
+    length: int | None
+    checksum: ChunkChecksum | None = None
+
+
+class OffsetMismatch(ServiceError):
+    def __init__(self, sent: int, actual: int) -> None:
+        super().__init__(
+            f"Upload-Offset {sent} is not the upload's offset {actual}; ask with HEAD and go on "
+            "from there",
+            "offset_mismatch",
+            409,
+        )
+
+
+class UploadTooLarge(ServiceError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, "upload_too_large", 413)
+
+
+class ChecksumMismatch(ServiceError):
+    def __init__(self, algorithm: str) -> None:
+        super().__init__(
+            f"the chunk does not match its Upload-Checksum ({algorithm}); it was discarded and "
+            "the offset is unchanged: send it again",
+            "checksum_mismatch",
+            460,
+        )
+
+
+class Sha256Mismatch(ServiceError):
+    def __init__(self, declared: str, actual: str) -> None:
+        super().__init__(
+            f"the uploaded file's SHA-256 is {actual}, not the {declared} declared in "
+            "Upload-Metadata; the upload was discarded: check the file and start a new upload",
+            "sha256_mismatch",
+            422,
+        )
+
+
+class Uploads:
+    """The upload use cases, bound to the database, the staging folder and the photo store."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, staging: UploadStaging, store: PhotoStore, max_size: int
+    ) -> None:
+        self.uow = uow
+        self.staging = staging
+        self.store = store
+        self.max_size = max_size
+
+    def create(self, actor: Actor, new: NewUpload) -> UploadProgress:
+        _check_may_upload(actor)
+        if new.length > self.max_size:
+            raise UploadTooLarge(
+                f"Upload-Length {new.length} is more than this server's Tus-Max-Size "
+                f"{self.max_size}"
+            )
+        upload_id = secrets.token_hex(16)
+        with self.uow(write=True, sequenced=False) as uow:
+            uow.uploads.add(
+                upload_id,
+                actor.user_id,
+                new.sha256,
+                new.filename,
+                new.upload_metadata,
+                new.length,
+                now_utc(),
+            )
+            uow.commit()
+        return UploadProgress(upload_id, new.length, 0, new.upload_metadata)
+
+    def progress(self, actor: Actor, upload_id: str) -> UploadProgress:
+        _check_may_upload(actor)
+        with self.uow() as uow:
+            row = _own_upload(uow.uploads.get(upload_id), actor)
+        return UploadProgress(
+            row.id, row.upload_length, self._offset_on_disk(row), row.upload_metadata
+        )
+
+    def append(self, actor: Actor, upload_id: str, chunk: Chunk) -> UploadProgress:
+        """Append one chunk under the upload's row lock, so two PATCHes of one upload (on any
+        two server processes) never interleave: the second finds the offset moved (409).
+
+        With waitress the body is buffered before the view runs, so the lock is held for a
+        disk copy; a streaming server holds it while the body arrives, which on PostgreSQL
+        locks only this upload's row.
+        """
+        _check_may_upload(actor)
+        with self.uow(write=True, sequenced=False) as uow:
+            row = _own_upload(uow.uploads.locked(upload_id), actor)
+            offset = self._offset_on_disk(row)
+            if offset != row.upload_offset:
+                uow.uploads.set_offset(row.id, offset, now_utc())
+                uow.commit()
+                raise OffsetMismatch(chunk.offset, offset)
+            if chunk.offset != offset:
+                raise OffsetMismatch(chunk.offset, offset)
+            room = row.upload_length - offset
+            if chunk.length is not None and chunk.length > room:
+                raise UploadTooLarge(
+                    f"the chunk of {chunk.length} bytes goes past Upload-Length "
+                    f"{row.upload_length} (offset {offset})"
+                )
+            if row.stored:
+                return UploadProgress(row.id, row.upload_length, offset, row.upload_metadata)
+            new_offset, whole = self._write_chunk(row, chunk, room)
+            now = now_utc()
+            if new_offset < row.upload_length:
+                uow.uploads.set_offset(row.id, new_offset, now)
+                uow.commit()
+                return UploadProgress(row.id, row.upload_length, new_offset, row.upload_metadata)
+            actual = whole.hexdigest() if whole is not None else self.staging.sha256(row.id)
+            if not hmac.compare_digest(actual, row.sha256):
+                uow.uploads.delete(row.id)
+                uow.commit()
+                self.staging.discard(row.id)
+                raise Sha256Mismatch(row.sha256, actual)
+            self._store(uow, row, actor)
+            uow.uploads.mark_stored(row.id, now)
+            uow.commit()
+        return UploadProgress(row.id, row.upload_length, row.upload_length, row.upload_metadata)
+
+    def terminate(self, actor: Actor, upload_id: str) -> None:
+        """Forget the upload and its staged bytes; a photo it already stored stays."""
+        _check_may_upload(actor)
+        with self.uow(write=True, sequenced=False) as uow:
+            row = _own_upload(uow.uploads.locked(upload_id), actor)
+            uow.uploads.delete(row.id)
+            uow.commit()
+        self.staging.discard(row.id)
+
+    # -- inside the lock ---------------------------------------------------------------
+
+    def _offset_on_disk(self, row: UploadRow) -> int:
+        """The row's offset, unless the staging file holds fewer bytes (it was lost, or the
+        upload finished into the store in a process that died before recording it): the
+        client then re-sends from what is really there."""
+        if row.stored:
+            return row.upload_length
+        return min(row.upload_offset, self.staging.size(row.id))
+
+    def _write_chunk(self, row: UploadRow, chunk: Chunk, room: int) -> tuple[int, Any | None]:
+        """Append the chunk; returns the new offset and, when the upload was written from its
+        first byte in this request, the SHA-256 of the whole file (saving a second read)."""
+        checksum = chunk.checksum.new_digest() if chunk.checksum is not None else None
+        whole = hashlib.sha256() if chunk.offset == 0 else None
+        digests = [d for d in (checksum, whole) if d is not None]
+        appended = self.staging.append(
+            row.id,
+            chunk.offset,
+            chunk.read,
+            room if chunk.length is None else chunk.length,
+            digests,
+        )
+        if appended.overflowed:
+            self.staging.truncate(row.id, chunk.offset)
+            raise UploadTooLarge(
+                f"the chunk goes past Upload-Length {row.upload_length}; it was discarded"
+            )
+        # a chunk that did not all arrive cannot be checked, so it does not count
+        if (
+            chunk.checksum is not None
+            and checksum is not None
+            and (
+                appended.interrupted
+                or not hmac.compare_digest(checksum.digest(), chunk.checksum.expected)
+            )
+        ):
+            self.staging.truncate(row.id, chunk.offset)
+            raise ChecksumMismatch(chunk.checksum.algorithm)
+        # the client went away mid-body: what arrived counts, so a resume re-sends only the rest
+        return chunk.offset + appended.written, whole
+
+    def _store(self, uow: UnitOfWork, row: UploadRow, actor: Actor) -> None:
+        """Move the checked file into the photo store (once per digest) and record the blob."""
+        path = self.staging.path(row.id)
+        with path.open("rb") as handle:
+            media_type = photo_images.media_type(handle.read(16))
+            handle.seek(0)
+            size = photo_images.dimensions(handle)
+        self.store.put(row.sha256, path)
+        uow.blobs.add_if_absent(
+            row.sha256, row.upload_length, media_type, size, actor.user_id, now_utc()
+        )
+
+
+def _check_may_upload(actor: Actor) -> None:
+    if not actor.may_upload_photos():
+        raise Forbidden(
+            f"{actor.username} records for no expedition; photos come from the recorders "
+            "of an expedition"
+        )
+
+
+def _own_upload(row: UploadRow | None, actor: Actor) -> UploadRow:
+    # another user's upload answers like one that does not exist: ids are not to be probed
+    if row is None or row.user_id != actor.user_id:
+        raise NotFound("no such upload (finished uploads stay until terminated)")
+    return row
