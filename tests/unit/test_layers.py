@@ -48,3 +48,13 @@ def test_the_domain_does_not_reach_into_services_adapters_or_the_api() -> None:
         for path, names in imported_modules(ROOT / "field_server" / "domain").items()
     }
     assert {p: n for p, n in offenders.items() if n} == {}
+
+
+def test_the_field_client_imports_neither_the_server_nor_its_frameworks() -> None:
+    # The laptop's program runs without the server installed; what both need is in field_core.
+    forbidden = ("field_server", *FRAMEWORKS)
+    offenders = {
+        path: sorted(n for n in names if n.split(".")[0] in forbidden)
+        for path, names in imported_modules(ROOT / "field_client").items()
+    }
+    assert offenders and {p: n for p, n in offenders.items() if n} == {}

@@ -1,0 +1,148 @@
+"""The local store's tables and their migrations, numbered by SQLite's PRAGMA user_version."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from field_client.errors import ClientError
+
+Migration = tuple[str, ...]
+
+# Each migration is a list of statements run in one transaction together with the new
+# user_version, so a crash leaves the store at the old version or the new one, never between.
+# A migration, once released, is never edited: later changes are new entries.
+MIGRATIONS: tuple[Migration, ...] = (
+    (
+        # settings: server_url, username, roles, device_id, cursor, open_survey, last_sync_at
+        "CREATE TABLE setting (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
+        """CREATE TABLE expedition (
+            code TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            year INTEGER NOT NULL,
+            find_number_format TEXT NOT NULL,
+            accuracy_threshold_m REAL,
+            member INTEGER NOT NULL
+        ) STRICT""",
+        """CREATE TABLE site (
+            expedition_code TEXT NOT NULL REFERENCES expedition(code) ON DELETE CASCADE,
+            code TEXT NOT NULL,
+            name TEXT NOT NULL,
+            boundary TEXT NOT NULL,
+            PRIMARY KEY (expedition_code, code)
+        ) STRICT""",
+        """CREATE TABLE material (
+            code TEXT PRIMARY KEY,
+            position INTEGER NOT NULL,
+            labels TEXT NOT NULL
+        ) STRICT""",
+        # data: the local version (canonical JSON); rev: the local edit counter (0 for a record
+        # only known from the server); base_rev: the server revision the local version starts
+        # from; server_data: the data at base_rev, the base of a local three-way merge (NULL
+        # while unknown); awaiting_pull: the server merged an earlier revision of this record,
+        # so a later local edit waits for the pull that brings the merge.
+        """CREATE TABLE record (
+            uuid TEXT PRIMARY KEY,
+            type TEXT NOT NULL CHECK (type IN ('survey', 'find', 'track', 'photo')),
+            survey_uuid TEXT,
+            data TEXT NOT NULL,
+            rev INTEGER NOT NULL CHECK (rev >= 0),
+            base_rev INTEGER NOT NULL CHECK (base_rev >= 0),
+            server_data TEXT,
+            awaiting_pull INTEGER NOT NULL DEFAULT 0,
+            state TEXT,
+            flags TEXT,
+            rejected_rev INTEGER,
+            problems TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX record_by_survey ON record (type, survey_uuid)",
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            uuid TEXT NOT NULL REFERENCES record(uuid),
+            rev INTEGER NOT NULL,
+            queued_at TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX outbox_by_record ON outbox (uuid, rev)",
+        """CREATE TABLE batch (
+            batch_id TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        ) STRICT""",
+        """CREATE TABLE batch_item (
+            batch_id TEXT NOT NULL REFERENCES batch(batch_id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            uuid TEXT NOT NULL REFERENCES record(uuid),
+            rev INTEGER NOT NULL,
+            PRIMARY KEY (batch_id, position)
+        ) STRICT""",
+        # theirs is NULL after a push answered "conflict" until the pull brings the server's side
+        """CREATE TABLE conflict (
+            id INTEGER PRIMARY KEY,
+            uuid TEXT NOT NULL REFERENCES record(uuid),
+            origin TEXT NOT NULL CHECK (origin IN ('push', 'pull')),
+            base TEXT,
+            mine TEXT NOT NULL,
+            theirs TEXT,
+            theirs_rev INTEGER NOT NULL,
+            detected_at TEXT NOT NULL,
+            resolved_at TEXT,
+            resolution TEXT
+        ) STRICT""",
+        "CREATE UNIQUE INDEX conflict_open ON conflict (uuid) WHERE resolved_at IS NULL",
+        """CREATE TABLE number_block (
+            id INTEGER PRIMARY KEY,
+            expedition_code TEXT NOT NULL,
+            first INTEGER NOT NULL,
+            last INTEGER NOT NULL,
+            pattern TEXT NOT NULL,
+            reserved_at TEXT NOT NULL
+        ) STRICT""",
+        """CREATE TABLE reserved_number (
+            expedition_code TEXT NOT NULL,
+            number TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            block_id INTEGER NOT NULL REFERENCES number_block(id),
+            used_by TEXT,
+            PRIMARY KEY (expedition_code, number)
+        ) STRICT""",
+        "CREATE INDEX reserved_number_free ON reserved_number (expedition_code, n) "
+        "WHERE used_by IS NULL",
+    ),
+)
+
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def migrate(connection: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring the store to the newest schema; returns the version it is at.
+
+    The connection must be in autocommit mode (isolation_level=None). Two processes starting at
+    once are safe: the version is read again under the write lock before each step.
+    """
+    latest = len(migrations)
+    if schema_version(connection) > latest:
+        raise ClientError(
+            f"the store was written by a newer field-client (schema {schema_version(connection)}, "
+            f"this one knows {latest}); upgrade field-client"
+        )
+    while schema_version(connection) < latest:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema_version(connection)
+            if version < latest:
+                for statement in migrations[version]:
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {version + 1:d}")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+    return schema_version(connection)
