@@ -11,7 +11,9 @@ import click
 
 from field_client import __version__
 from field_client.commands.finds import find
+from field_client.commands.imports import import_
 from field_client.commands.online import login, pull, sync
+from field_client.commands.photos import photos
 from field_client.commands.state import conflicts, status
 from field_client.commands.surveys import survey
 from field_client.errors import EXIT_FAILED, ClientError
@@ -30,7 +32,7 @@ def cli() -> None:
     """
 
 
-for command in (login, pull, sync, survey, find, status, conflicts):
+for command in (login, pull, sync, survey, find, import_, photos, status, conflicts):
     cli.add_command(command)
 
 

@@ -110,6 +110,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX reserved_number_free ON reserved_number (expedition_code, n) "
         "WHERE used_by IS NULL",
     ),
+    (
+        # One row per photo file in the laptop's photo folder. on_server: the server said it
+        # holds the file; upload_url: the tus upload under way, kept so that another process
+        # resumes it instead of starting over.
+        """CREATE TABLE photo_file (
+            sha256 TEXT PRIMARY KEY,
+            bytes INTEGER NOT NULL CHECK (bytes >= 0),
+            media_type TEXT NOT NULL,
+            on_server INTEGER NOT NULL DEFAULT 0,
+            upload_url TEXT,
+            stored_at TEXT NOT NULL
+        ) STRICT""",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -9,8 +9,10 @@ from typing import Protocol
 from field_client import batches, number_blocks, outbox, pull, push, reference
 from field_client.account import Account
 from field_client.errors import ClientError
+from field_client.photo_sync import PhotoSyncReport, sync_photos
 from field_client.store import Store, get_setting, now_utc, set_setting
 from field_client.transport import ServerRefused, Transport
+from field_client.tus import CHUNK_BYTES, TusClient
 
 PULL_PAGE = 1000
 CURSOR = "cursor"
@@ -26,6 +28,10 @@ class Observer(Protocol):
 
     def changes_pulled(self, count: int) -> None: ...
 
+    def photo_bytes_to_send(self, total: int) -> None: ...
+
+    def bytes_sent(self, count: int) -> None: ...
+
 
 class _Silent:
     def records_to_push(self, total: int) -> None:
@@ -37,6 +43,12 @@ class _Silent:
     def changes_pulled(self, count: int) -> None:
         pass
 
+    def photo_bytes_to_send(self, total: int) -> None:
+        pass
+
+    def bytes_sent(self, count: int) -> None:
+        pass
+
 
 @dataclass
 class SyncReport:
@@ -45,6 +57,7 @@ class SyncReport:
     pulled: Counter[str] = field(default_factory=Counter)
     numbers_reserved: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    photos: PhotoSyncReport = field(default_factory=PhotoSyncReport)
 
     @property
     def records_pushed(self) -> int:
@@ -63,6 +76,7 @@ class SyncEngine:
         account: Account,
         observer: Observer | None = None,
         batch_size: int = batches.MAX_BATCH,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         if not 1 <= batch_size <= batches.MAX_BATCH:
             raise ClientError(f"a batch holds 1 to {batches.MAX_BATCH} records")
@@ -71,6 +85,7 @@ class SyncEngine:
         self.account = account
         self.observer: Observer = observer or _Silent()
         self.batch_size = batch_size
+        self.chunk_bytes = chunk_bytes
         self.report = SyncReport()
 
     # -- the whole job ---------------------------------------------------------------
@@ -81,6 +96,7 @@ class SyncEngine:
         self._announce_push()
         self.finish_unanswered()
         self.push_outbox(attempted)
+        self.upload_photos()
         self.pull_changes()
         # The pull may have merged server changes into local edits, or released edits that
         # waited for it: those go now rather than at the next sync.
@@ -169,6 +185,18 @@ class SyncEngine:
         self.report.pushed.update(counts)
         self.report.batches += 1
         self.observer.records_answered(len(batch.items))
+
+    # -- photo files ------------------------------------------------------------------
+
+    def upload_photos(self) -> None:
+        """Upload every photo file the server lacks; the photo folder sits beside the store."""
+        tus = TusClient(self.transport, chunk_bytes=self.chunk_bytes)
+        try:
+            self.report.photos = sync_photos(
+                self.store, self.transport, self.store.path.parent, tus, self.observer
+            )
+        finally:
+            tus.close()
 
     # -- pulling ---------------------------------------------------------------------
 

@@ -95,6 +95,18 @@ class Transport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def new_connection(self) -> http.client.HTTPConnection:
+        """A connection of its own to the server, for a caller that speaks more than JSON."""
+        if self._https:
+            return _NoDelayHTTPSConnection(
+                self._host, self._port, timeout=self.timeout_s, context=ssl.create_default_context()
+            )
+        return _NoDelayHTTPConnection(self._host, self._port, timeout=self.timeout_s)
+
+    def target(self, path: str) -> str:
+        """The request target of an API path on this server (which may sit under a prefix)."""
+        return self._prefix + path
+
     # -- requests ---------------------------------------------------------------------
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
@@ -149,7 +161,7 @@ class Transport:
                     continue
                 if attempt >= self.retry.attempts:
                     raise ServerUnreachable(
-                        f"cannot reach {self.server_url}: {_network_reason(error)} "
+                        f"cannot reach {self.server_url}: {network_reason(error)} "
                         f"(tried {attempt} times)"
                     ) from None
                 self._sleep(self.retry.delay(attempt))
@@ -166,15 +178,7 @@ class Transport:
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
         connection = self._connection
         if connection is None:
-            if self._https:
-                connection = _NoDelayHTTPSConnection(
-                    self._host,
-                    self._port,
-                    timeout=self.timeout_s,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                connection = _NoDelayHTTPConnection(self._host, self._port, timeout=self.timeout_s)
+            connection = self.new_connection()
             self._connection = connection
         connection.request(method, quote(target, safe="/?=&%:@"), body=payload, headers=headers)
         response = connection.getresponse()
@@ -191,7 +195,7 @@ class Transport:
         return response.status, response.headers, raw
 
 
-def _network_reason(error: BaseException) -> str:
+def network_reason(error: BaseException) -> str:
     if isinstance(error, TimeoutError | socket.timeout):
         return "timed out"
     if isinstance(error, ConnectionRefusedError):

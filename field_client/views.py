@@ -8,7 +8,7 @@ from typing import Any
 
 from field_core.contract import load_schema
 
-from field_client import batches, conflicts, number_blocks, outbox, records
+from field_client import batches, conflicts, number_blocks, outbox, photos, records
 from field_client.conflicts import Conflict
 from field_client.finds import POSITION_FIELDS
 from field_client.records import LocalRecord
@@ -18,10 +18,12 @@ from field_client.sync import CURSOR, LAST_SYNC
 
 @dataclass(frozen=True)
 class Standing:
-    """Which records wait to be sent and which have an open conflict, read once for a list."""
+    """Which records wait to be sent, which have an open conflict and which photo files are
+    not on the server yet, read once for a list."""
 
     pending: frozenset[str]
     in_conflict: frozenset[str]
+    photos_waiting: frozenset[str] = frozenset()
 
     @classmethod
     def read(cls, connection: sqlite3.Connection) -> Standing:
@@ -32,16 +34,24 @@ class Standing:
             row[0]
             for row in connection.execute("SELECT uuid FROM conflict WHERE resolved_at IS NULL")
         )
-        return cls(pending, in_conflict)
+        return cls(pending, in_conflict, frozenset(photos.missing_on_server(connection)))
 
     def status(self, record: LocalRecord) -> str:
-        """conflict | rejected | awaiting_pull | pending | synced"""
+        """conflict | rejected | awaiting_pull | pending | photos_missing | synced
+
+        A find whose record is on the server but one of whose photo files is not yet counts
+        as photos_missing: a find is synced only with its photos.
+        """
         if record.uuid in self.in_conflict:
             return "conflict"
         if record.uuid in self.pending:
             if record.rejected:
                 return "rejected"
             return "awaiting_pull" if record.awaiting_pull else "pending"
+        if record.type == "find" and self.photos_waiting.intersection(
+            record.data.get("photos") or []
+        ):
+            return "photos_missing"
         return "synced"
 
 
@@ -127,4 +137,24 @@ def status_view(connection: sqlite3.Connection) -> dict[str, Any]:
         "conflicts": [conflict_view(c, by_uuid.get(c.uuid)) for c in open_conflicts],
         "unanswered_batches": {"batches": batch_count, "records": in_flight},
         "find_numbers_left": number_blocks.remaining_by_expedition(connection),
+        **photo_status(connection),
+    }
+
+
+def photo_status(connection: sqlite3.Connection) -> dict[str, Any]:
+    """Photo files not yet on the server, and the finds that are not synced because of them."""
+    waiting = photos.missing_on_server(connection)
+    waiting_set = set(waiting)
+    finds = [] if not waiting else records.list_of(connection, "find")
+    return {
+        "photos_not_on_server": waiting,
+        "finds_missing_photos": [
+            {
+                "uuid": find.uuid,
+                "label": records.label(find),
+                "photos": [sha for sha in find.data.get("photos") or [] if sha in waiting_set],
+            }
+            for find in finds
+            if waiting_set.intersection(find.data.get("photos") or [])
+        ],
     }

@@ -168,7 +168,9 @@ def show(uuid: str, as_json: bool) -> None:
 @click.option("--survey", "survey_key", metavar="UUID", help="Only this survey's finds.")
 @click.option(
     "--status",
-    type=click.Choice(["pending", "synced", "rejected", "conflict", "awaiting_pull"]),
+    type=click.Choice(
+        ["pending", "synced", "rejected", "conflict", "awaiting_pull", "photos_missing"]
+    ),
     help="Only finds that stand so with the server.",
 )
 @json_option

@@ -21,9 +21,11 @@ from field_client.commands.common import (
 )
 from field_client.errors import ClientError
 from field_client.home import write_token
+from field_client.photos import missing_on_server as photo_files_waiting
 from field_client.store import Store
 from field_client.sync import SyncEngine, SyncReport
 from field_client.transport import Transport
+from field_client.tus import CHUNK_BYTES
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -142,12 +144,13 @@ def pull(retries: int, as_json: bool) -> None:
 
 
 class _ProgressObserver:
-    """The sync's rich progress bar for records, with a count of pulled changes."""
+    """The sync's rich progress bars for records and photo bytes, and pulled changes."""
 
     def __init__(self, progress: Any) -> None:
         self.progress = progress
         self.push_task = progress.add_task("records", total=0)
         self.pull_task = progress.add_task("changes pulled", total=None, visible=False)
+        self.bytes_task = progress.add_task("photo bytes", total=None, visible=False)
         self.total = 0
 
     def records_to_push(self, total: int) -> None:
@@ -160,6 +163,13 @@ class _ProgressObserver:
     def changes_pulled(self, count: int) -> None:
         self.progress.update(self.pull_task, visible=True)
         self.progress.advance(self.pull_task, count)
+
+    def photo_bytes_to_send(self, total: int) -> None:
+        if total:
+            self.progress.update(self.bytes_task, total=total, visible=True)
+
+    def bytes_sent(self, count: int) -> None:
+        self.progress.advance(self.bytes_task, count)
 
 
 @contextmanager
@@ -196,18 +206,32 @@ def _progress(enabled: bool) -> Iterator[_ProgressObserver | None]:
     show_default=True,
     help="Records per push request; smaller batches lose less on a link that keeps dropping.",
 )
+@click.option(
+    "--chunk-size",
+    "chunk_mib",
+    type=click.IntRange(1, 64),
+    default=CHUNK_BYTES // (1024 * 1024),
+    show_default=True,
+    help="MiB per photo upload request; after an interruption at most one chunk is sent again.",
+)
 @retries_option
 @json_option
-def sync(batch_size: int, retries: int, as_json: bool) -> None:
+def sync(batch_size: int, chunk_mib: int, retries: int, as_json: bool) -> None:
     """Send every waiting change, then take the server's: safe to interrupt and run again.
 
-    Exits 0 when every record sent got an answer (records the server rejected stay listed by
+    Photo files the server lacks are uploaded after the records (tus, resumable: an upload cut
+    off is taken up again from the server's offset by the next sync).
+
+    Exits 0 when every record sent got an answer and every photo is stored on the server
+    (records the server rejected stay listed by
     field-client status for correction), non-zero with a one-line reason otherwise.
     """
     # A bar only where a person watches: piped, it would leave stray lines in the log.
     show = not as_json and sys.stderr.isatty()
     with _online(retries) as (store, transport, current), _progress(show) as observer:
-        engine = SyncEngine(store, transport, current, observer, batch_size)
+        engine = SyncEngine(
+            store, transport, current, observer, batch_size, chunk_bytes=chunk_mib * 1024 * 1024
+        )
         report = engine.sync()
         totals = _totals(store)
     if as_json:
@@ -223,7 +247,15 @@ def sync(batch_size: int, retries: int, as_json: bool) -> None:
         if pushed
         else "nothing to send"
     )
-    click.echo(f"sync done: {pushed_text}; {_pulled_text(report)}; {_left_text(totals)}")
+    photos = report.photos
+    photo_text = (
+        f"{photos.uploaded} photo(s) uploaded ({photos.bytes_sent / 1e6:.1f} MB)"
+        if photos.uploaded
+        else "no photos to upload"
+    )
+    click.echo(
+        f"sync done: {pushed_text}; {photo_text}; {_pulled_text(report)}; {_left_text(totals)}"
+    )
 
 
 def _totals(store: Store) -> dict[str, int]:
@@ -234,6 +266,7 @@ def _totals(store: Store) -> dict[str, int]:
             "pending": len(pending),
             "rejected": rejected,
             "conflicts": len(conflicts.open_conflicts(connection)),
+            "photos_not_on_server": len(photo_files_waiting(connection)),
         }
 
 
@@ -254,6 +287,8 @@ def _left_text(totals: dict[str, int]) -> str:
         parts.append(f"{totals['rejected']} rejected")
     if totals["conflicts"]:
         parts.append(f"{totals['conflicts']} in conflict")
+    if totals["photos_not_on_server"]:
+        parts.append(f"{totals['photos_not_on_server']} photo file(s) not uploaded")
     if not parts:
         return "everything is on the server"
     return ", ".join(parts) + " (see field-client status)"
@@ -268,5 +303,9 @@ def _report_view(report: SyncReport, totals: dict[str, int]) -> dict[str, Any]:
         "pulled": dict(sorted(report.pulled.items())),
         "numbers_reserved": report.numbers_reserved,
         "warnings": report.warnings,
+        "photos_uploaded": report.photos.uploaded,
+        "photo_bytes_sent": report.photos.bytes_sent,
+        "photos_resumed_from": report.photos.resumed_from,
+        "photos_already_on_server": report.photos.already_on_server,
         **totals,
     }

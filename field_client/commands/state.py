@@ -18,7 +18,8 @@ from field_client.views import Standing, conflict_view, record_view, status_view
 @click.command()
 @json_option
 def status(as_json: bool) -> None:
-    """Pending records, records the server rejected (with its reasons), and conflicts."""
+    """Pending records, photos not uploaded and the finds waiting for them, records the server
+    rejected (with its reasons), and conflicts."""
     with opened_store() as (_, store), store.reading() as connection:
         view = status_view(connection)
     if as_json:
@@ -41,6 +42,16 @@ def status(as_json: bool) -> None:
     if numbers:
         click.echo(
             "find numbers left: " + ", ".join(f"{code} {count}" for code, count in numbers.items())
+        )
+    if view["photos_not_on_server"]:
+        click.echo(
+            f"photo files not on the server yet: {len(view['photos_not_on_server'])} "
+            "(field-client sync uploads them)"
+        )
+    for item in view["finds_missing_photos"]:
+        click.echo(
+            f"find {short(item['uuid'])} {item['label']} is not synced until its "
+            f"{len(item['photos'])} photo(s) are uploaded"
         )
     for item in view["rejected"]:
         click.echo(

@@ -1,0 +1,198 @@
+"""A tus 1.0.0 client for photo files: create, PATCH in checksummed chunks, resume by HEAD."""
+
+# The upload's address is saved in the store as soon as the server gives it, so that a sync
+# killed halfway, or a server that went away, is resumed by the next process from the offset
+# the server reports, never from zero. Every request may be repeated: a PATCH at an offset the
+# server has passed is answered 409, after which HEAD says where to go on.
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from field_client import __version__
+from field_client.errors import ClientError, ServerUnreachable
+from field_client.transport import RETRY_STATUSES, RetryPolicy, Transport, network_reason
+
+TUS_VERSION = "1.0.0"
+UPLOADS = "/api/v1/uploads"
+CHUNK_BYTES = 8 * 1024 * 1024
+_MAX_ANSWER = 1024 * 1024
+
+
+class UploadProgress(Protocol):
+    def bytes_sent(self, count: int) -> None: ...
+
+
+class UploadGone(ClientError):
+    """The server no longer knows the saved upload (expired, terminated): start a new one."""
+
+
+@dataclass(frozen=True)
+class PhotoUpload:
+    sha256: str
+    path: Path
+    length: int
+    file_name: str
+
+
+@dataclass
+class UploadResult:
+    sent: int  # bytes sent in this process, chunks sent again included
+    resumed_from: int  # the server's offset when this process took the upload up
+
+
+class TusClient:
+    """Uploads to one server's /api/v1/uploads with the transport's address, token and retries."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        chunk_bytes: int = CHUNK_BYTES,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.transport = transport
+        self.chunk_bytes = chunk_bytes
+        self.retry = retry or transport.retry
+        self._sleep = sleep
+        self._connection: http.client.HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def create(self, photo: PhotoUpload) -> str:
+        """A new upload on the server; returns its path, to be saved before any byte goes."""
+        metadata = ",".join(
+            f"{key} {base64.b64encode(value.encode('utf-8')).decode('ascii')}"
+            for key, value in (("sha256", photo.sha256), ("filename", photo.file_name))
+        )
+        status, headers, raw = self._call(
+            "POST",
+            self.transport.target(UPLOADS),
+            {"Upload-Length": str(photo.length), "Upload-Metadata": metadata},
+        )
+        location = headers.get("Location")
+        if status != 201 or not location:
+            raise self._refused("create an upload for", photo, status, raw)
+        return urlsplit(location).path
+
+    def offset(self, upload_path: str, photo: PhotoUpload) -> int:
+        """The server's offset of the upload; UploadGone when it no longer has it."""
+        status, headers, raw = self._call("HEAD", upload_path, {})
+        if status in (403, 404, 410):
+            raise UploadGone(f"the upload of {photo.file_name} is gone from the server")
+        offset = headers.get("Upload-Offset", "")
+        if status != 200 or not offset.isdigit():
+            raise self._refused("ask the offset of", photo, status, raw)
+        return int(offset)
+
+    def send(
+        self, upload_path: str, photo: PhotoUpload, progress: UploadProgress | None = None
+    ) -> UploadResult:
+        """Send the photo from the server's offset to its end, chunk by chunk."""
+        offset = self.offset(upload_path, photo)
+        result = UploadResult(sent=0, resumed_from=offset)
+        setbacks = 0
+        with open(photo.path, "rb") as stream:
+            while offset < photo.length:
+                stream.seek(offset)
+                chunk = stream.read(min(self.chunk_bytes, photo.length - offset))
+                if not chunk:
+                    raise ClientError(f"{photo.file_name}: the stored copy is shorter than before")
+                digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
+                status, headers, raw = self._call(
+                    "PATCH",
+                    upload_path,
+                    {
+                        "Content-Type": "application/offset+octet-stream",
+                        "Upload-Offset": str(offset),
+                        "Upload-Checksum": f"sha256 {digest}",
+                    },
+                    chunk,
+                )
+                result.sent += len(chunk)
+                if progress is not None:
+                    progress.bytes_sent(len(chunk))
+                new_offset = headers.get("Upload-Offset", "")
+                if status == 204 and new_offset.isdigit():
+                    offset = int(new_offset)
+                    setbacks = 0
+                elif status in (409, 460):
+                    # The server is elsewhere than we thought, or the chunk came damaged.
+                    setbacks += 1
+                    if setbacks > self.retry.attempts:
+                        raise self._refused("upload", photo, status, raw)
+                    offset = self.offset(upload_path, photo)
+                elif status in (403, 404, 410):
+                    raise UploadGone(f"the upload of {photo.file_name} is gone from the server")
+                else:
+                    raise self._refused("upload", photo, status, raw)
+        return result
+
+    def _call(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """One request, retried on network errors and 429/5xx with growing waits."""
+        sent_headers = {
+            "Tus-Resumable": TUS_VERSION,
+            "User-Agent": f"field-client/{__version__}",
+            **headers,
+        }
+        if self.transport.token:
+            sent_headers["Authorization"] = f"Bearer {self.transport.token}"
+        if body is None and method in ("POST", "PATCH"):
+            sent_headers["Content-Length"] = "0"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, answer_headers, raw = self._exchange(method, target, sent_headers, body)
+            except (OSError, http.client.HTTPException) as error:
+                self.close()
+                if attempt >= self.retry.attempts:
+                    raise ServerUnreachable(
+                        f"cannot reach {self.transport.server_url}: {network_reason(error)} "
+                        f"(tried {attempt} times)"
+                    ) from None
+                self._sleep(self.retry.delay(attempt))
+                if method == "PATCH":
+                    # The server may have kept part of the chunk: the caller asks HEAD.
+                    return 409, http.client.HTTPMessage(), b""
+                continue
+            if status in RETRY_STATUSES and attempt < self.retry.attempts:
+                self._sleep(self.retry.delay(attempt))
+                if method == "PATCH":
+                    return 409, http.client.HTTPMessage(), b""
+                continue
+            return status, answer_headers, raw
+
+    def _exchange(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        if self._connection is None:
+            self._connection = self.transport.new_connection()
+        self._connection.request(method, target, body=body, headers=headers)
+        response = self._connection.getresponse()
+        raw = response.read(_MAX_ANSWER)
+        if response.will_close or not response.isclosed():
+            self.close()
+        return response.status, response.headers, raw
+
+    def _refused(self, what: str, photo: PhotoUpload, status: int, raw: bytes) -> ClientError:
+        detail = raw[:300].decode("utf-8", "replace")
+        reason = f"the server refused to {what} {photo.file_name} ({photo.sha256[:12]}): "
+        reason += f"HTTP {status} {detail}"
+        if status == 401:
+            reason += "; log in again: field-client login"
+        return ClientError(reason)
