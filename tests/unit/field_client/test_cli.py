@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,24 +10,8 @@ from typing import Any
 import click
 import pytest
 
-from field_client.cli import cli, main
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "home"
-    monkeypatch.setenv("FIELD_CLIENT_HOME", str(path))
-    umask = os.umask(0o022)
-    os.umask(umask)
-    yield path
-    os.umask(umask)  # main() narrows it for the process
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_.value.code or 0), out, err
+from field_client.cli import cli
+from tests.unit.field_client.conftest import run
 
 
 def ok_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from field_client.cli import main
 from field_client.csv_import import MAX_CELL_CHARS, parse_columns
 from field_client.errors import ClientError
+from tests.unit.field_client.conftest import run
 
 COLUMNS = "find_number=No,lon=E,lat=N,elevation_m=H,material=Mat,object_name=Name"
 # UTM 42N (EPSG:32642) near the Dombauyl mausoleum, as a total station exports it (semicolons,
@@ -21,20 +20,6 @@ TOTAL_STATION = (
     'ULY26-0101;564000,5;5338000,25;430,1;ceramic;=HYPERLINK("http://x")\n'
     "ULY26-0102;564010;5338010;;bone;сүйек\n"
 )
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "home"
-    monkeypatch.setenv("FIELD_CLIENT_HOME", str(path))
-    yield path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_.value.code or 0), out, err
 
 
 @pytest.fixture

@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from field_client import records, tracks
-from field_client.cli import main
 from field_client.store import Store
 from field_core.geo.gpx import read_gpx
 from tests import media_factory
-from tests.unit.field_client.conftest import survey_data
+from tests.unit.field_client.conftest import run, survey_data
 
 SAMPLE_GPX = (
     Path(__file__).parents[3] / "sample_surveys" / "uly-2026-dombauyl" / "dombauyl-2026-gps.gpx"
 )
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "home"
-    monkeypatch.setenv("FIELD_CLIENT_HOME", str(path))
-    yield path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_.value.code or 0), out, err
 
 
 def imported(capsys: pytest.CaptureFixture[str], *files: Path) -> tuple[dict[str, Any], str]:

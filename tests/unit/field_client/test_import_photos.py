@@ -6,36 +6,20 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from field_client import outbox, photo_files, records
-from field_client.cli import main
 from field_client.photos import FindMatcher
 from field_client.records import LocalRecord
 from field_client.store import Store
 from field_client.views import Standing, status_view
 from tests import media_factory
-from tests.unit.field_client.conftest import find_data, survey_data
+from tests.unit.field_client.conftest import find_data, run, survey_data
 
 SAMPLE = Path(__file__).parents[3] / "sample_surveys" / "uly-2026-dombauyl"
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "home"
-    monkeypatch.setenv("FIELD_CLIENT_HOME", str(path))
-    yield path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_.value.code or 0), out, err
 
 
 def ok_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
