@@ -1,8 +1,11 @@
-"""The demo: a museum server on SQLite under ./var, the sample surveys pushed through the HTTP API.
+"""The demo: a museum server on SQLite under ./var, the sample surveys sent by their field devices.
 
 Run by ``make demo``. It starts ``field-server serve`` on a free loopback port, sets up the
-sample expeditions with their sites and teams, pushes every sample survey and find as the
-expedition's recorders' devices would, pulls the result back and prints a summary.
+sample expeditions with their sites and teams, and sends every sample survey and find. A survey
+that comes with a GPS log and a camera card (Dombauyl) is recorded on a field laptop with the
+real ``field-client`` (its home under ./var/field-laptop): login, pull, the finds, the GPX and
+photo imports, sync. The others are pushed through the HTTP API as the recorders' devices would.
+It then pulls the result back and prints a summary.
 """
 
 from __future__ import annotations
@@ -30,6 +33,38 @@ SAMPLES = ROOT / "sample_surveys"
 BIN = Path(sys.executable).parent
 DEMO_PASSWORD = "qazba-demo-2026"
 STAFF = {"admin": "admin", "reviewer": "reviewer", "registrar": "registrar"}
+# The Dombauyl camera ran 2 min 13 s fast, its clock set to Kazakhstan time (sample README).
+CAMERA_OFFSET = "+00:02:13"
+CAMERA_TZ = "+05:00"
+# find add's options for the wire fields of a find (position members under "position")
+FIND_OPTIONS = {
+    "material": "material",
+    "object_name": "object-name",
+    "kind": "kind",
+    "quantity": "quantity",
+    "weight_g": "weight",
+    "length_mm": "length",
+    "width_mm": "width",
+    "height_mm": "height",
+    "condition": "condition",
+    "site_code": "site",
+    "trench": "trench",
+    "context": "context",
+    "find_number": "find-number",
+    "found_on": "found-on",
+    "description": "description",
+    "notes": "notes",
+    "recorded_by": "recorded-by",
+}
+POSITION_OPTIONS = {
+    "lon": "lon",
+    "lat": "lat",
+    "elevation_m": "elevation",
+    "depth_m": "depth",
+    "horizontal_accuracy_m": "accuracy",
+    "vertical_accuracy_m": "vertical-accuracy",
+    "method": "method",
+}
 
 console = Console()
 
@@ -63,6 +98,40 @@ class Api:
         )
         session.token = answer["token"]
         return session
+
+
+class FieldLaptop:
+    """One field laptop: the real ``field-client`` executable with its own FIELD_CLIENT_HOME."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.env = {**os.environ, "FIELD_CLIENT_HOME": str(home)}
+
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [str(BIN / "field-client"), *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=180,
+        )
+        if done.returncode != 0:
+            raise SystemExit(
+                f"demo: field-client {' '.join(args[:2])} failed: {done.stderr.strip()}"
+            )
+        return done.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json"))
+
+
+def find_add_arguments(data: dict[str, Any]) -> list[str]:
+    pairs = [(option, data.get(name)) for name, option in FIND_OPTIONS.items()]
+    position = data.get("position") or {}
+    pairs += [(option, position.get(name)) for name, option in POSITION_OPTIONS.items()]
+    return [f"--{option}={value}" for option, value in pairs if value is not None]
 
 
 def free_port() -> int:
@@ -136,14 +205,14 @@ def main() -> None:
     server = subprocess.Popen([str(BIN / "field-server"), "serve", "--port", str(port)], env=env)
     try:
         wait_for(base, server)
-        summary = run_demo(Api(base), expeditions)
+        summary = run_demo(Api(base), expeditions, FieldLaptop(data_dir / "field-laptop"))
     finally:
         server.terminate()
         server.wait(timeout=30)
     print_summary(summary, expeditions, data_dir)
 
 
-def run_demo(api: Api, expeditions: list[dict[str, Any]]) -> dict[str, Any]:
+def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -> dict[str, Any]:
     admin = api.login("admin")
     for expedition in expeditions:
         admin.call(
@@ -168,11 +237,19 @@ def run_demo(api: Api, expeditions: list[dict[str, Any]]) -> dict[str, Any]:
 
     statuses: Counter[str] = Counter()
     flags: list[tuple[str, str, str]] = []
+    laptop_report: dict[str, Any] | None = None
     for folder in sorted(p for p in SAMPLES.iterdir() if (p / "survey.json").exists()):
         survey = json.loads((folder / "survey.json").read_text("utf-8"))
         finds = json.loads((folder / "finds.json").read_text("utf-8"))
         code = survey["data"]["expedition_code"]
         leader = next(m for e in expeditions if e["code"] == code for m in e["team"] if m["leader"])
+        if (folder / "photos").is_dir() and any(folder.glob("*.gpx")):
+            laptop_report = record_on_laptop(
+                laptop, api.base, leader["username"], folder, survey, finds
+            )
+            statuses.update(laptop_report["results"])
+            flags.extend(laptop_report["flags"])
+            continue
         device = api.login(leader["username"])
         body = {
             "device_id": f"demo-{folder.name}",
@@ -196,7 +273,93 @@ def run_demo(api: Api, expeditions: list[dict[str, Any]]) -> dict[str, Any]:
         page = reviewer.call("GET", f"/api/v1/sync/pull?since={cursor}&limit=500")
         changes.extend(page["changes"])
         cursor, more = page["cursor"], page["more"]
-    return {"statuses": statuses, "flags": flags, "changes": changes, "cursor": cursor}
+    return {
+        "statuses": statuses,
+        "flags": flags,
+        "changes": changes,
+        "cursor": cursor,
+        "laptop": laptop_report,
+    }
+
+
+def record_on_laptop(
+    laptop: FieldLaptop,
+    base: str,
+    leader: str,
+    folder: Path,
+    survey: dict[str, Any],
+    finds: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The survey as its leader's laptop records it: finds entered by hand (the laptop gives
+    them its own uuids), then the day's GPS log and camera card imported, then one sync."""
+    laptop.run(
+        "login",
+        "--server",
+        base,
+        "--username",
+        leader,
+        "--password-stdin",
+        "--device-name",
+        "demo field laptop",
+        stdin=DEMO_PASSWORD + "\n",
+    )
+    laptop.run("pull")
+    data = survey["data"]
+    started = laptop.json(
+        "survey",
+        "start",
+        "--expedition",
+        data["expedition_code"],
+        "--title",
+        data["title"],
+        "--team",
+        ",".join(data["team"]),
+        "--started-on",
+        data["started_on"],
+        "--notes",
+        data.get("notes") or "",
+    )
+    for find in finds:
+        laptop.json("find", "add", "--survey", started["uuid"], *find_add_arguments(find["data"]))
+    laptop.run("import", "gpx", *(str(p) for p in sorted(folder.glob("*.gpx"))))
+    laptop.run(
+        "import",
+        "photos",
+        str(folder / "photos"),
+        "--survey",
+        started["uuid"],
+        "--camera-offset",
+        CAMERA_OFFSET,
+        "--tz",
+        CAMERA_TZ,
+    )
+    if data.get("ended_on"):
+        laptop.run("survey", "close", "--survey", started["uuid"], "--ended-on", data["ended_on"])
+    report = laptop.json("sync")
+    again = laptop.json("sync")
+    assert (again["records_sent"], again["photos_uploaded"]) == (0, 0), (
+        "a second sync sends nothing"
+    )
+    photos = laptop.json("photos", "--survey", started["uuid"])
+    flags = [
+        (find["find_number"], flag["code"], flag["detail"])
+        for find in laptop.json("find", "list", "--survey", started["uuid"])
+        for flag in find["sync"]["flags"]
+    ]
+    return {
+        "leader": leader,
+        "home": laptop.home,
+        "survey": folder.name,
+        "results": report["results"],
+        "flags": flags,
+        "photos": len(photos),
+        "photos_uploaded": report["photos_uploaded"],
+        "photos_on_server": sum(bool(p["on_server"]) for p in photos),
+        "photos_from_track": sum(p["position_source"] == "track" for p in photos),
+        "photo_bytes_sent": report["photo_bytes_sent"],
+        "status": laptop.json("status"),
+        "status_text": laptop.run("status").strip(),
+    }
 
 
 def print_summary(
@@ -221,8 +384,12 @@ def print_summary(
     console.print(
         "Push results: "
         + ", ".join(f"{s} {n}" for s, n in summary["statuses"].items())
-        + " (the replay of each batch got its first answer and wrote nothing)"
+        + " (the replay of each HTTP batch got its first answer and wrote nothing; the"
+        " laptop's second sync sent nothing)"
     )
+    laptop = summary["laptop"]
+    if laptop is not None:
+        print_laptop(laptop)
     if summary["flags"]:
         flagged = Table(title="Flagged for review")
         for column in ("find", "flag", "detail"):
@@ -241,6 +408,37 @@ def print_summary(
         f"Demo logins (password {DEMO_PASSWORD}): admin, reviewer, registrar, and the "
         "recorders of sample_surveys/expeditions.json."
     )
+
+
+def print_laptop(laptop: dict[str, Any]) -> None:
+    status = laptop["status"]
+    left = (
+        sum(status["pending"].values())
+        + len(status["photos_not_on_server"])
+        + len(status["rejected"])
+        + len(status["conflicts"])
+    )
+    table = Table(title=f"Field laptop ({laptop['leader']}): {laptop['survey']}")
+    table.add_column("")
+    table.add_column("")
+    table.add_row(
+        "records sent",
+        ", ".join(f"{s} {n}" for s, n in laptop["results"].items())
+        + " (survey, finds, GPS tracks, photos)",
+    )
+    table.add_row(
+        "photos uploaded",
+        f"{laptop['photos_uploaded']} of {laptop['photos']} "
+        f"({laptop['photo_bytes_sent']:,} bytes); {laptop['photos_on_server']} on the server",
+    )
+    table.add_row(
+        "placed from the GPS track",
+        f"{laptop['photos_from_track']} photos (camera {CAMERA_OFFSET} fast, {CAMERA_TZ})",
+    )
+    table.add_row("left on the laptop", "nothing" if left == 0 else str(left))
+    console.print(table)
+    console.print(f"field-client status (FIELD_CLIENT_HOME={laptop['home']}):")
+    console.print(laptop["status_text"], markup=False, highlight=False)
 
 
 if __name__ == "__main__":
