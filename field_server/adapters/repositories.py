@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, tuple_, update
@@ -136,7 +136,7 @@ class AccessTokens:
                 t.access_tokens.c.revoked_at.is_(None),
             )
         ).first()
-        if row is None or _aware(row.expires_at) <= now:
+        if row is None or as_utc(row.expires_at) <= now:
             return None
         return row.user_id
 
@@ -623,8 +623,6 @@ def _bulk_insert(connection: Connection, table: Any, rows: list[dict[str, Any]])
     connection.exec_driver_sql(sql, params)
 
 
-def _aware(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
-    from datetime import UTC
-
     return value if value.tzinfo else value.replace(tzinfo=UTC)

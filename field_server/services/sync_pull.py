@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from field_core.content_hash import canonical_json
+from field_server.adapters.repositories import as_utc
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.domain.access import Actor
 
@@ -81,9 +83,5 @@ def _text(value: str | None) -> str:
     return "null" if value is None else encode_basestring(value)
 
 
-def _rfc3339(value: Any) -> str:
-    from datetime import UTC
-
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
+def _rfc3339(value: datetime) -> str:
+    return as_utc(value).isoformat()

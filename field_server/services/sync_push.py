@@ -212,12 +212,11 @@ class _BatchWriter:
             sites_by_expedition[site.expedition_id].append(site)
         loaded: dict[str, _Expedition] = {}
         for code, row in rows.items():
-            site_rows = sites_by_expedition.get(row.id, [])
-            loaded[code] = _Expedition(
-                row,
-                _region(site_rows),
-                {s.code: site_boundary(s.code, s.boundary) for s in site_rows},
-            )
+            sites = {
+                s.code: site_boundary(s.code, s.boundary)
+                for s in sites_by_expedition.get(row.id, [])
+            }
+            loaded[code] = _Expedition(row, _region(list(sites.values())), sites)
         return loaded, known_surveys
 
     def _load_base_revisions(self, live: list[Incoming]) -> None:
@@ -619,13 +618,11 @@ def _photo_sha256(record_type: str, data: dict[str, Any]) -> str | None:
     return data["sha256"] if record_type == "photo" else None
 
 
-def _region(sites: list[SiteRow]) -> Bounds:
+def _region(sites: list[SiteBoundary]) -> Bounds:
     """Where an expedition works: its sites with a margin, or Kazakhstan before it has any."""
     if not sites:
         return KAZAKHSTAN_BOUNDS
-    from shapely.geometry import shape
-
-    bounds = [shape(s.boundary).bounds for s in sites]
+    bounds = [s.polygon.bounds for s in sites]
     box = (
         min(b[0] for b in bounds),
         min(b[1] for b in bounds),
