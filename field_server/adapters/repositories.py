@@ -500,6 +500,39 @@ class Records:
                 found.setdefault(row.uuid, []).append(row)
         return found
 
+    def find_for_museum(self, uuid: str, *, lock: bool = False) -> Any | None:
+        """Everything the museum's actions read of one find: record columns and state."""
+        query = select(
+            t.records.c.uuid,
+            t.records.c.type,
+            t.records.c.expedition_id,
+            t.records.c.survey_uuid,
+            t.records.c.find_number,
+            t.records.c.server_rev,
+            t.records.c.data,
+            t.records.c.content_hash,
+            t.records.c.status,
+            t.records.c.register_number,
+            t.records.c.merged_into,
+            t.records.c.flags,
+            t.records.c.open_conflicts,
+        ).where(t.records.c.uuid == uuid)
+        if lock:
+            query = query.with_for_update()
+        return self._c.execute(query).first()
+
+    def set_columns(self, uuid: str, values: dict[str, Any]) -> None:
+        self._c.execute(update(t.records).where(t.records.c.uuid == uuid).values(**values))
+
+    def revisions_of(self, uuid: str) -> list[Any]:
+        return list(
+            self._c.execute(
+                select(t.revisions)
+                .where(t.revisions.c.uuid == uuid)
+                .order_by(t.revisions.c.server_rev)
+            )
+        )
+
     def count_by_type(self, expedition_id: int | None = None) -> dict[str, int]:
         query = select(t.records.c.type, func.count()).group_by(t.records.c.type)
         if expedition_id is not None:

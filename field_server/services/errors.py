@@ -39,3 +39,11 @@ class Unauthenticated(ServiceError):
 class AlreadyExists(ServiceError):
     def __init__(self, detail: str) -> None:
         super().__init__(detail, "already_exists", 409)
+
+
+class NotAllowed(ServiceError):
+    """The request is well formed but the thing's state forbids it (a rejected find to the
+    register, an accessioned find to rejection, a stale form)."""
+
+    def __init__(self, detail: str, code: str = "not_allowed") -> None:
+        super().__init__(detail, code, 409)
