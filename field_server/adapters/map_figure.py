@@ -39,7 +39,7 @@ CREATOR = "Qazba"
 RASTER_FROM = 5000
 # The three-language sentence of an empty selection: the figure does not know its language,
 # and the Kazakh and Russian legend titles are the same word.
-NOTHING_MATCHED = "Сүзгіге сәйкес олжа жоқ · Находок по фильтру нет · No finds match the filter"
+NOTHING_MATCHED = ("Сүзгіге сәйкес олжа жоқ", "Находок по фильтру нет", "No finds match the filter")
 
 # Geographic extent of WGS 84, for metres per degree of longitude at a latitude.
 _WGS84_A = 6_378_137.0
@@ -171,7 +171,7 @@ def format_grid_degrees(value: float, step: float, axis: Literal["x", "y"]) -> s
     """A longitude or latitude in decimal degrees with its hemisphere: ``67.845° E``."""
     decimals = _decimals_for(step)
     hemisphere = ("E", "W") if axis == "x" else ("N", "S")
-    return f"{abs(value):.{decimals}f}° {hemisphere[value < 0]}"
+    return f"{abs(value):.{decimals}f}° {hemisphere[1] if value < 0 else hemisphere[0]}"
 
 
 def metres_per_degree_of_longitude(latitude: float) -> float:
@@ -260,7 +260,7 @@ def _draw(figure: MapFigure) -> Figure:
         ax.text(
             0.5,
             0.5,
-            textwrap.fill(NOTHING_MATCHED, 40),
+            "\n".join(NOTHING_MATCHED),
             transform=ax.transAxes,
             ha="center",
             va="center",
@@ -479,11 +479,14 @@ class _LabelStyle:
     zorder: int
     # where around its feature a label may go, in order of preference (see _Placer.spots)
     spots: tuple[str, ...]
+    # left out when every spot is taken; sites and trenches are always named
+    optional: bool = False
 
 
 SITE_LABEL = _LabelStyle(10, True, False, SITE_EDGE, 12, ("N", "NE", "NW", "E", "W", "S", "in"))
 TRENCH_LABEL = _LabelStyle(8, False, False, TRENCH_EDGE, 11, ("NE", "NW", "SE", "SW", "E", "W"))
-TRACK_LABEL = _LabelStyle(7, False, True, TRACK_COLOUR, 10, ("SE", "SW", "NE", "NW"))
+# the day's tracks often start at the same camp: one name there is enough
+TRACK_LABEL = _LabelStyle(7, False, True, TRACK_COLOUR, 10, ("SE", "SW", "NE", "NW"), True)
 
 
 @dataclass(frozen=True)
@@ -515,7 +518,7 @@ class _Placer:
             (v.x0 + left * width, v.y0 + bottom * height, v.x0 + right * width, v.y0 + top * height)
         )
 
-    def place(self, label: _Label) -> tuple[float, float, str, str]:
+    def place(self, label: _Label) -> tuple[float, float, str, str] | None:
         style = label.style
         lines = label.text.splitlines() or [""]
         # DejaVu Sans averages about 0.6 em a letter (bold 0.7); erring wide costs nothing
@@ -531,6 +534,8 @@ class _Placer:
                 self._taken.append(box)
                 return spot
             first_inside = first_inside or (spot, box)
+        if style.optional:
+            return None
         if first_inside is not None:
             return first_inside[0]
         return next(iter(self.spots(label.feature, style.spots)))
@@ -575,7 +580,10 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 def _draw_labels(ax: Axes, placer: _Placer, labels: Sequence[_Label]) -> None:
     for label in labels:
-        x, y, ha, va = placer.place(label)
+        spot = placer.place(label)
+        if spot is None:
+            continue
+        x, y, ha, va = spot
         style = label.style
         ax.text(
             x,
