@@ -41,7 +41,8 @@ RASTER_FROM = 5000
 # and the Kazakh and Russian legend titles are the same word.
 NOTHING_MATCHED = ("Сүзгіге сәйкес олжа жоқ", "Находок по фильтру нет", "No finds match the filter")
 
-# Geographic extent of WGS 84, for metres per degree of longitude at a latitude.
+# The WGS 84 ellipsoid (semi-major axis, first eccentricity squared): metres per degree of
+# longitude on a map in degrees, for its scale bar.
 _WGS84_A = 6_378_137.0
 _WGS84_E2 = 0.00669437999014
 _THIN_SPACE = "\u202f"  # thousands separator of Kazakh and Russian typography
