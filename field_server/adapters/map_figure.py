@@ -37,8 +37,8 @@ CREATOR = "Qazba"
 # Above this many finds the points are drawn as one raster image inside the SVG and PDF:
 # a hundred thousand vector markers would make files nobody can open; labels stay text.
 RASTER_FROM = 5000
-# The three-language sentence of an empty selection: the figure does not know its language,
-# and the Kazakh and Russian legend titles are the same word.
+# What an empty selection says, a line in each language: the figure does not know its
+# language, and the Kazakh and Russian legend titles are the same word.
 NOTHING_MATCHED = ("Сүзгіге сәйкес олжа жоқ", "Находок по фильтру нет", "No finds match the filter")
 
 # The WGS 84 ellipsoid (semi-major axis, first eccentricity squared): metres per degree of
