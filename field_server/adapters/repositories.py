@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Float, and_, cast, func, insert, literal, select, tuple_, update
+from sqlalchemy import Connection, Float, and_, cast, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -521,7 +521,10 @@ class Records:
         """A member of the stored JSON ``data`` as SQL (``path`` dotted: ``position.lon``)."""
         if self._c.dialect.name == "sqlite":
             return func.json_extract(t.records.c.data, "$." + path)
-        return cast(t.records.c.data, JSONB).op("#>>")(literal("{" + path.replace(".", ",") + "}"))
+        keys = path.split(".")
+        document = cast(t.records.c.data, JSONB)
+        member = document[keys[0]] if len(keys) == 1 else document[tuple(keys)]
+        return member.astext
 
     def _data_number(self, path: str) -> ColumnElement[Any]:
         if self._c.dialect.name == "sqlite":
