@@ -19,6 +19,7 @@ serve: $(STAMP)
 	FIELD_SERVER_DATA_DIR=var $(BIN)/field-server serve
 
 test: $(STAMP)
+	bash scripts/install_test_tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

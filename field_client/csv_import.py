@@ -17,12 +17,10 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyproj import CRS, Transformer
-from pyproj.exceptions import ProjError
-
 from field_client import finds, surveys
 from field_client.errors import ClientError
 from field_client.records import LocalRecord
+from field_core.geo.crs import CrsError, Transformer, parse_crs, to_wgs84
 from field_core.geo.source_file import UnreadableFile, regular_file_size, source_file_name
 
 MAX_CSV_BYTES = 50 * 1024 * 1024
@@ -90,13 +88,11 @@ def parse_columns(text: str) -> dict[str, str]:
 def transformer_from(epsg: int) -> Transformer:
     """From the source CRS to WGS 84, x/east first as the wire's lon, lat."""
     try:
-        source = CRS.from_epsg(epsg)
-    except ProjError:
+        return to_wgs84(parse_crs(epsg))
+    except CrsError as error:
         raise ClientError(
-            f"EPSG:{epsg} is not a coordinate reference system PROJ knows; "
-            "check the code (e.g. 32642 for UTM 42N, 28412 for Pulkovo 1942 / GK zone 12)"
+            f"{error}; check the code (e.g. 32642 for UTM 42N, 28412 for Pulkovo 1942 / GK zone 12)"
         ) from None
-    return Transformer.from_crs(source, CRS.from_epsg(4326), always_xy=True)
 
 
 def read_rows(

@@ -202,3 +202,50 @@ def serve(host: str, port: int, threads: int) -> None:
         ident="qazba",
         max_request_body_size=max(config.max_json_bytes, config.max_upload_bytes),
     )
+
+
+@main.command("export")
+@click.argument("code")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["geojson", "kml", "gpx", "csv", "gpkg", "svg", "png", "pdf"]),
+)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--crs", default=None, help="EPSG code for csv, gpkg and the figure")
+@click.option("--survey", default=None, help="only this survey's finds (uuid)")
+@click.option("--site", default=None, help="only this site's finds (code)")
+@click.option("--status", default=None, help="synced, approved, rejected, merged, accessioned")
+@click.option("--material", default=None, help="a material code")
+@click.option("--from", "found_from", default=None, help="found on or after (YYYY-MM-DD)")
+@click.option("--to", "found_to", default=None, help="found on or before (YYYY-MM-DD)")
+@click.option("--bom", is_flag=True, help="csv: start with a UTF-8 byte order mark")
+@click.option("--lang", default=None, help="the figure's language: kk, ru or en")
+@click.option("--base-url", default="", help="photo links in KML/GPX (default: relative)")
+@_one_line_errors
+def export(
+    code: str,
+    fmt: str,
+    out_path: Path,
+    base_url: str,
+    bom: bool,
+    **options: str | None,
+) -> None:
+    """Write an expedition's export to a file (GeoJSON, KML, GPX, CSV, GeoPackage, figure)."""
+    from field_server.services.exports import plan_export
+
+    _, uow = _factory()
+    names = {"found_from": "from", "found_to": "to"}
+    query = {names.get(k, k): v for k, v in options.items() if v is not None}
+    if bom:
+        query["bom"] = "1"
+    plan = plan_export(uow, None, code, fmt, query, photo_base_url=base_url)
+    part = out_path.with_name(f".{out_path.name}.part")
+    try:
+        with part.open("wb") as out:
+            plan.write_to(out, out_path.parent)
+        part.replace(out_path)
+    finally:
+        part.unlink(missing_ok=True)
+    click.echo(f"{plan.filename} written to {out_path}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Float, and_, cast, func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.elements import ColumnElement
 
 from field_server.adapters import tables as t
 
@@ -61,6 +63,19 @@ class StoredRecord:
     merged_into: str | None
     flags: str
     open_conflicts: int
+
+
+@dataclass(frozen=True)
+class FindFilter:
+    """Which finds of an expedition an export or a check takes (None: any)."""
+
+    expedition_id: int
+    survey_uuid: str | None = None
+    site_code: str | None = None
+    status: str | None = None
+    material: str | None = None
+    found_from: str | None = None  # ISO dates: they order as text
+    found_to: str | None = None
 
 
 class Users:
@@ -531,6 +546,99 @@ class Records:
                 .where(t.revisions.c.uuid == uuid)
                 .order_by(t.revisions.c.server_rev)
             )
+        )
+
+    # -- reading an expedition's finds for exports and checks -------------------------------
+
+    def _data_text(self, path: str) -> ColumnElement[Any]:
+        """A member of the stored JSON ``data`` as SQL (``path`` dotted: ``position.lon``)."""
+        if self._c.dialect.name == "sqlite":
+            return func.json_extract(t.records.c.data, "$." + path)
+        keys = path.split(".")
+        document = cast(t.records.c.data, JSONB)
+        member = document[keys[0]] if len(keys) == 1 else document[tuple(keys)]
+        return member.astext
+
+    def _data_number(self, path: str) -> ColumnElement[Any]:
+        if self._c.dialect.name == "sqlite":
+            return self._data_text(path)
+        return cast(self._data_text(path), Float)
+
+    def _find_conditions(self, selection: FindFilter) -> list[ColumnElement[Any]]:
+        conditions: list[ColumnElement[Any]] = [
+            t.records.c.expedition_id == selection.expedition_id,
+            t.records.c.type == "find",
+        ]
+        if selection.status == "merged":
+            conditions.append(t.records.c.status == "merged")
+        else:
+            # a merged find lives on as an alias of the one it was merged into
+            conditions.append(t.records.c.merged_into.is_(None))
+            if selection.status is not None:
+                conditions.append(t.records.c.status == selection.status)
+        if selection.survey_uuid is not None:
+            conditions.append(t.records.c.survey_uuid == selection.survey_uuid)
+        if selection.site_code is not None:
+            conditions.append(self._data_text("site_code") == selection.site_code)
+        if selection.material is not None:
+            conditions.append(self._data_text("material") == selection.material)
+        if selection.found_from is not None:
+            conditions.append(self._data_text("found_on") >= selection.found_from)
+        if selection.found_to is not None:
+            conditions.append(self._data_text("found_on") <= selection.found_to)
+        return conditions
+
+    def find_bounds(self, selection: FindFilter) -> tuple[float, float, float, float] | None:
+        """The WGS 84 box (min lon, min lat, max lon, max lat) of the selected finds."""
+        lon, lat = self._data_number("position.lon"), self._data_number("position.lat")
+        row = self._c.execute(
+            select(func.min(lon), func.min(lat), func.max(lon), func.max(lat)).where(
+                *self._find_conditions(selection)
+            )
+        ).one()
+        if row[0] is None:
+            return None
+        return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+    def stream_finds(
+        self, selection: FindFilter, *, by_site: bool = False, chunk: int = 2000
+    ) -> Iterator[Sequence[Any]]:
+        """The selected finds in chunks (uuid, data, status, register_number, flags), from one
+        statement: a server-side cursor on PostgreSQL, so memory stays flat however many."""
+        order = [self._data_text("site_code"), t.records.c.seq] if by_site else [t.records.c.seq]
+        query = (
+            select(
+                t.records.c.uuid,
+                t.records.c.data,
+                t.records.c.status,
+                t.records.c.register_number,
+                t.records.c.flags,
+            )
+            .where(*self._find_conditions(selection))
+            .order_by(*order)
+            .execution_options(yield_per=chunk)
+        )
+        yield from self._c.execute(query).partitions()
+
+    def stream_tracks(self, expedition_id: int, survey_uuid: str | None) -> Iterator[Any]:
+        """The expedition's track records (uuid, data), one at a time."""
+        query = select(t.records.c.uuid, t.records.c.data).where(
+            t.records.c.expedition_id == expedition_id, t.records.c.type == "track"
+        )
+        if survey_uuid is not None:
+            query = query.where(t.records.c.survey_uuid == survey_uuid)
+        yield from self._c.execute(query.order_by(t.records.c.seq).execution_options(yield_per=50))
+
+    def survey_exists(self, expedition_id: int, survey_uuid: str) -> bool:
+        return (
+            self._c.execute(
+                select(t.records.c.uuid).where(
+                    t.records.c.uuid == survey_uuid,
+                    t.records.c.type == "survey",
+                    t.records.c.expedition_id == expedition_id,
+                )
+            ).first()
+            is not None
         )
 
     def count_by_type(self, expedition_id: int | None = None) -> dict[str, int]:

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
+
+from field_core.geo.crs import Transformer, local_metric
 
 MAX_VERTICES = 100_000
 
@@ -91,11 +92,7 @@ class SiteBoundary:
     def from_geojson(cls, code: str, geometry: dict[str, Any]) -> SiteBoundary:
         polygon = shape(geometry)
         centre = polygon.centroid
-        to_metric = Transformer.from_crs(
-            "EPSG:4326",
-            f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m",
-            always_xy=True,
-        )
+        to_metric = local_metric(centre.x, centre.y)
         metric = shapely.transform(
             polygon, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1]))
         )

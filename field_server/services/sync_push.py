@@ -17,11 +17,11 @@ from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.merge import three_way_merge
 from field_server.domain.site_boundary import SiteBoundary, site_boundary
+from field_server.domain.spatial_checks import accuracy_threshold, spatial_flags
 from field_server.services.auth import now_utc
 from field_server.services.errors import Forbidden, InvalidInput
 
 MAX_RECORDS = 1000
-DEFAULT_ACCURACY_THRESHOLD_M = 10.0
 REGION_MARGIN_DEG = 2.0
 
 
@@ -354,40 +354,14 @@ class _BatchWriter:
                 return []
         if item.envelope.type != "find":
             return []
-        flags: list[dict[str, Any]] = []
-        accuracy = position.get("horizontal_accuracy_m")
-        threshold = expedition.row.accuracy_threshold_m or DEFAULT_ACCURACY_THRESHOLD_M
-        if accuracy is not None and accuracy > threshold:
-            flags.append(
-                {
-                    "code": "poor_accuracy",
-                    "detail": f"horizontal accuracy {accuracy:g} m is worse than the "
-                    f"expedition's {threshold:g} m",
-                    "accuracy_m": accuracy,
-                    "threshold_m": threshold,
-                }
-            )
-        site_code = data.get("site_code")
-        if site_code is not None:
-            site = expedition.sites.get(site_code)
-            if site is None:
-                flags.append(
-                    {
-                        "code": "unknown_site",
-                        "detail": f"site {site_code!r} is not among {expedition.row.code}'s sites",
-                    }
-                )
-            else:
-                distance = self.site_distances[item.index]
-                if distance > (accuracy or 0.0):
-                    flags.append(
-                        {
-                            "code": "outside_site",
-                            "detail": f"{distance:.2f} m outside site {site_code}'s boundary",
-                            "distance_m": round(distance, 3),
-                            "site_code": site_code,
-                        }
-                    )
+        flags = spatial_flags(
+            position,
+            data.get("site_code"),
+            set(expedition.sites),
+            self.site_distances.get(item.index),
+            expedition.row.code,
+            accuracy_threshold(expedition.row.accuracy_threshold_m),
+        )
         key = (expedition.row.id, data["find_number"])
         others = [u for u in number_holders.get(key, []) if u != item.envelope.uuid]
         if others:

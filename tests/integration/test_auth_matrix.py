@@ -189,6 +189,18 @@ def terminate_upload(world: World, who: str | None) -> TestResponse:
     return world.client.delete(path, headers={**world.headers(who), **tus.TUS})
 
 
+def export_geojson(world: World, who: str | None) -> TestResponse:
+    return world.client.get(
+        "/api/v1/expeditions/ULY-2026/export.geojson", headers=world.headers(who), buffered=True
+    )
+
+
+def spatial_checks(world: World, who: str | None) -> TestResponse:
+    return world.client.get(
+        "/api/v1/expeditions/ULY-2026/spatial-checks", headers=world.headers(who)
+    )
+
+
 # -- the matrix ---------------------------------------------------------------------------
 
 
@@ -309,6 +321,26 @@ MATRIX: dict[tuple[str, str], Row] = {
         reviewer="200 rejected",
         registrar="200 rejected",
         admin="200 created",
+    ),
+    ("GET", "/api/v1/expeditions/<code>/export.<fmt>"): Row(
+        export_geojson,
+        anonymous=401,
+        recorder=200,
+        outsider=403,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/api/v1/expeditions/<code>/spatial-checks"): Row(
+        spatial_checks,
+        anonymous=401,
+        recorder=200,
+        outsider=403,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
     ),
     ("GET", "/api/v1/sync/pull"): Row(
         pull,

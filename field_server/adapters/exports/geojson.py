@@ -1,0 +1,102 @@
+"""GeoJSON (RFC 7946): WGS 84 lon/lat, right-hand rings, no ``crs`` member, written a feature
+at a time so memory does not grow with the number of finds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+
+from field_server.adapters.exports.fields import find_values
+from field_server.domain.export_layers import ExportSource
+
+DECIMALS = 8  # about a millimetre in degrees
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def geometry_json(geometry: BaseGeometry) -> dict[str, Any]:
+    """RFC 7946 geometry: exteriors counterclockwise, holes clockwise, coordinates rounded."""
+    oriented = shapely.orient_polygons(geometry, exterior_cw=False)
+    rounded = shapely.transform(oriented, lambda xy: np.round(xy, DECIMALS))
+    return mapping(rounded)
+
+
+def write_geojson(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]:
+    header = source.header
+    metadata = {
+        "expedition_code": header.expedition_code,
+        "expedition_title": header.expedition_title,
+        "exported_at": header.exported_at.isoformat(),
+        "filters": header.filters,
+        "crs": "WGS 84 (EPSG:4326), longitude and latitude (RFC 7946)",
+        "datum_transformation": header.crs.shift.describe(),
+        "trenches": "outline derived from the trench's finds: convex hull grown by 1 m",
+    }
+    # a foreign member: RFC 7946 §6.1 lets readers ignore it
+    yield ('{"type":"FeatureCollection","qazba":' + _dumps(metadata) + ',"features":[').encode()
+    first = True
+
+    def feature(properties: dict[str, Any], geometry: dict[str, Any]) -> bytes:
+        nonlocal first
+        text = ("" if first else ",\n") + _dumps(
+            {"type": "Feature", "properties": properties, "geometry": geometry}
+        )
+        first = False
+        return text.encode("utf-8")
+
+    for site in source.sites():
+        yield feature(
+            {"layer": "site", "site_code": site.code, "name": site.name},
+            geometry_json(site.geometry),
+        )
+    for chunk in source.find_chunks():
+        yield b"".join(
+            feature(
+                {"layer": "find", **find_values(find)},
+                {
+                    "type": "Point",
+                    "coordinates": [round(find.lon, DECIMALS), round(find.lat, DECIMALS)],
+                },
+            )
+            for find in chunk
+        )
+    for trench in source.trenches():
+        yield feature(
+            {
+                "layer": "trench",
+                "site_code": trench.site_code,
+                "trench": trench.trench,
+                "find_count": trench.find_count,
+            },
+            geometry_json(trench.geometry),
+        )
+    for track in source.tracks():
+        points = [
+            [round(float(p[0]), DECIMALS), round(float(p[1]), DECIMALS)] for p in track.points
+        ]
+        if track.kind == "waypoints" or len(points) < 2:
+            if not points:
+                continue
+            geometry: dict[str, Any] = {"type": "MultiPoint", "coordinates": points}
+        else:
+            geometry = {"type": "LineString", "coordinates": points}
+        yield feature(
+            {
+                "layer": "track",
+                "uuid": track.uuid,
+                "kind": track.kind,
+                "name": track.name,
+                "source_file": track.source_file,
+                "point_count": len(points),
+            },
+            geometry,
+        )
+    yield b"\n]}\n"

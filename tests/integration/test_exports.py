@@ -1,0 +1,378 @@
+"""Exports through the API on both databases: valid by their standards, and read by GDAL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from lxml import etree
+from shapely import wkt
+from shapely.geometry import Polygon, mapping, shape
+
+from field_core.geo import crs
+from tests import samples
+from tests.integration.conftest import World, sample_batch
+
+STANDARDS = Path("/work/shared/standards")
+if not STANDARDS.exists():
+    STANDARDS = Path(__file__).resolve().parents[3] / "shared" / "standards"
+URL = "/api/v1/expeditions/ULY-2026/export."
+DOMBAUYL = "uly-2026-dombauyl"
+
+
+def dombauyl_batch() -> list[dict[str, Any]]:
+    survey = next(s for s in samples.surveys() if s.folder == DOMBAUYL)
+    return [json.loads(json.dumps(survey.survey)), *json.loads(json.dumps(survey.finds))]
+
+
+@pytest.fixture
+def filled(world: World) -> World:
+    world.pushed("recorder", [*sample_batch("ULY-2026"), *dombauyl_batch()])
+    return world
+
+
+def expected_finds(**where: str) -> list[dict[str, Any]]:
+    finds = [
+        f["data"] for s in samples.surveys() if s.expedition_code == "ULY-2026" for f in s.finds
+    ]
+    return [f for f in finds if all(f.get(k) == v for k, v in where.items())]
+
+
+def get(world: World, path: str, who: str = "reviewer") -> Any:
+    response = world.client.get(path, headers=world.headers(who), buffered=True)
+    return response
+
+
+def ogrinfo(path: Path, *options: str) -> str:
+    if shutil.which("ogrinfo") is None:
+        pytest.fail("ogrinfo is missing: run scripts/install_test_tools.sh")
+    done = subprocess.run(
+        ["ogrinfo", "-ro", "-al", *options, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return done.stdout
+
+
+_FIELD = re.compile(r"^  (\S+) \((\w+)\) = (.*)$")
+_GEOMETRY = re.compile(r"^  (POINT|LINESTRING|POLYGON|MULTI\w+|GEOMETRYCOLLECTION)\b")
+
+
+def gdal_layers(path: Path, *options: str) -> dict[str, list[dict[str, Any]]]:
+    """Every layer's features as GDAL reads them: ``ogrinfo -al`` text, parsed (GDAL 3.6 on
+    Debian has no ``-json``)."""
+    layers: dict[str, list[dict[str, Any]]] = {}
+    feature: dict[str, Any] | None = None
+    last_field = ""
+    for line in ogrinfo(path, *options).splitlines():
+        if line.startswith("Layer name: "):
+            layer = layers.setdefault(line.removeprefix("Layer name: "), [])
+            feature = None
+        elif line.startswith("OGRFeature("):
+            feature = {"properties": {}, "geometry": None}
+            layer.append(feature)
+        elif feature is not None and (match := _FIELD.match(line)):
+            name, kind, value = match.groups()
+            last_field = name
+            feature["properties"][name] = _typed(kind, value)
+        elif feature is not None and _GEOMETRY.match(line):
+            feature["geometry"] = mapping(wkt.loads(line.strip()))
+        elif feature is not None and line and last_field and not line.startswith("  "):
+            # a text value that went on over several lines
+            feature["properties"][last_field] += "\n" + line
+    return layers
+
+
+def _typed(kind: str, value: str) -> Any:
+    if value == "(null)":
+        return None
+    if kind in ("Integer", "Integer64"):
+        return int(value)
+    if kind == "Real":
+        return float(value)
+    return value
+
+
+def by_number(features: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {f["properties"]["find_number"]: f for f in features}
+
+
+# -- GeoJSON ---------------------------------------------------------------------------
+
+
+def test_geojson_follows_rfc_7946_and_gdal_reads_every_find(filled: World, tmp_path: Path) -> None:
+    response = get(filled, URL + "geojson")
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    assert "filename*=UTF-8''ULY-2026.geojson" in response.headers["Content-Disposition"]
+    document = json.loads(response.get_data())
+    schema = json.loads((STANDARDS / "geojson-schema/FeatureCollection.json").read_text())
+    jsonschema.validate(document, schema)
+    assert "crs" not in document
+    assert "EPSG:15865" not in document["qazba"]["datum_transformation"]
+    polygons = 0
+    for feature in document["features"]:
+        geometry = feature["geometry"]
+        rings = []
+        if geometry["type"] == "Polygon":
+            rings = [geometry["coordinates"]]
+        elif geometry["type"] == "MultiPolygon":
+            rings = geometry["coordinates"]
+        for polygon in rings:
+            polygons += 1
+            for index, ring in enumerate(polygon):
+                assert ring[0] == ring[-1], "a ring is closed"
+                # right-hand rule: exteriors counterclockwise, holes clockwise
+                assert Polygon(ring).exterior.is_ccw == (index == 0)
+    layers = [f["properties"]["layer"] for f in document["features"]]
+    assert layers.count("site") == 3 and polygons >= 3 + layers.count("trench")
+    assert layers.count("find") == len(expected_finds())
+    assert layers.count("trench") >= 2
+    path = tmp_path / "finds.geojson"
+    path.write_bytes(response.get_data())
+    [features] = gdal_layers(path).values()
+    assert len(features) == len(document["features"])
+    finds = by_number([f for f in features if f["properties"]["layer"] == "find"])
+    for data in expected_finds():
+        feature = finds[data["find_number"]]
+        assert feature["properties"]["object_name"] == data["object_name"]
+        assert feature["properties"]["material"] == data["material"]
+        assert feature["geometry"]["coordinates"] == pytest.approx(
+            [data["position"]["lon"], data["position"]["lat"]], abs=1e-8
+        )
+
+
+def test_geojson_refuses_any_crs_but_wgs_84(filled: World) -> None:
+    response = get(filled, URL + "geojson?crs=EPSG:32642")
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "crs"
+
+
+# -- CSV -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [crs.UTM_42N, crs.PULKOVO_GK_ZONE_12])
+def test_csv_in_a_national_grid_to_the_millimetre(filled: World, tmp_path: Path, code: int) -> None:
+    response = get(filled, f"{URL}csv?crs=EPSG:{code}&bom=1&site=DMB")
+    assert response.status_code == 200
+    body = response.get_data()
+    assert body.startswith(b"\xef\xbb\xbf") and b"\r\n" in body
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    wanted = {d["find_number"]: d for d in expected_finds(site_code="DMB")}
+    assert {r["find_number"] for r in rows} == set(wanted)
+    for row in rows:
+        data = wanted[row["find_number"]]
+        x, y = crs.project_point(code, data["position"]["lon"], data["position"]["lat"])
+        assert row["x"] == f"{x:.3f}" and row["y"] == f"{y:.3f}"
+        assert row["crs"] == f"EPSG:{code}" and row["object_name"] == data["object_name"]
+    path = tmp_path / "finds.csv"
+    path.write_bytes(body)
+    [features] = gdal_layers(
+        path, "-oo", "X_POSSIBLE_NAMES=x", "-oo", "Y_POSSIBLE_NAMES=y"
+    ).values()
+    gdal = by_number(features)
+    assert set(gdal) == set(wanted)
+    for row in rows:
+        assert gdal[row["find_number"]]["geometry"]["coordinates"][:2] == pytest.approx(
+            [float(row["x"]), float(row["y"])], abs=0.0005
+        )
+
+
+# -- KML and GPX -------------------------------------------------------------------------
+
+
+def xsd(path: Path) -> etree.XMLSchema:
+    # the KML schema imports atom and xAL by relative path: parsed from the file, they resolve
+    # from the same folder, never from the network
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    return etree.XMLSchema(etree.parse(str(path), parser))
+
+
+def test_kml_is_valid_ogc_kml_2_2_and_gdal_reads_every_find(filled: World, tmp_path: Path) -> None:
+    sha = "ab" * 32
+    photographed = samples.fresh_find(dombauyl_batch()[1], photos=[sha])["data"]
+    filled.pushed("recorder", [samples.fresh_find(dombauyl_batch()[1], photos=[sha])])
+    response = get(filled, URL + "kml")
+    assert response.status_code == 200
+    document = etree.fromstring(response.get_data())
+    schema = xsd(STANDARDS / "kml22/ogckml22.xsd")
+    assert schema.validate(document), schema.error_log
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    folders = [f.findtext("k:name", namespaces=ns) for f in document.iterfind(".//k:Folder", ns)]
+    assert any(name.startswith("DMB — ") for name in folders)
+    styles = {s.get("id") for s in document.iterfind(".//k:Style", ns)}
+    assert {"material-ceramic", "material-slag"} <= styles
+    descriptions = [
+        p.findtext("k:description", namespaces=ns) for p in document.iterfind(".//k:Placemark", ns)
+    ]
+    thumb = f'<img src="http://localhost/api/v1/photos/{sha}/thumb"'
+    assert sum(thumb in (d or "") for d in descriptions) == 1
+    assert photographed["photos"] == [sha]
+    path = tmp_path / "finds.kml"
+    path.write_bytes(response.get_data())
+    placemarks = [f for layer in gdal_layers(path).values() for f in layer]
+    names = {f["properties"].get("Name") for f in placemarks}
+    assert {d["find_number"] for d in expected_finds()} <= names
+
+
+def test_gpx_is_valid_gpx_1_1_with_finds_as_waypoints(filled: World, tmp_path: Path) -> None:
+    response = get(filled, URL + "gpx")
+    assert response.status_code == 200
+    document = etree.fromstring(response.get_data())
+    schema = xsd(STANDARDS / "gpx11/gpx.xsd")
+    assert schema.validate(document), schema.error_log
+    path = tmp_path / "finds.gpx"
+    path.write_bytes(response.get_data())
+    layers = gdal_layers(path)
+    waypoints = {f["properties"]["name"]: f for f in layers["waypoints"]}
+    for data in expected_finds():
+        point = waypoints[data["find_number"]]
+        assert point["properties"]["desc"] == data["object_name"]
+        assert point["geometry"]["coordinates"][:2] == pytest.approx(
+            [data["position"]["lon"], data["position"]["lat"]], abs=1e-8
+        )
+
+
+# -- GeoPackage --------------------------------------------------------------------------
+
+
+def test_geopackage_has_four_layers_in_the_chosen_srs(filled: World, tmp_path: Path) -> None:
+    response = get(filled, URL + "gpkg?crs=EPSG:28412")
+    assert response.status_code == 200
+    assert response.mimetype == "application/geopackage+sqlite3"
+    path = tmp_path / "finds.gpkg"
+    path.write_bytes(response.get_data())
+    summary = ogrinfo(path, "-so")
+    assert summary.count('ID["EPSG",28412]]') == 4
+    assert (
+        summary.count("DESCRIPTION=") == summary.count("(EPSG:15865), stated accuracy 4.5 m") == 4
+    )
+    layers = gdal_layers(path)
+    assert set(layers) == {"finds", "sites", "trenches", "tracks"}
+    finds = by_number(layers["finds"])
+    assert set(finds) == {d["find_number"] for d in expected_finds()}
+    for data in expected_finds():
+        feature = finds[data["find_number"]]
+        x, y = crs.project_point(28412, data["position"]["lon"], data["position"]["lat"])
+        assert feature["geometry"]["coordinates"] == pytest.approx([x, y], abs=0.001)
+        assert feature["properties"]["quantity"] == data["quantity"]
+        assert feature["properties"]["object_name"] == data["object_name"]
+    assert len(layers["sites"]) == 3
+    trenches = {(f["properties"]["site_code"], f["properties"]["trench"]) for f in
+                layers["trenches"]}  # fmt: skip
+    assert trenches == {(d["site_code"], d["trench"]) for d in expected_finds() if d["trench"]}
+
+
+# -- filters and bad input ---------------------------------------------------------------
+
+
+def test_filters_select_the_finds(filled: World) -> None:
+    material = "slag"
+    wanted = {d["find_number"] for d in expected_finds(material=material)}
+    document = get(filled, f"{URL}geojson?material={material}").get_json(force=True)
+    got = {f["properties"]["find_number"] for f in document["features"]
+           if f["properties"]["layer"] == "find"}  # fmt: skip
+    assert got == wanted
+    dates = sorted(d["found_on"] for d in expected_finds())
+    middle = dates[len(dates) // 2]
+    document = get(filled, f"{URL}geojson?from={middle}&to={middle}").get_json(force=True)
+    got = {f["properties"]["find_number"] for f in document["features"]
+           if f["properties"]["layer"] == "find"}  # fmt: skip
+    assert got == {d["find_number"] for d in expected_finds(found_on=middle)}
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "kml", "gpx", "csv", "gpkg"])
+def test_nothing_matched_is_an_empty_valid_file(filled: World, tmp_path: Path, fmt: str) -> None:
+    response = get(filled, f"{URL}{fmt}?from=1999-01-01&to=1999-01-02")
+    assert response.status_code == 200
+    path = tmp_path / f"empty.{fmt}"
+    path.write_bytes(response.get_data())
+    options = ("-oo", "X_POSSIBLE_NAMES=x", "-oo", "Y_POSSIBLE_NAMES=y") if fmt == "csv" else ()
+    layers = gdal_layers(path, *options)
+    finds = [
+        f
+        for name, features in layers.items()
+        if name in ("finds", "waypoints", "finds.geojson", "empty", "ULY-2026")
+        or fmt in ("geojson", "csv")
+        for f in features
+        if f["properties"].get("layer", "find") == "find" and name != "sites"
+    ]
+    assert finds == []
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("export.csv?crs=EPSG:99999", 422, "invalid_input"),
+        ("export.csv?crs=EPSG:32643", 422, "crs_does_not_cover"),
+        ("export.csv?crs=EPSG:4978", 422, "invalid_input"),
+        ("export.shp", 404, "unknown_format"),
+        ("export.csv?status=lost", 422, "invalid_input"),
+        ("export.csv?material=gold", 422, "invalid_input"),
+        ("export.csv?from=2026-13-01", 422, "invalid_input"),
+        ("export.csv?from=2026-07-10&to=2026-07-01", 422, "invalid_input"),
+        ("export.csv?site=NOPE", 422, "invalid_input"),
+        ("export.csv?survey=00000000-0000-4000-8000-000000000000", 422, "invalid_input"),
+        ("export.csv?colour=red", 422, "invalid_input"),
+        ("export.csv?site=DMB&site=ALS", 422, "invalid_input"),
+        ("export.csv?bom=yes", 422, "invalid_input"),
+        ("export.pdf?lang=de", 422, "invalid_input"),
+    ],
+)
+def test_bad_export_requests_are_problems(
+    filled: World, query: str, status: int, code: str
+) -> None:
+    response = get(filled, "/api/v1/expeditions/ULY-2026/" + query)
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == code
+
+
+def test_an_unknown_expedition_is_not_found(filled: World) -> None:
+    assert get(filled, "/api/v1/expeditions/NOPE-1/export.csv").status_code == 404
+
+
+# -- spatial checks ----------------------------------------------------------------------
+
+
+def test_spatial_checks_rerun_the_push_flags_over_every_find(filled: World) -> None:
+    pushed = {}
+    for record in [*sample_batch("ULY-2026"), *dombauyl_batch()]:
+        pushed[record["uuid"]] = record
+    changes, _ = filled.pull_all("reviewer")
+    stored_flags = {
+        c["uuid"]: sorted(f["code"] for f in c["state"]["flags"])
+        for c in changes
+        if c["type"] == "find" and c["state"]["flags"]
+    }
+    report = get(filled, "/api/v1/expeditions/ULY-2026/spatial-checks").get_json()
+    assert report["checked"] == len(expected_finds())
+    checked = {f["uuid"]: sorted(flag["code"] for flag in f["flags"]) for f in report["finds"]}
+    spatial = {"outside_site", "poor_accuracy", "unknown_site"}
+    assert checked == {
+        uuid: [c for c in codes if c in spatial]
+        for uuid, codes in stored_flags.items()
+        if any(c in spatial for c in codes)
+    }
+    assert checked, "the samples hold at least one flagged find"
+    outside = [f for f in report["finds"] for flag in f["flags"] if flag["code"] == "outside_site"]
+    for find in outside:
+        data = pushed[find["uuid"]]["data"]
+        site = next(
+            s for e in samples.expeditions() for s in e["sites"] if s["code"] == data["site_code"]
+        )
+        assert not shape(site["boundary"]).contains(
+            shape(
+                {"type": "Point", "coordinates": [data["position"]["lon"], data["position"]["lat"]]}
+            )
+        )

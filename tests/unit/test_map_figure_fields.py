@@ -1,0 +1,89 @@
+"""The map figure's content, built from an export source without the renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from shapely.geometry import Polygon
+
+from field_core.geo import crs
+from field_server.domain.export_layers import (
+    ExportHeader,
+    FindFeature,
+    SiteFeature,
+    TrackFeature,
+    TrenchCollector,
+    TrenchFeature,
+    track_line,
+)
+from field_server.services.exports import figure_fields
+
+# Dombauyl, with UTM 42N coordinates computed by hand (see tests/unit/test_crs.py)
+LON, LAT, X, Y = 67.8447, 48.1933, 414142.8854, 5338430.3396
+
+
+class FakeSource:
+    def __init__(self) -> None:
+        self.header = ExportHeader(
+            "ULY-2026",
+            "Ұлытау археологиялық экспедициясы 2026",
+            crs.crs_info(crs.UTM_42N),
+            datetime(2026, 8, 1, tzinfo=UTC),
+            {"site": "DMB"},
+        )
+        self.collector = TrenchCollector()
+        self.finds = [
+            {"material": m, "trench": "Р-1", "site_code": "DMB",
+             "position": {"lon": LON + dx, "lat": LAT}}
+            for m, dx in (("ceramic", 0.0), ("slag", 0.00001), ("ceramic", 0.00002))
+        ]  # fmt: skip
+
+    def sites(self) -> list[SiteFeature]:
+        square = Polygon([(LON, LAT), (LON + 0.001, LAT), (LON + 0.001, LAT + 0.001)])
+        return [SiteFeature("DMB", "Домбауыл", square, crs.project_geometry(crs.UTM_42N, square))]
+
+    def find_chunks(self) -> Iterator[list[FindFeature]]:
+        chunk = []
+        for i, data in enumerate(self.finds):
+            self.collector.add(data)
+            x, y = crs.project_point(crs.UTM_42N, data["position"]["lon"], LAT)
+            chunk.append(FindFeature(str(i), data, "synced", None, (), x, y))
+        yield chunk
+
+    def trenches(self) -> list[TrenchFeature]:
+        return self.collector.trenches(crs.UTM_42N)
+
+    def tracks(self) -> Iterator[TrackFeature]:
+        points = [[LON, LAT], [LON + 0.001, LAT + 0.001]]
+        line = track_line(points)
+        assert line is not None
+        yield TrackFeature("t", "track", "Күн 1", "a.gpx", points,
+                           crs.project_geometry(crs.UTM_42N, line))  # fmt: skip
+
+
+def test_the_figure_holds_projected_finds_sites_trenches_and_tracks() -> None:
+    fields = figure_fields(FakeSource(), "kk")
+    assert fields["crs_label"] == "WGS 84 / UTM zone 42N (EPSG:32642)"
+    assert fields["crs_is_geographic"] is False
+    assert fields["title"] == (
+        "Экспедиция ULY-2026 — Ұлытау археологиялық экспедициясы 2026 — Домбауыл"
+    )
+    x, y, material = fields["finds"][0]
+    assert (x, y, material) == (pytest.approx(X, abs=0.001), pytest.approx(Y, abs=0.001), "ceramic")
+    assert [f[2] for f in fields["finds"]] == ["ceramic", "slag", "ceramic"]
+    [(code, site)] = fields["sites"]
+    assert code == "DMB" and site.exterior.coords[0] == pytest.approx((X, Y), abs=0.001)
+    [(trench, outline)] = fields["trenches"]
+    # three finds along a parallel: the hull is a line, grown by 1 m on every side (the UTM grid
+    # turns about 0.9° from true north here, so the line tilts by 2 cm over its 1.5 m)
+    assert trench == "Р-1" and outline.geom_type == "Polygon"
+    assert outline.bounds[1] == pytest.approx(Y - 1.0, abs=0.05)
+    assert outline.bounds[3] == pytest.approx(Y + 1.0, abs=0.05)
+    assert outline.bounds[0] == pytest.approx(X - 1.0, abs=0.01)
+    [(name, track)] = fields["tracks"]
+    assert name == "Күн 1" and track.coords[0] == pytest.approx((X, Y), abs=0.001)
+    assert fields["material_labels"] == {"ceramic": "Керамика", "slag": "Қож"}
+    assert fields["legend_title"] == "Материал"
+    assert "WGS 84 / UTM zone 42N (EPSG:32642)" in fields["note"]
