@@ -103,11 +103,16 @@
     },
   }).addTo(map);
 
-  [finds, trenches, tracks, sites].forEach(function (layer) {
+  // the survey's own finds, trenches and tracks frame the view; an expedition's other sites
+  // may lie tens of kilometres away, so they frame it only when the survey has nothing else
+  [finds, trenches, tracks].forEach(function (layer) {
     if (layer.getLayers().length) {
       bounds.extend(layer.getBounds());
     }
   });
+  if (!bounds.isValid() && sites.getLayers().length) {
+    bounds.extend(sites.getBounds());
+  }
   if (bounds.isValid()) {
     map.fitBounds(bounds, { padding: [20, 20], maxZoom: 19 });
   } else {
