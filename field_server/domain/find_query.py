@@ -90,7 +90,12 @@ class FindPage:
 
 def choose_finds(finds: Sequence[FindSummary], query: FindQuery) -> FindPage:
     chosen = [f for f in finds if _matches(f, query)]
-    chosen.sort(key=_sort_key(query.sort), reverse=query.descending)
+    # finds without the sorted value come last in either direction
+    present = [f for f in chosen if _value(f, query.sort) is not None]
+    absent = [f for f in chosen if _value(f, query.sort) is None]
+    present.sort(key=_sort_key(query.sort), reverse=query.descending)
+    absent.sort(key=_sort_key("find_number"))
+    chosen = present + absent
     pages = max(1, math.ceil(len(chosen) / query.per_page))
     page = min(query.page, pages)
     start = (page - 1) * query.per_page
@@ -125,17 +130,20 @@ def _matches(find: FindSummary, query: FindQuery) -> bool:
     return True
 
 
+def _value(find: FindSummary, sort: str) -> Any:
+    if sort == "status":
+        return find.status
+    if sort == "site":
+        return find.data.get("site_code")
+    return find.data.get(sort)
+
+
 def _sort_key(sort: str) -> Callable[[FindSummary], tuple[Any, ...]]:
     def key(find: FindSummary) -> tuple[Any, ...]:
-        if sort == "status":
-            value = find.status
-        elif sort == "site":
-            value = find.data.get("site_code")
-        else:
-            value = find.data.get(sort)
-        # finds without the value go last; the find number settles ties the same way each time
+        value = _value(find, sort)
+        # the find number settles ties the same way each time
         text = "" if value is None else str(value)
-        return (value is None, _natural(text), _natural(str(find.data.get("find_number", ""))))
+        return (_natural(text), _natural(str(find.data.get("find_number", ""))))
 
     return key
 
