@@ -62,7 +62,9 @@ def signed_in(view: View) -> View:
     def run(*args: Any, **kwargs: Any) -> Any:
         actor = current_actor()
         if actor is None:
-            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            # after signing in, come back to the page asked for; a form's target is no page
+            back_to = request.full_path.rstrip("?") if request.method == "GET" else None
+            return redirect(url_for("web.login", next=back_to))
         return view(actor, *args, **kwargs)
 
     return cast(View, run)
