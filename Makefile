@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the review UI's map library (Leaflet) and the browser tests' accessibility checker (axe-core)
+NODE_STAMP := node_modules/.installed
 
 .PHONY: demo serve test lint bench clean
 
@@ -12,13 +14,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
+
+demo: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/demo.py --data-dir var
 
-serve: $(STAMP)
+serve: $(STAMP) $(NODE_STAMP)
 	FIELD_SERVER_DATA_DIR=var $(BIN)/field-server serve
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	bash scripts/install_test_tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -31,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync_bench.py
 
 clean:
-	rm -rf var test-artifacts .pytest_cache
+	rm -rf var test-artifacts .pytest_cache node_modules

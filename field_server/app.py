@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
+from field_server import web
 from field_server.adapters.database import make_engine
 from field_server.adapters.photo_store import FilesystemPhotoStore
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
@@ -49,5 +50,6 @@ def create_app(config: ServerConfig | None = None) -> Flask:
     for module in (access, expeditions, exports, sync, photos, uploads, openapi):
         app.register_blueprint(module.blueprint)
     register_problem_handlers(app)
+    web.init_app(app, config)
     app.wsgi_app = uploads.MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -14,6 +14,8 @@ DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
 DEFAULT_TOKEN_DAYS = 180  # a season in the field without network must not log the team out
 DEFAULT_SCRYPT_COST = 2**15  # 32 MiB per hash with r=8
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3  # Tus-Max-Size: a RAW file or a long video still fits
+# the browser libraries `npm ci` installs beside the code
+DEFAULT_VENDOR_DIR = Path(__file__).resolve().parent.parent / "node_modules"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class ServerConfig:
     token_days: int = DEFAULT_TOKEN_DAYS
     scrypt_cost: int = DEFAULT_SCRYPT_COST
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    # the review UI: where leaflet/ (from npm) is, a base-map tile URL template (none: a plain
+    # background), and whether its session cookie is sent over HTTPS only
+    vendor_dir: Path = DEFAULT_VENDOR_DIR
+    tile_url: str | None = None
+    secure_cookies: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -43,6 +50,10 @@ class ServerConfig:
             max_upload_bytes=int(
                 env.get("FIELD_SERVER_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
             ),
+            vendor_dir=Path(env.get("FIELD_SERVER_VENDOR_DIR") or DEFAULT_VENDOR_DIR).resolve(),
+            tile_url=env.get("FIELD_SERVER_TILE_URL") or None,
+            secure_cookies=env.get("FIELD_SERVER_SECURE_COOKIES", "").lower()
+            in ("1", "true", "yes"),
         )
 
     @property

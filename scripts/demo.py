@@ -401,12 +401,18 @@ def print_summary(
         f"Pull from 0 returned {len(summary['changes'])} records; cursor {summary['cursor']}."
     )
     console.print(
-        f"Data in {data_dir}. Serve it with [bold]make serve[/bold] "
-        "(http://127.0.0.1:5000/api/v1/health)."
+        f"Data in {data_dir}. Serve it with [bold]make serve[/bold]: the review UI at "
+        "[bold]http://127.0.0.1:5000/[/bold], the API at http://127.0.0.1:5000/api/v1/health."
+    )
+    recorders = ", ".join(
+        f"{m['username']} ({e['code']}{', leader' if m['leader'] else ''})"
+        for e in expeditions
+        for m in e["team"]
     )
     console.print(
-        f"Demo logins (password {DEMO_PASSWORD}): admin, reviewer, registrar, and the "
-        "recorders of sample_surveys/expeditions.json."
+        f"Demo logins, password [bold]{DEMO_PASSWORD}[/bold]: admin, reviewer, registrar; "
+        f"recorders {recorders}.",
+        highlight=False,
     )
 
 

@@ -104,6 +104,19 @@ class Users:
         if rows:
             self._c.execute(insert(t.user_roles), rows)
 
+    def set_active(self, user_id: int, active: bool) -> None:
+        self._c.execute(update(t.users).where(t.users.c.id == user_id).values(active=active))
+
+    def all(self) -> list[UserRow]:
+        roles: dict[int, list[str]] = {}
+        for row in self._c.execute(select(t.user_roles.c.user_id, t.user_roles.c.role)):
+            roles.setdefault(row.user_id, []).append(row.role)
+        rows = self._c.execute(select(t.users).order_by(t.users.c.username))
+        return [
+            UserRow(r.id, r.username, r.password_hash, r.active, tuple(sorted(roles.get(r.id, []))))
+            for r in rows
+        ]
+
     def by_username(self, username: str) -> UserRow | None:
         row = self._c.execute(select(t.users).where(t.users.c.username == username)).first()
         return None if row is None else self._with_roles(row)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from field_server.adapters.repositories import UserRow
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.domain.access import Actor, Role, parse_roles
-from field_server.services.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
+from field_server.services.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from field_server.services.passwords import MAX_PASSWORD_BYTES, hash_password, verify_password
 
 # Checked when a username is unknown, so a wrong name costs as long as a wrong password.
@@ -41,10 +49,17 @@ def create_user(
     roles: list[str],
     *,
     cost: int,
+    actor: Actor | None = None,
 ) -> None:
+    """``actor`` None means the server's own CLI; through the review UI only an admin may."""
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("only an admin creates users")
     check_username(username)
     check_password(password)
-    role_set = parse_roles(roles)
+    try:
+        role_set = parse_roles(roles)
+    except ValueError as error:
+        raise InvalidInput(str(error), [{"field": "roles", "message": str(error)}]) from None
     if not role_set:
         raise InvalidInput(
             "a user needs at least one role", [{"field": "roles", "message": "empty"}]
@@ -56,10 +71,60 @@ def create_user(
         user_id = uow.users.add(username, hashed, [r.value for r in role_set], now_utc())
         uow.audit.add(
             now_utc(),
-            None,
+            actor.user_id if actor else None,
             "user.create",
             f"user:{username}",
             {"roles": sorted(r.value for r in role_set), "user_id": user_id},
+        )
+        uow.commit()
+
+
+def list_users(uow_factory: UnitOfWorkFactory, actor: Actor) -> list[UserRow]:
+    if not actor.is_admin:
+        raise Forbidden("only an admin sees the list of users")
+    with uow_factory() as uow:
+        return uow.users.all()
+
+
+def change_user(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    username: str,
+    roles: list[str],
+    active: bool,
+) -> None:
+    """Set a user's roles and whether they may sign in; deactivating also revokes their
+    device tokens, so a lost laptop and a departed student are shut out alike."""
+    if not actor.is_admin:
+        raise Forbidden("only an admin changes users")
+    try:
+        role_set = parse_roles(roles)
+    except ValueError as error:
+        raise InvalidInput(str(error), [{"field": "roles", "message": str(error)}]) from None
+    if not role_set:
+        raise InvalidInput(
+            "a user needs at least one role", [{"field": "roles", "message": "empty"}]
+        )
+    if username == actor.username and (not active or Role.ADMIN not in role_set):
+        # the museum must never lock itself out of its own administration
+        raise InvalidInput(
+            "an admin cannot take away their own admin role or deactivate themselves",
+            [{"field": "roles", "message": "keep your own admin role"}],
+        )
+    with uow_factory(write=True, sequenced=False) as uow:
+        user = uow.users.by_username(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        uow.users.set_roles(user.id, [r.value for r in role_set])
+        uow.users.set_active(user.id, active)
+        if not active:
+            uow.tokens.revoke_all(user.id, now_utc())
+        uow.audit.add(
+            now_utc(),
+            actor.user_id,
+            "user.change",
+            f"user:{username}",
+            {"roles": sorted(r.value for r in role_set), "active": active},
         )
         uow.commit()
 
@@ -95,9 +160,7 @@ def check_password(password: str) -> None:
         )
 
 
-def issue_token(
-    uow_factory: UnitOfWorkFactory, username: str, password: str, device_name: str, *, days: int
-) -> IssuedToken:
+def _checked_user(uow_factory: UnitOfWorkFactory, username: str, password: str) -> UserRow:
     with uow_factory() as uow:
         user = uow.users.by_username(username)
     if user is None or not user.active:
@@ -109,6 +172,13 @@ def issue_token(
         good = False
     if not good:
         raise Unauthenticated("wrong username or password")
+    return user
+
+
+def issue_token(
+    uow_factory: UnitOfWorkFactory, username: str, password: str, device_name: str, *, days: int
+) -> IssuedToken:
+    user = _checked_user(uow_factory, username, password)
     token = secrets.token_urlsafe(32)
     issued = now_utc()
     expires = issued + timedelta(days=days)
@@ -145,6 +215,48 @@ def actor_for_token(uow_factory: UnitOfWorkFactory, token: str) -> Actor:
         if user is None or not user.active:
             raise Unauthenticated("the token is unknown, expired or revoked")
         memberships = uow.users.memberships(user.id)
+    return _actor(user, memberships)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A person who proved their password in the review UI, and the stamp their browser
+    session keeps: a digest of the password hash, so a new password ends every session."""
+
+    actor: Actor
+    stamp: str
+
+
+def credential_stamp(password_hash: str) -> str:
+    return hashlib.sha256(b"qazba-web-session\0" + password_hash.encode("ascii")).hexdigest()[:32]
+
+
+def sign_in(uow_factory: UnitOfWorkFactory, username: str, password: str) -> SignIn:
+    """Check a password for the review UI's session; same answers as for a device token."""
+    user = _checked_user(uow_factory, username, password)
+    # an audit line only: no record changes, so the change sequence is not locked
+    with uow_factory(write=True, sequenced=False) as uow:
+        memberships = uow.users.memberships(user.id)
+        uow.audit.add(now_utc(), user.id, "session.sign_in", f"user:{username}", {})
+        uow.commit()
+    return SignIn(_actor(user, memberships), credential_stamp(user.password_hash))
+
+
+def actor_for_session(uow_factory: UnitOfWorkFactory, user_id: int, stamp: str) -> Actor:
+    """The person a browser session names, if they are still active with the same password."""
+    with uow_factory() as uow:
+        user = uow.users.by_id(user_id)
+        if (
+            user is None
+            or not user.active
+            or not hmac.compare_digest(credential_stamp(user.password_hash), stamp)
+        ):
+            raise Unauthenticated("the session has ended; sign in again")
+        memberships = uow.users.memberships(user.id)
+    return _actor(user, memberships)
+
+
+def _actor(user: UserRow, memberships: list[tuple[int, bool]]) -> Actor:
     return Actor(
         user_id=user.id,
         username=user.username,

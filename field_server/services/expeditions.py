@@ -206,3 +206,21 @@ def readable_expedition(uow_factory: UnitOfWorkFactory, actor: Actor, code: str)
     if not actor.may_read(expedition.id):
         raise Forbidden(f"{actor.username} is not a member of {code}")
     return expedition
+
+
+@dataclass(frozen=True)
+class Team:
+    expedition: ExpeditionRow
+    members: list[tuple[str, bool]]  # username, leader
+    candidates: list[str]  # active users not in the team yet, for the admin or leader to add
+
+
+def team(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Team:
+    with uow_factory() as uow:
+        expedition = _expedition(uow, code)
+        if not actor.may_manage_team(expedition.id):
+            raise Forbidden(f"only an admin or the leader of {code} manages its team")
+        members = uow.expeditions.members(expedition.id)
+        taken = {name for name, _ in members}
+        candidates = [u.username for u in uow.users.all() if u.active and u.username not in taken]
+    return Team(expedition, members, candidates)

@@ -21,6 +21,7 @@ from field_server.services.auth import now_utc, token_digest
 from tests import photo_samples, samples
 from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
+from tests.integration.web_session import browser
 
 PROBLEM = "application/problem+json"
 
@@ -199,6 +200,98 @@ def spatial_checks(world: World, who: str | None) -> TestResponse:
     return world.client.get(
         "/api/v1/expeditions/ULY-2026/spatial-checks", headers=world.headers(who)
     )
+
+
+# -- the review UI: a browser session per caller (anonymous: a browser never signed in) -----
+
+
+def pushed_survey(world: World) -> tuple[str, str]:
+    """The ULY-2026 sample survey and its first find, pushed once per world."""
+    batch = sample_batch("ULY-2026")
+    survey, find = batch[0]["uuid"], batch[1]["uuid"]
+    with world.runtime.uow() as uow:
+        if uow.finds.record(survey) is None:
+            world.pushed("recorder", batch)
+    return survey, find
+
+
+def web_sign_in_page(world: World, who: str | None) -> TestResponse:
+    return browser(world, None).get("/login")
+
+
+def web_sign_in(world: World, who: str | None) -> TestResponse:
+    return browser(world, None).post(
+        "/login", {"username": who or "recorder", "password": PASSWORD}
+    )
+
+
+def web_sign_out(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post("/logout")
+
+
+def web_language(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post("/language", {"lang": "en"})
+
+
+def web_expeditions(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get("/")
+
+
+def web_dashboard(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get("/expeditions/ULY-2026")
+
+
+def web_survey(world: World, who: str | None) -> TestResponse:
+    survey, _ = pushed_survey(world)
+    return browser(world, who).get(f"/expeditions/ULY-2026/surveys/{survey}")
+
+
+def web_find(world: World, who: str | None) -> TestResponse:
+    _, find = pushed_survey(world)
+    return browser(world, who).get(f"/finds/{find}")
+
+
+def web_photo(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).client.get(f"/photos/{recorded_photo(world)}", buffered=True)
+
+
+def web_thumbnail(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get(f"/photos/{recorded_photo(world)}/thumb")
+
+
+def web_users(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get("/admin/users")
+
+
+def web_create_user(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post(
+        "/admin/users",
+        {"username": f"made-by-{who or 'anonymous'}", "password": PASSWORD, "roles": "recorder"},
+    )
+
+
+def web_change_user(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post(
+        "/admin/users/registrar", {"roles": "registrar", "active": "on"}
+    )
+
+
+def web_team(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get("/expeditions/ULY-2026/team")
+
+
+def web_add_member(world: World, who: str | None) -> TestResponse:
+    newcomer = f"web-newcomer-of-{who or 'anonymous'}"
+    auth.create_user(world.runtime.uow, newcomer, PASSWORD, ["recorder"], cost=TEST_SCRYPT_COST)
+    return browser(world, who).post("/expeditions/ULY-2026/team", {"username": newcomer})
+
+
+def web_stylesheet(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).client.get("/static/web/app.css", buffered=True)
+
+
+def web_leaflet(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).client.get("/static/vendor/leaflet/leaflet.js", buffered=True)
 
 
 # -- the matrix ---------------------------------------------------------------------------
@@ -433,13 +526,184 @@ MATRIX: dict[tuple[str, str], Row] = {
         registrar=403,
         admin=204,
     ),
+    # the review UI: anonymous callers are sent to the sign-in page (302)
+    ("GET", "/login"): Row(
+        web_sign_in_page,
+        anonymous=200,
+        recorder=200,
+        outsider=200,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("POST", "/login"): Row(
+        web_sign_in,
+        anonymous=302,
+        recorder=302,
+        outsider=302,
+        leader=302,
+        reviewer=302,
+        registrar=302,
+        admin=302,
+    ),
+    ("POST", "/logout"): Row(
+        web_sign_out,
+        anonymous=302,
+        recorder=302,
+        outsider=302,
+        leader=302,
+        reviewer=302,
+        registrar=302,
+        admin=302,
+    ),
+    ("POST", "/language"): Row(
+        web_language,
+        anonymous=302,
+        recorder=302,
+        outsider=302,
+        leader=302,
+        reviewer=302,
+        registrar=302,
+        admin=302,
+    ),
+    ("GET", "/"): Row(
+        web_expeditions,
+        anonymous=302,
+        recorder=200,
+        outsider=200,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/expeditions/<code>"): Row(
+        web_dashboard,
+        anonymous=302,
+        recorder=200,
+        outsider=403,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/expeditions/<code>/surveys/<survey_uuid>"): Row(
+        web_survey,
+        anonymous=302,
+        recorder=200,
+        outsider=403,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/finds/<uuid>"): Row(
+        web_find,
+        anonymous=302,
+        recorder=200,
+        outsider=404,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/photos/<sha256>"): Row(
+        web_photo,
+        anonymous=302,
+        recorder=200,
+        outsider=404,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/photos/<sha256>/thumb"): Row(
+        web_thumbnail,
+        anonymous=302,
+        recorder=200,
+        outsider=404,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/admin/users"): Row(
+        web_users,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=403,
+        registrar=403,
+        admin=200,
+    ),
+    ("POST", "/admin/users"): Row(
+        web_create_user,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=403,
+        registrar=403,
+        admin=303,
+    ),
+    ("POST", "/admin/users/<username>"): Row(
+        web_change_user,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=403,
+        registrar=403,
+        admin=303,
+    ),
+    ("GET", "/expeditions/<code>/team"): Row(
+        web_team,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=200,
+        reviewer=403,
+        registrar=403,
+        admin=200,
+    ),
+    ("POST", "/expeditions/<code>/team"): Row(
+        web_add_member,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=303,
+        reviewer=403,
+        registrar=403,
+        admin=303,
+    ),
+    ("GET", "/static/web/<path:filename>"): Row(
+        web_stylesheet,
+        anonymous=200,
+        recorder=200,
+        outsider=200,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/static/vendor/leaflet/<path:filename>"): Row(
+        web_leaflet,
+        anonymous=200,
+        recorder=200,
+        outsider=200,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
 }
 
 
 def outcome(response: TestResponse) -> Outcome:
     """The status, or a description of how a refusal broke the problem contract."""
     status = response.status_code
-    if status in (401, 403):
+    if status in (401, 403) and response.request.path.startswith("/api/"):
         body = response.get_json(silent=True) or {}
         # an answer to HEAD carries no body, only the problem's headers
         if response.request.method == "HEAD":

@@ -1,0 +1,212 @@
+"""Reading surveys, finds and their history for the museum's review: the queries behind the
+dashboard, the survey view and the find page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select
+
+from field_server.adapters import tables as t
+from field_server.adapters.repositories import as_utc
+
+
+@dataclass(frozen=True)
+class RecordText:
+    """A record as it now stands: its wire data still as stored text."""
+
+    uuid: str
+    type: str
+    expedition_id: int
+    survey_uuid: str | None
+    server_rev: int
+    data: str
+    status: str | None
+    register_number: str | None
+    merged_into: str | None
+    flags: str
+    open_conflicts: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    server_rev: int
+    data: str
+    origin: str
+    device_id: str | None
+    username: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    id: int
+    server_rev: int
+    base_rev: int
+    fields: str
+    data: str
+    device_id: str | None
+    username: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    username: str | None
+    action: str
+    detail: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class DeviceSync:
+    device_id: str
+    last_record_at: datetime
+    records: int
+    last_seen_at: datetime | None
+    username: str | None
+
+
+_RECORD_COLUMNS = (
+    t.records.c.uuid,
+    t.records.c.type,
+    t.records.c.expedition_id,
+    t.records.c.survey_uuid,
+    t.records.c.server_rev,
+    t.records.c.data,
+    t.records.c.status,
+    t.records.c.register_number,
+    t.records.c.merged_into,
+    t.records.c.flags,
+    t.records.c.open_conflicts,
+    t.records.c.updated_at,
+)
+
+
+def _record(row: Any) -> RecordText:
+    return RecordText(*row[:-1], as_utc(row.updated_at))
+
+
+class Finds:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def record(self, uuid: str) -> RecordText | None:
+        row = self._c.execute(select(*_RECORD_COLUMNS).where(t.records.c.uuid == uuid)).first()
+        return None if row is None else _record(row)
+
+    def of_type(
+        self, record_type: str, expedition_id: int, survey_uuid: str | None = None
+    ) -> list[RecordText]:
+        query = select(*_RECORD_COLUMNS).where(
+            t.records.c.type == record_type, t.records.c.expedition_id == expedition_id
+        )
+        if survey_uuid is not None:
+            query = query.where(t.records.c.survey_uuid == survey_uuid)
+        return [_record(row) for row in self._c.execute(query.order_by(t.records.c.seq))]
+
+    def with_open_conflicts(self, expedition_id: int) -> list[RecordText]:
+        query = select(*_RECORD_COLUMNS).where(
+            t.records.c.expedition_id == expedition_id, t.records.c.open_conflicts > 0
+        )
+        return [_record(row) for row in self._c.execute(query.order_by(t.records.c.seq))]
+
+    def status_counts(self, expedition_id: int) -> dict[str, int]:
+        rows = self._c.execute(
+            select(t.records.c.status, func.count())
+            .where(t.records.c.expedition_id == expedition_id, t.records.c.type == "find")
+            .group_by(t.records.c.status)
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def revisions(self, uuid: str) -> list[RevisionRow]:
+        rows = self._c.execute(
+            select(
+                t.revisions.c.server_rev,
+                t.revisions.c.data,
+                t.revisions.c.origin,
+                t.revisions.c.device_id,
+                t.users.c.username,
+                t.revisions.c.created_at,
+            )
+            .select_from(t.revisions.outerjoin(t.users, t.users.c.id == t.revisions.c.user_id))
+            .where(t.revisions.c.uuid == uuid)
+            .order_by(t.revisions.c.server_rev)
+        )
+        return [RevisionRow(*row[:-1], as_utc(row.created_at)) for row in rows]
+
+    def open_conflicts(self, uuid: str) -> list[ConflictRow]:
+        rows = self._c.execute(
+            select(
+                t.conflicts.c.id,
+                t.conflicts.c.server_rev,
+                t.conflicts.c.base_rev,
+                t.conflicts.c.fields,
+                t.conflicts.c.data,
+                t.conflicts.c.device_id,
+                t.users.c.username,
+                t.conflicts.c.received_at,
+            )
+            .select_from(t.conflicts.outerjoin(t.users, t.users.c.id == t.conflicts.c.user_id))
+            .where(t.conflicts.c.uuid == uuid, t.conflicts.c.resolved_at.is_(None))
+            .order_by(t.conflicts.c.id)
+        )
+        return [ConflictRow(*row[:-1], as_utc(row.received_at)) for row in rows]
+
+    def audit_trail(self, subjects: list[str]) -> list[AuditRow]:
+        rows = self._c.execute(
+            select(
+                t.audit_log.c.at,
+                t.users.c.username,
+                t.audit_log.c.action,
+                t.audit_log.c.detail,
+                t.audit_log.c.reason,
+            )
+            .select_from(t.audit_log.outerjoin(t.users, t.users.c.id == t.audit_log.c.user_id))
+            .where(or_(*(t.audit_log.c.subject == s for s in subjects)))
+            .order_by(t.audit_log.c.id)
+        )
+        return [AuditRow(as_utc(row.at), *row[1:]) for row in rows]
+
+    def device_syncs(self, expedition_id: int) -> list[DeviceSync]:
+        """Each device that sent records of the expedition: when its last one arrived."""
+        sent = (
+            select(
+                t.revisions.c.device_id,
+                func.max(t.revisions.c.created_at).label("last_record_at"),
+                func.count().label("records"),
+            )
+            .select_from(t.revisions.join(t.records, t.records.c.uuid == t.revisions.c.uuid))
+            .where(t.records.c.expedition_id == expedition_id, t.revisions.c.device_id.is_not(None))
+            .group_by(t.revisions.c.device_id)
+            .subquery()
+        )
+        rows = self._c.execute(
+            select(
+                sent.c.device_id,
+                sent.c.last_record_at,
+                sent.c.records,
+                t.devices.c.last_seen_at,
+                t.users.c.username,
+            )
+            .select_from(
+                sent.outerjoin(t.devices, t.devices.c.device_id == sent.c.device_id).outerjoin(
+                    t.users, t.users.c.id == t.devices.c.last_user_id
+                )
+            )
+            .order_by(sent.c.last_record_at.desc())
+        )
+        return [
+            DeviceSync(
+                row.device_id,
+                as_utc(row.last_record_at),
+                row.records,
+                None if row.last_seen_at is None else as_utc(row.last_seen_at),
+                row.username,
+            )
+            for row in rows
+        ]

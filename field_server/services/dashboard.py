@@ -1,0 +1,70 @@
+"""An expedition at a glance: finds by status, each device's last sync, finds still waiting
+for photos, and records with open conflicts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from field_server.adapters.find_repositories import DeviceSync
+from field_server.adapters.repositories import ExpeditionRow
+from field_server.adapters.unit_of_work import UnitOfWorkFactory
+from field_server.domain.access import Actor
+from field_server.services.survey_view import SurveySummary, expedition_for, surveys_of
+
+FIND_STATUSES = ("synced", "approved", "rejected", "merged", "accessioned")
+
+
+@dataclass(frozen=True)
+class FindLine:
+    uuid: str
+    find_number: str
+    object_name: str
+    detail: int  # photos missing, or open conflicts
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    expedition: ExpeditionRow
+    status_counts: dict[str, int]
+    finds: int
+    surveys: list[SurveySummary]
+    devices: list[DeviceSync]
+    photos_missing: list[FindLine]
+    open_conflicts: list[FindLine]
+    may_manage_team: bool
+
+
+def dashboard(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Dashboard:
+    surveys = surveys_of(uow_factory, actor, code)
+    with uow_factory() as uow:
+        expedition = expedition_for(uow, actor, code)
+        counts = uow.finds.status_counts(expedition.id)
+        devices = uow.finds.device_syncs(expedition.id)
+        finds = uow.finds.of_type("find", expedition.id)
+        conflicted = [r for r in uow.finds.with_open_conflicts(expedition.id) if r.type == "find"]
+        wanted = {f.uuid: json.loads(f.data) for f in finds}
+        stored = uow.blobs.known(sorted({d for data in wanted.values() for d in data["photos"]}))
+    missing = []
+    for uuid, data in wanted.items():
+        absent = sum(1 for digest in data["photos"] if digest not in stored)
+        if absent:
+            missing.append(FindLine(uuid, data["find_number"], data["object_name"], absent))
+    conflicts = []
+    for record in conflicted:
+        data = json.loads(record.data)
+        conflicts.append(
+            FindLine(record.uuid, data["find_number"], data["object_name"], record.open_conflicts)
+        )
+    ordered = {status: counts.get(status, 0) for status in FIND_STATUSES}
+    ordered.update({s: n for s, n in counts.items() if s is not None and s not in ordered})
+    return Dashboard(
+        expedition=expedition,
+        status_counts=ordered,
+        finds=sum(counts.values()),
+        surveys=surveys,
+        devices=devices,
+        photos_missing=missing,
+        open_conflicts=conflicts,
+        may_manage_team=actor.may_manage_team(expedition.id),
+    )

@@ -1,0 +1,149 @@
+"""Everything the museum knows of one find: its fields, photos with what their files say,
+every revision with what it changed, conflicting revisions still open, and the audit trail."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from field_core.geo.exif import PhotoError, PhotoReading, read_photo
+from field_server.adapters.find_repositories import AuditRow, RecordText
+from field_server.adapters.photo_repositories import BlobRow
+from field_server.adapters.photo_store import PhotoStore
+from field_server.adapters.repositories import ExpeditionRow
+from field_server.adapters.unit_of_work import UnitOfWorkFactory
+from field_server.domain.access import Actor
+from field_server.domain.revision_diff import FieldChange, field_changes
+from field_server.services.errors import NotFound
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    sha256: str
+    blob: BlobRow | None  # None: the device has not sent the file yet
+    exif: PhotoReading | None
+    exif_problem: str | None = None
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    server_rev: int
+    origin: str
+    device_id: str | None
+    username: str | None
+    at: datetime
+    changes: list[FieldChange]
+
+
+@dataclass(frozen=True)
+class ConflictInfo:
+    id: int
+    server_rev: int
+    base_rev: int
+    fields: list[str]
+    theirs: dict[str, Any]  # the clashing fields as the device sent them
+    device_id: str | None
+    username: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class FindDetail:
+    expedition: ExpeditionRow
+    record: RecordText
+    data: dict[str, Any]
+    flags: list[dict[str, Any]]
+    survey_title: str | None
+    photos: list[PhotoInfo]
+    revisions: list[RevisionInfo]
+    conflicts: list[ConflictInfo]
+    audit: list[AuditRow]
+
+
+def audit_subjects(uuid: str) -> list[str]:
+    """The audit log's subject for a find: ``find:<uuid>`` like ``user:`` and
+    ``expedition:`` lines; a bare uuid is read too."""
+    return [f"find:{uuid}", uuid]
+
+
+def find_detail(
+    uow_factory: UnitOfWorkFactory, store: PhotoStore, actor: Actor, uuid: str
+) -> FindDetail:
+    with uow_factory() as uow:
+        record = uow.finds.record(uuid)
+        if record is None or record.type != "find" or not actor.may_read(record.expedition_id):
+            # the same answer either way: a uuid's existence tells nothing to outsiders
+            raise NotFound(f"no find {uuid} that {actor.username} may see")
+        expedition = uow.expeditions.by_ids([record.expedition_id])[record.expedition_id]
+        survey = None if record.survey_uuid is None else uow.finds.record(record.survey_uuid)
+        revisions = uow.finds.revisions(uuid)
+        conflicts = uow.finds.open_conflicts(uuid)
+        audit = uow.finds.audit_trail(audit_subjects(uuid))
+        data = json.loads(record.data)
+        blobs = {d: uow.blobs.get(d) for d in data.get("photos", [])}
+    history = []
+    previous: dict[str, Any] = {}
+    for revision in revisions:
+        current = json.loads(revision.data)
+        history.append(
+            RevisionInfo(
+                revision.server_rev,
+                revision.origin,
+                revision.device_id,
+                revision.username,
+                revision.created_at,
+                field_changes(previous, current),
+            )
+        )
+        previous = current
+    history.reverse()  # the newest first, as a reviewer reads it
+    open_conflicts = []
+    for conflict in conflicts:
+        fields = list(json.loads(conflict.fields))
+        incoming = json.loads(conflict.data)
+        open_conflicts.append(
+            ConflictInfo(
+                conflict.id,
+                conflict.server_rev,
+                conflict.base_rev,
+                fields,
+                {name: incoming.get(name) for name in fields},
+                conflict.device_id,
+                conflict.username,
+                conflict.received_at,
+            )
+        )
+    return FindDetail(
+        expedition=expedition,
+        record=record,
+        data=data,
+        flags=json.loads(record.flags),
+        survey_title=None if survey is None else json.loads(survey.data).get("title"),
+        photos=[_photo(store, digest, blob) for digest, blob in blobs.items()],
+        revisions=history,
+        conflicts=open_conflicts,
+        audit=audit,
+    )
+
+
+def _photo(store: PhotoStore, sha256: str, blob: BlobRow | None) -> PhotoInfo:
+    if blob is None:
+        return PhotoInfo(sha256, None, None)
+    try:
+        source = store.open(sha256)
+    except FileNotFoundError:
+        return PhotoInfo(sha256, blob, None, "the file is missing from the store")
+    # the EXIF reader takes a path, and the store may not be a filesystem: read a copy
+    with source, tempfile.TemporaryDirectory(prefix="qazba-exif-") as folder:
+        path = os.path.join(folder, sha256)
+        with open(path, "wb") as copy:
+            while chunk := source.read(1 << 20):
+                copy.write(chunk)
+        try:
+            return PhotoInfo(sha256, blob, read_photo(path))
+        except PhotoError as error:
+            return PhotoInfo(sha256, blob, None, str(error))

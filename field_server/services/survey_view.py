@@ -1,0 +1,167 @@
+"""A survey as the museum reviews it: its finds chosen, sorted and paged, and its map."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from field_server.adapters.find_repositories import RecordText
+from field_server.adapters.repositories import ExpeditionRow
+from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from field_server.domain.access import Actor
+from field_server.domain.find_query import FindPage, FindQuery, FindSummary, choose_finds
+from field_server.domain.survey_map import trench_outlines
+from field_server.services.errors import Forbidden, NotFound
+
+
+@dataclass(frozen=True)
+class SurveySummary:
+    uuid: str
+    title: str
+    team: list[str]
+    started_on: str | None
+    ended_on: str | None
+    finds: int
+
+
+@dataclass(frozen=True)
+class SurveyView:
+    expedition: ExpeditionRow
+    survey: SurveySummary
+    page: FindPage
+    map: dict[str, Any]  # GeoJSON feature collections: sites, trenches, tracks, finds
+
+
+def expedition_for(uow: UnitOfWork, actor: Actor, code: str) -> ExpeditionRow:
+    expedition = uow.expeditions.by_code(code)
+    if expedition is None:
+        raise NotFound(f"no expedition {code!r}")
+    if not actor.may_read(expedition.id):
+        raise Forbidden(f"{actor.username} is not a member of {code}")
+    return expedition
+
+
+def readable_expeditions(uow_factory: UnitOfWorkFactory, actor: Actor) -> list[ExpeditionRow]:
+    with uow_factory() as uow:
+        return [e for e in uow.expeditions.all() if actor.may_read(e.id)]
+
+
+def surveys_of(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> list[SurveySummary]:
+    with uow_factory() as uow:
+        expedition = expedition_for(uow, actor, code)
+        surveys = uow.finds.of_type("survey", expedition.id)
+        finds = uow.finds.of_type("find", expedition.id)
+    counts: dict[str | None, int] = {}
+    for find in finds:
+        counts[find.survey_uuid] = counts.get(find.survey_uuid, 0) + 1
+    return [_summary(survey, counts.get(survey.uuid, 0)) for survey in surveys]
+
+
+def survey_view(
+    uow_factory: UnitOfWorkFactory, actor: Actor, code: str, survey_uuid: str, query: FindQuery
+) -> SurveyView:
+    with uow_factory() as uow:
+        expedition = expedition_for(uow, actor, code)
+        survey = uow.finds.record(survey_uuid)
+        if survey is None or survey.type != "survey" or survey.expedition_id != expedition.id:
+            raise NotFound(f"no survey {survey_uuid} in {code}")
+        finds = uow.finds.of_type("find", expedition.id, survey_uuid)
+        tracks = uow.finds.of_type("track", expedition.id, survey_uuid)
+        sites = uow.expeditions.sites_of([expedition.id])
+        summaries = [_find_summary(find) for find in finds]
+        stored = uow.blobs.known(sorted({d for f in summaries for d in f.data.get("photos", [])}))
+    summaries = [_with_missing_photos(f, stored) for f in summaries]
+    page = choose_finds(summaries, query)
+    shown = _chosen_uuids(summaries, query)
+    mapped = [f for f in summaries if f.uuid in shown]
+    return SurveyView(
+        expedition=expedition,
+        survey=_summary(survey, len(finds)),
+        page=page,
+        map={
+            "sites": _collection(
+                _feature(s.boundary, {"code": s.code, "name": s.name}) for s in sites
+            ),
+            "trenches": _collection(
+                _feature(o.geometry, {"site": o.site_code, "trench": o.trench, "finds": o.finds})
+                for o in trench_outlines(
+                    (
+                        f.data.get("site_code"),
+                        f.data.get("trench"),
+                        f.data["position"]["lon"],
+                        f.data["position"]["lat"],
+                    )
+                    for f in summaries
+                )
+            ),
+            "tracks": _collection(_track_feature(track) for track in tracks),
+            "finds": _collection(_find_feature(find) for find in mapped),
+        },
+    )
+
+
+def _chosen_uuids(finds: list[FindSummary], query: FindQuery) -> set[str]:
+    """Every find the filters let through, on any page: the map shows them all."""
+    unpaged = FindQuery(
+        status=query.status,
+        material=query.material,
+        site=query.site,
+        context=query.context,
+        search=query.search,
+        per_page=len(finds) or 1,
+    )
+    return {f.uuid for f in choose_finds(finds, unpaged).finds}
+
+
+def _summary(survey: RecordText, finds: int) -> SurveySummary:
+    data = json.loads(survey.data)
+    return SurveySummary(
+        uuid=survey.uuid,
+        title=data.get("title", ""),
+        team=list(data.get("team", [])),
+        started_on=data.get("started_on"),
+        ended_on=data.get("ended_on"),
+        finds=finds,
+    )
+
+
+def _find_summary(find: RecordText) -> FindSummary:
+    return FindSummary(find.uuid, find.status, json.loads(find.data), find.open_conflicts)
+
+
+def _with_missing_photos(find: FindSummary, stored: set[str]) -> FindSummary:
+    missing = sum(1 for digest in find.data.get("photos", []) if digest not in stored)
+    return FindSummary(find.uuid, find.status, find.data, find.open_conflicts, missing)
+
+
+def _collection(features: Any) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": list(features)}
+
+
+def _feature(geometry: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+
+def _find_feature(find: FindSummary) -> dict[str, Any]:
+    position = find.data["position"]
+    return _feature(
+        {"type": "Point", "coordinates": [position["lon"], position["lat"]]},
+        {
+            "uuid": find.uuid,
+            "find_number": find.data.get("find_number"),
+            "material": find.data.get("material"),
+            "object_name": find.data.get("object_name"),
+            "status": find.status,
+        },
+    )
+
+
+def _track_feature(track: RecordText) -> dict[str, Any]:
+    data = json.loads(track.data)
+    coordinates = [[point[0], point[1]] for point in data.get("points", [])]
+    if data.get("kind") == "waypoints" or len(coordinates) < 2:
+        geometry: dict[str, Any] = {"type": "MultiPoint", "coordinates": coordinates}
+    else:
+        geometry = {"type": "LineString", "coordinates": coordinates}
+    return _feature(geometry, {"name": data.get("name"), "kind": data.get("kind")})
