@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 
 from field_server.adapters import photo_repositories as photo_repo
+from field_server.adapters import register_repository
 from field_server.adapters import repositories as repo
 from field_server.adapters.database import WRITE_OPTION
 
@@ -30,6 +31,7 @@ class UnitOfWork:
     changes: repo.ChangeSequence
     uploads: photo_repo.Uploads
     blobs: photo_repo.PhotoBlobs
+    register: register_repository.Register
     connection: Connection
 
     def __init__(self, engine: Engine, *, write: bool = False, sequenced: bool = True) -> None:
@@ -53,6 +55,7 @@ class UnitOfWork:
         self.changes = repo.ChangeSequence(connection)
         self.uploads = photo_repo.Uploads(connection)
         self.blobs = photo_repo.PhotoBlobs(connection)
+        self.register = register_repository.Register(connection)
         if self._write and self._sequenced:
             self.changes.lock()
         return self
