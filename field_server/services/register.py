@@ -354,7 +354,8 @@ def read_act(uow_factory: UnitOfWorkFactory, actor: Actor, fund_text: str, numbe
 
 def _entries(uow: UnitOfWork, rows: list[Any]) -> list[Entry]:
     amendments = uow.register.amendments_of([row.id for row in rows])
-    codes = {e.id: e.code for e in uow.expeditions.by_ids({row.expedition_id for row in rows})}
+    found = uow.expeditions.by_ids({row.expedition_id for row in rows})
+    codes = {expedition_id: e.code for expedition_id, e in found.items()}
     return [
         Entry(
             number=RegisterNumber(Fund(row.fund), row.act_number, row.item),

@@ -1,0 +1,217 @@
+"""A register document as PDF: landscape A4, DejaVu Sans embedded, the table's header on every
+page, long cells wrapped, rows taller than a page split, pages numbered "1 / N".
+
+The table is laid out here rather than with fpdf2's own table helper, which measured seven
+seconds for an act of 1,000 items on the reference machine; words are measured once each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fpdf import FPDF
+
+from field_server.adapters.fonts import dejavu_sans
+from field_server.adapters.register_documents.sheet import Sheet
+
+FONT = "DejaVu"
+MARGIN = 10.0  # mm
+TABLE_SIZE = 7.0  # pt
+LINE = 3.1  # mm per table line at TABLE_SIZE
+PAD = 0.8  # mm inside a cell, above, below and to the sides
+FOOTER_SPACE = 12.0  # mm kept free at the bottom for the page number
+
+
+class _Pages(FPDF):
+    running_head = ""
+
+    def footer(self) -> None:
+        self.set_y(-9)
+        self.set_font(FONT, "", 7)
+        self.set_text_color(60)
+        self.cell(0, 4, self.running_head, align="L")
+        self.set_x(MARGIN)
+        self.cell(0, 4, f"{self.page_no()} / {{nb}}", align="R")
+        self.set_text_color(0)
+
+
+def render_pdf(sheet: Sheet) -> bytes:
+    fonts = dejavu_sans()
+    pdf = _Pages(orientation="L", unit="mm", format="A4")
+    pdf.running_head = sheet.running_head
+    pdf.set_title(sheet.title)
+    pdf.set_lang(sheet.lang)
+    pdf.set_creator("Qazba")
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(True, FOOTER_SPACE)
+    pdf.add_font(FONT, "", str(fonts.regular))
+    pdf.add_font(FONT, "B", str(fonts.bold))
+    pdf.add_page()
+    _heading(pdf, sheet)
+    _Table(pdf, sheet).draw()
+    _closing(pdf, sheet)
+    return bytes(pdf.output())
+
+
+def _heading(pdf: FPDF, sheet: Sheet) -> None:
+    if sheet.approval:
+        pdf.set_font(FONT, "", 9)
+        for line in sheet.approval:
+            pdf.set_x(pdf.w - MARGIN - 70)
+            pdf.cell(70, 4.6, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
+    pdf.set_font(FONT, "B", 13)
+    pdf.multi_cell(0, 6, sheet.title, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 9.5)
+    pdf.multi_cell(0, 5, sheet.subtitle, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    for label, value in sheet.facts:
+        pdf.set_font(FONT, "B", 9)
+        width = pdf.get_string_width(label + ": ") + 1
+        pdf.cell(width, 4.8, label + ":")
+        pdf.set_font(FONT, "", 9)
+        pdf.multi_cell(0, 4.8, value, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+
+
+def _closing(pdf: FPDF, sheet: Sheet) -> None:
+    pdf.set_y(pdf.get_y() + 3)
+    if sheet.total:
+        pdf.set_font(FONT, "B", 9)
+        pdf.multi_cell(0, 5, sheet.total, new_x="LMARGIN", new_y="NEXT")
+    if sheet.notes:
+        pdf.ln(2)
+        pdf.set_font(FONT, "B", 9)
+        pdf.multi_cell(0, 5, sheet.notes_title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(FONT, "", 8)
+        for number, note in enumerate(sheet.notes, start=1):
+            pdf.multi_cell(0, 4, f"{number}. {note}", new_x="LMARGIN", new_y="NEXT")
+    if sheet.signatures:
+        needed = 9.0 * len(sheet.signatures) + 6
+        if pdf.get_y() + needed > pdf.h - FOOTER_SPACE:
+            pdf.add_page()
+        pdf.ln(6)
+        pdf.set_font(FONT, "", 9.5)
+        for signature in sheet.signatures:
+            name = f"  / {signature.name} /" if signature.name else ""
+            pdf.cell(0, 9, f"{signature.caption}: ______________________{name}")
+            pdf.ln(9)
+
+
+class _Table:
+    """Draws the sheet's columns and rows from the current position down, page after page."""
+
+    def __init__(self, pdf: FPDF, sheet: Sheet) -> None:
+        self.pdf = pdf
+        self.sheet = sheet
+        usable = pdf.w - 2 * MARGIN
+        total = sum(c.width for c in sheet.columns) or 1.0
+        self.widths = [c.width * usable / total for c in sheet.columns]
+        self.bottom = pdf.h - FOOTER_SPACE
+        self._widths: dict[tuple[str, str], float] = {}
+
+    def _measure(self, style: str) -> Callable[[str], float]:
+        pdf = self.pdf
+        cache = self._widths
+
+        def width(text: str) -> float:
+            key = (style, text)
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = pdf.get_string_width(text)
+            return found
+
+        return width
+
+    def _wrap(self, text: str, limit: float, width: Callable[[str], float]) -> list[str]:
+        lines: list[str] = []
+        space = width(" ")
+        for paragraph in text.split("\n"):
+            line, used = "", 0.0
+            for word in paragraph.split():
+                size = width(word)
+                if size > limit:  # a word wider than the column is broken where it must be
+                    if line:
+                        lines.append(line)
+                    piece = ""
+                    for char in word:
+                        if piece and width(piece + char) > limit:
+                            lines.append(piece)
+                            piece = ""
+                        piece += char
+                    line, used = piece, width(piece)
+                elif not line:
+                    line, used = word, size
+                elif used + space + size <= limit:
+                    line, used = f"{line} {word}", used + space + size
+                else:
+                    lines.append(line)
+                    line, used = word, size
+            lines.append(line)
+        return lines or [""]
+
+    def _cells(self, row: list[str], style: str) -> list[list[str]]:
+        self.pdf.set_font(FONT, style, TABLE_SIZE)
+        width = self._measure(style)
+        return [
+            self._wrap(text, column - 2 * PAD, width)
+            for text, column in zip(row, self.widths, strict=True)
+        ]
+
+    def _draw(self, cells: list[list[str]], y: float, count: int, style: str) -> float:
+        pdf = self.pdf
+        pdf.set_font(FONT, style, TABLE_SIZE)
+        height = count * LINE + 2 * PAD
+        x = MARGIN
+        for lines, column, spec in zip(cells, self.widths, self.sheet.columns, strict=True):
+            if style == "B":
+                pdf.set_fill_color(235)
+                pdf.rect(x, y, column, height, style="DF")
+            else:
+                pdf.rect(x, y, column, height)
+            for index, line in enumerate(lines[:count]):
+                left = x + PAD
+                if spec.align == "R":
+                    left = x + column - PAD - self._measure(style)(line)
+                elif spec.align == "C":
+                    left = x + (column - self._measure(style)(line)) / 2
+                pdf.text(left, y + PAD + LINE * (index + 1) - 0.75, line)
+            x += column
+        return y + height
+
+    def draw(self) -> None:
+        pdf = self.pdf
+        header = self._cells([c.title for c in self.sheet.columns], "B")
+        header_lines = max(len(lines) for lines in header)
+        header_height = header_lines * LINE + 2 * PAD
+        y = pdf.get_y()
+        if y + header_height + LINE * 3 > self.bottom:
+            pdf.add_page()
+            y = pdf.get_y()
+        y = self._draw(header, y, header_lines, "B")
+        top = y
+        capacity = int((self.bottom - top - 2 * PAD) / LINE)
+
+        def next_page() -> float:
+            pdf.add_page()
+            return self._draw(header, pdf.get_y(), header_lines, "B")
+
+        for row in self.sheet.rows:
+            cells = self._cells(row, "")
+            remaining = max(len(lines) for lines in cells)
+            while remaining:
+                room = int((self.bottom - y - 2 * PAD) / LINE)
+                if remaining <= room:
+                    y = self._draw(cells, y, remaining, "")
+                    break
+                # a row goes whole to the next page, unless it is taller than a page
+                if room < 1 or (y > top and remaining <= capacity):
+                    y = next_page()
+                    top = y
+                    continue
+                y = self._draw(cells, y, room, "")
+                cells = [lines[room:] for lines in cells]
+                remaining -= room
+                y = next_page()
+                top = y
+        pdf.set_y(y)
