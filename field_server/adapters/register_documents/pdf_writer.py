@@ -108,17 +108,22 @@ class _Table:
         total = sum(c.width for c in sheet.columns) or 1.0
         self.widths = [c.width * usable / total for c in sheet.columns]
         self.bottom = pdf.h - FOOTER_SPACE
-        self._widths: dict[tuple[str, str], float] = {}
+        self._widths: dict[str, dict[str, float]] = {}
+        self._measures = {style: self._measure(style) for style in ("", "B")}
 
     def _measure(self, style: str) -> Callable[[str], float]:
+        """Width in mm at the table's size; the font's own advance widths, summed (fpdf2's
+        get_string_width runs its bidirectional-text machinery on every call)."""
         pdf = self.pdf
-        cache = self._widths
+        pdf.set_font(FONT, style, TABLE_SIZE)
+        font = pdf.current_font
+        scale = 1 / pdf.k
+        cache = self._widths.setdefault(style, {})
 
         def width(text: str) -> float:
-            key = (style, text)
-            found = cache.get(key)
+            found = cache.get(text)
             if found is None:
-                found = cache[key] = pdf.get_string_width(text)
+                found = cache[text] = font.get_text_width(text, TABLE_SIZE, None)[1] * scale
             return found
 
         return width
@@ -151,33 +156,48 @@ class _Table:
         return lines or [""]
 
     def _cells(self, row: list[str], style: str) -> list[list[str]]:
-        self.pdf.set_font(FONT, style, TABLE_SIZE)
-        width = self._measure(style)
+        width = self._measures[style]
         return [
             self._wrap(text, column - 2 * PAD, width)
             for text, column in zip(row, self.widths, strict=True)
         ]
 
     def _draw(self, cells: list[list[str]], y: float, count: int, style: str) -> float:
+        """One row (or the part of it that fits) from ``y``; returns the y under it.
+
+        Body rows get only the line under them: the column rules are drawn once per page by
+        :meth:`_rules`, which saves ten rectangles a row.
+        """
         pdf = self.pdf
         pdf.set_font(FONT, style, TABLE_SIZE)
         height = count * LINE + 2 * PAD
+        if style == "B":
+            pdf.set_fill_color(235)
+            pdf.rect(MARGIN, y, sum(self.widths), height, style="DF")
+        measure = self._measures[style]
         x = MARGIN
+        baseline = y + PAD + LINE - 0.75
         for lines, column, spec in zip(cells, self.widths, self.sheet.columns, strict=True):
-            if style == "B":
-                pdf.set_fill_color(235)
-                pdf.rect(x, y, column, height, style="DF")
-            else:
-                pdf.rect(x, y, column, height)
             for index, line in enumerate(lines[:count]):
+                if not line:
+                    continue
                 left = x + PAD
                 if spec.align == "R":
-                    left = x + column - PAD - self._measure(style)(line)
+                    left = x + column - PAD - measure(line)
                 elif spec.align == "C":
-                    left = x + (column - self._measure(style)(line)) / 2
-                pdf.text(left, y + PAD + LINE * (index + 1) - 0.75, line)
+                    left = x + (column - measure(line)) / 2
+                pdf.text(left, baseline + LINE * index, line)
             x += column
+        pdf.line(MARGIN, y + height, MARGIN + sum(self.widths), y + height)
         return y + height
+
+    def _rules(self, top: float, bottom: float) -> None:
+        """The table's vertical rules from ``top`` to ``bottom`` on the current page."""
+        x = MARGIN
+        self.pdf.line(x, top, x, bottom)
+        for column in self.widths:
+            x += column
+            self.pdf.line(x, top, x, bottom)
 
     def draw(self) -> None:
         pdf = self.pdf
@@ -188,14 +208,18 @@ class _Table:
         if y + header_height + LINE * 3 > self.bottom:
             pdf.add_page()
             y = pdf.get_y()
+        page_top = y
         y = self._draw(header, y, header_lines, "B")
         top = y
         capacity = int((self.bottom - top - 2 * PAD) / LINE)
 
-        def next_page() -> float:
+        def next_page(end: float) -> float:
+            self._rules(page_top_of[0], end)
             pdf.add_page()
+            page_top_of[0] = pdf.get_y()
             return self._draw(header, pdf.get_y(), header_lines, "B")
 
+        page_top_of = [page_top]
         for row in self.sheet.rows:
             cells = self._cells(row, "")
             remaining = max(len(lines) for lines in cells)
@@ -206,12 +230,13 @@ class _Table:
                     break
                 # a row goes whole to the next page, unless it is taller than a page
                 if room < 1 or (y > top and remaining <= capacity):
-                    y = next_page()
+                    y = next_page(y)
                     top = y
                     continue
                 y = self._draw(cells, y, room, "")
                 cells = [lines[room:] for lines in cells]
                 remaining -= room
-                y = next_page()
+                y = next_page(y)
                 top = y
+        self._rules(page_top_of[0], y)
         pdf.set_y(y)
