@@ -206,10 +206,12 @@ def main() -> None:
     try:
         wait_for(base, server)
         summary = run_demo(Api(base), expeditions, FieldLaptop(data_dir / "field-laptop"))
+        summary["acts"] = register_step(Api(base), data_dir, summary["changes"])
     finally:
         server.terminate()
         server.wait(timeout=30)
     print_summary(summary, expeditions, data_dir)
+    print_acts(summary["acts"], data_dir)
 
 
 def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -> dict[str, Any]:
@@ -280,6 +282,106 @@ def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -
         "cursor": cursor,
         "laptop": laptop_report,
     }
+
+
+def approve_for_register(data_dir: Path, uuids: list[str]) -> None:
+    """The history department's approval of these finds, recorded as a museum revision each
+    (what a reviewer's decision writes), straight into the demo's database."""
+    from field_server.adapters.database import make_engine
+    from field_server.adapters.unit_of_work import UnitOfWorkFactory
+    from field_server.domain.find_status import FindStatus
+    from field_server.services.auth import now_utc
+    from field_server.services.museum_revisions import load_find, record_museum_revision
+
+    engine = make_engine(f"sqlite:///{data_dir / 'qazba.sqlite3'}")
+    try:
+        with UnitOfWorkFactory(engine)(write=True) as uow:
+            reviewer = uow.users.by_username("reviewer")
+            for uuid_ in uuids:
+                record_museum_revision(
+                    uow,
+                    load_find(uow, uuid_),
+                    user_id=reviewer.id if reviewer else None,
+                    now=now_utc(),
+                    action="find.review",
+                    reason="checked against the field inventory",
+                    status=FindStatus.APPROVED,
+                )
+            uow.commit()
+    finally:
+        engine.dispose()
+
+
+def create_demo_act(
+    registrar: Api,
+    expedition_code: str,
+    fund: str,
+    uuids: list[str],
+    out_dir: Path,
+    *,
+    storage_location: str,
+) -> dict[str, Any]:
+    """An acceptance act of approved finds, and its act and field inventory written as PDF,
+    CSV and HTML (Kazakh) under ``out_dir``."""
+    act = registrar.call(
+        "POST",
+        "/api/v1/register/acts",
+        {
+            "expedition_code": expedition_code,
+            "fund": fund,
+            "find_uuids": uuids,
+            "received_by": "registrar",
+            "storage_location": storage_location,
+        },
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for document in ("", "/inventory"):
+        for fmt in ("pdf", "csv", "html"):
+            path = f"/api/v1/register/acts/{fund}/{act['act_number']}{document}.{fmt}"
+            request = urllib.request.Request(registrar.base + path)
+            request.add_header("Authorization", f"Bearer {registrar.token}")
+            with urllib.request.urlopen(request, timeout=60) as response:
+                content = response.read()
+            name = f"{'inventory' if document else 'act'}-{fund}-{act['act_number']}.{fmt}"
+            (out_dir / name).write_bytes(content)
+            files.append(name)
+    return {**act, "files": files}
+
+
+def register_step(api: Api, data_dir: Path, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ULY-2026's small finds go to the main fund (КП), its bulk lots to the auxiliary (НВФ)."""
+    finds = [
+        c for c in changes if c["type"] == "find" and c["data"]["expedition_code"] == "ULY-2026"
+    ]
+    small = [c["uuid"] for c in finds if c["data"]["kind"] == "small_find"]
+    bulk = [c["uuid"] for c in finds if c["data"]["kind"] == "bulk"]
+    approve_for_register(data_dir, small + bulk)
+    registrar = api.login("registrar")
+    out_dir = data_dir / "register"
+    return [
+        create_demo_act(
+            registrar, "ULY-2026", "KP", small, out_dir, storage_location="Қор 1, сөре 3"
+        ),
+        create_demo_act(registrar, "ULY-2026", "NVF", bulk, out_dir, storage_location="Қор 2"),
+    ]
+
+
+def print_acts(acts: list[dict[str, Any]], data_dir: Path) -> None:
+    table = Table(title="Accession register: acceptance acts")
+    for column in ("act", "items", "numbers", "documents"):
+        table.add_column(column)
+    for act in acts:
+        fund = "КП" if act["fund"] == "KP" else "НВФ"
+        numbers = [e["register_number"] for e in act["entries"]]
+        table.add_row(
+            f"{fund} {act['act_number']}",
+            str(len(numbers)),
+            f"{numbers[0]} … {numbers[-1]}",
+            ", ".join(act["files"][:3]) + " (+ inventory)",
+        )
+    console.print(table)
+    console.print(f"Acts and field inventories in {data_dir / 'register'}.")
 
 
 def record_on_laptop(

@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -234,4 +235,69 @@ photo_blobs = Table(
     Column("height", Integer),
     Column("stored_at", DateTime(timezone=True), nullable=False),
     Column("stored_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+)
+
+
+# -- the accession register (DESIGN §6) --------------------------------------------------------
+# Acts, entries and amendments are only ever inserted: the migration adds triggers that refuse
+# an UPDATE or DELETE of them, because the register is a permanent record.
+
+# Each fund's last receipt number; the row is locked while an act takes the next one.
+register_funds = Table(
+    "register_funds",
+    metadata,
+    Column("fund", String(8), primary_key=True),  # KP | NVF
+    Column("last_receipt", Integer, nullable=False),
+)
+
+register_acts = Table(
+    "register_acts",
+    metadata,
+    Column("fund", String(8), ForeignKey("register_funds.fund"), nullable=False),
+    Column("act_number", Integer, nullable=False),
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("received_by", String(200)),
+    Column("handed_over_by", String(500)),
+    Column("storage_location", String(500)),
+    Column("item_count", Integer, nullable=False),
+    PrimaryKeyConstraint("fund", "act_number"),
+)
+
+register_entries = Table(
+    "register_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fund", String(8), nullable=False),
+    Column("act_number", Integer, nullable=False),
+    Column("item", Integer, nullable=False),
+    Column("register_number", String(64), nullable=False, unique=True),  # Cyrillic: КП 12/3
+    Column("find_uuid", String(36), ForeignKey("records.uuid"), nullable=False, unique=True),
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    # the find as the books hold it at accession (JSON); later changes are amendments
+    Column("accessioned_values", Text, nullable=False),
+    Column("storage_location", String(500)),
+    Column("received_by", String(200)),
+    Column("accessioned_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(
+        ["fund", "act_number"],
+        ["register_acts.fund", "register_acts.act_number"],
+        name="fk_register_entries_fund_register_acts",
+    ),
+    UniqueConstraint("fund", "act_number", "item"),
+)
+
+register_amendments = Table(
+    "register_amendments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entry_id", Integer, ForeignKey("register_entries.id"), nullable=False, index=True),
+    Column("field", String(40), nullable=False),
+    Column("old_value", Text, nullable=False),  # JSON
+    Column("new_value", Text, nullable=False),  # JSON
+    Column("reason", Text, nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("find_server_rev", Integer),  # the find's revision it made, for find fields
 )

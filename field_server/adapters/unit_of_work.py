@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine
 
 from field_server.adapters import find_repositories as find_repo
 from field_server.adapters import photo_repositories as photo_repo
+from field_server.adapters import register_repository
 from field_server.adapters import repositories as repo
 from field_server.adapters.database import WRITE_OPTION
 
@@ -32,6 +33,7 @@ class UnitOfWork:
     uploads: photo_repo.Uploads
     blobs: photo_repo.PhotoBlobs
     finds: find_repo.Finds
+    register: register_repository.Register
     connection: Connection
 
     def __init__(self, engine: Engine, *, write: bool = False, sequenced: bool = True) -> None:
@@ -56,6 +58,7 @@ class UnitOfWork:
         self.uploads = photo_repo.Uploads(connection)
         self.blobs = photo_repo.PhotoBlobs(connection)
         self.finds = find_repo.Finds(connection)
+        self.register = register_repository.Register(connection)
         if self._write and self._sequenced:
             self.changes.lock()
         return self

@@ -16,11 +16,13 @@ from werkzeug.test import TestResponse
 from field_server.adapters.tables import access_tokens
 from field_server.app import create_app
 from field_server.config import ServerConfig
+from field_server.domain.find_status import FindStatus
 from field_server.services import auth
 from field_server.services.auth import now_utc, token_digest
 from tests import photo_samples, samples
 from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
+from tests.integration.museum_status import set_status
 from tests.integration.web_session import browser
 
 PROBLEM = "application/problem+json"
@@ -292,6 +294,61 @@ def web_stylesheet(world: World, who: str | None) -> TestResponse:
 
 def web_leaflet(world: World, who: str | None) -> TestResponse:
     return browser(world, who).client.get("/static/vendor/leaflet/leaflet.js", buffered=True)
+
+
+def approved_find(world: World) -> str:
+    """A fresh approved find of ULY-2026, for one act."""
+    survey = sample_batch("ULY-2026")[0]
+    find = samples.fresh_find(sample_batch("ULY-2026")[1])
+    world.pushed("recorder", [survey, find])
+    set_status(world, [find["uuid"]], FindStatus.APPROVED)
+    return find["uuid"]
+
+
+def an_act(world: World) -> int:
+    """KP act of one find, made by the registrar (once per world)."""
+    with world.runtime.uow() as uow:
+        if uow.register.last_receipts()["KP"]:
+            return 1
+    response = world.client.post(
+        "/api/v1/register/acts",
+        headers=world.headers("registrar"),
+        json={"expedition_code": "ULY-2026", "fund": "KP", "find_uuids": [approved_find(world)]},
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["act_number"]
+
+
+def create_act(world: World, who: str | None) -> TestResponse:
+    return world.client.post(
+        "/api/v1/register/acts",
+        headers=world.headers(who),
+        json={"expedition_code": "ULY-2026", "fund": "NVF", "find_uuids": [approved_find(world)]},
+    )
+
+
+def read_act(world: World, who: str | None) -> TestResponse:
+    return world.client.get(f"/api/v1/register/acts/KP/{an_act(world)}", headers=world.headers(who))
+
+
+def read_inventory(world: World, who: str | None) -> TestResponse:
+    url = f"/api/v1/register/acts/KP/{an_act(world)}/inventory.csv"
+    return world.client.get(url, headers=world.headers(who))
+
+
+def list_entries(world: World, who: str | None) -> TestResponse:
+    an_act(world)
+    return world.client.get("/api/v1/register/entries?fund=KP", headers=world.headers(who))
+
+
+def amend_entry(world: World, who: str | None) -> TestResponse:
+    # a new storage place per caller, so that every permitted call changes something (201)
+    url = f"/api/v1/register/entries/KP/{an_act(world)}/1/amendments"
+    return world.client.post(
+        url,
+        headers=world.headers(who),
+        json={"field": "storage_location", "new": f"shelf of {who}", "reason": "moved"},
+    )
 
 
 # -- the matrix ---------------------------------------------------------------------------
@@ -696,6 +753,57 @@ MATRIX: dict[tuple[str, str], Row] = {
         reviewer=200,
         registrar=200,
         admin=200,
+    ),
+    # the register belongs to the museum: no recorder, leader or not, reads or writes it
+    ("POST", "/api/v1/register/acts"): Row(
+        create_act,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=403,
+        registrar=201,
+        admin=201,
+    ),
+    ("GET", "/api/v1/register/acts/<fund>/<number>"): Row(
+        read_act,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/api/v1/register/acts/<fund>/<number>/<document>"): Row(
+        read_inventory,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/api/v1/register/entries"): Row(
+        list_entries,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("POST", "/api/v1/register/entries/<fund>/<act_number>/<item>/amendments"): Row(
+        amend_entry,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=403,
+        registrar=201,
+        admin=201,
     ),
 }
 

@@ -1,0 +1,19 @@
+"""A register document as CSV (RFC 4180): one header row, comma-separated, CRLF line ends."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from field_server.adapters.register_documents.sheet import Sheet
+
+
+def render_csv(sheet: Sheet, *, bom: bool = False) -> bytes:
+    """UTF-8; ``bom`` puts a byte-order mark first, which spreadsheet programs need to read
+    Cyrillic from a double-clicked file."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow([column.title for column in sheet.columns])
+    writer.writerows(sheet.rows)
+    text = buffer.getvalue()
+    return (("\ufeff" + text) if bom else text).encode("utf-8")
