@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from field_server.adapters import duplicate_repositories as dup_repo
 from field_server.adapters import photo_repositories as photo_repo
 from field_server.adapters import repositories as repo
 from field_server.adapters.database import WRITE_OPTION
@@ -30,6 +31,9 @@ class UnitOfWork:
     changes: repo.ChangeSequence
     uploads: photo_repo.Uploads
     blobs: photo_repo.PhotoBlobs
+    traits: dup_repo.FindTraitsIndex
+    candidates: dup_repo.DuplicateCandidates
+    aliases: dup_repo.FindAliases
     connection: Connection
 
     def __init__(self, engine: Engine, *, write: bool = False, sequenced: bool = True) -> None:
@@ -53,6 +57,9 @@ class UnitOfWork:
         self.changes = repo.ChangeSequence(connection)
         self.uploads = photo_repo.Uploads(connection)
         self.blobs = photo_repo.PhotoBlobs(connection)
+        self.traits = dup_repo.FindTraitsIndex(connection)
+        self.candidates = dup_repo.DuplicateCandidates(connection)
+        self.aliases = dup_repo.FindAliases(connection)
         if self._write and self._sequenced:
             self.changes.lock()
         return self
