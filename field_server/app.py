@@ -12,7 +12,7 @@ from field_server.adapters.database import make_engine
 from field_server.adapters.photo_store import FilesystemPhotoStore
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.adapters.upload_staging import UploadStaging
-from field_server.api import access, expeditions, openapi, photos, sync, uploads
+from field_server.api import access, expeditions, openapi, photos, review, sync, uploads
 from field_server.api.problems import register_problem_handlers
 from field_server.config import ServerConfig
 from field_server.runtime import Runtime
@@ -46,7 +46,7 @@ def create_app(config: ServerConfig | None = None) -> Flask:
         photos=Photos(uow, store),
         uploads=Uploads(uow, staging, store, config.max_upload_bytes),
     )
-    for module in (access, expeditions, sync, photos, uploads, openapi):
+    for module in (access, expeditions, sync, photos, uploads, review, openapi):
         app.register_blueprint(module.blueprint)
     register_problem_handlers(app)
     app.wsgi_app = uploads.MethodOverride(app.wsgi_app)  # type: ignore[method-assign]

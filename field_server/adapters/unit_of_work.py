@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 from field_server.adapters import duplicate_repositories as dup_repo
 from field_server.adapters import photo_repositories as photo_repo
 from field_server.adapters import repositories as repo
+from field_server.adapters import review_repositories as review_repo
 from field_server.adapters.database import WRITE_OPTION
 
 
@@ -34,6 +35,7 @@ class UnitOfWork:
     traits: dup_repo.FindTraitsIndex
     candidates: dup_repo.DuplicateCandidates
     aliases: dup_repo.FindAliases
+    history: review_repo.FindHistory
     connection: Connection
 
     def __init__(self, engine: Engine, *, write: bool = False, sequenced: bool = True) -> None:
@@ -60,6 +62,7 @@ class UnitOfWork:
         self.traits = dup_repo.FindTraitsIndex(connection)
         self.candidates = dup_repo.DuplicateCandidates(connection)
         self.aliases = dup_repo.FindAliases(connection)
+        self.history = review_repo.FindHistory(connection)
         if self._write and self._sequenced:
             self.changes.lock()
         return self
