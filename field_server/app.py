@@ -20,6 +20,7 @@ from field_server.api import (
     openapi,
     photos,
     register,
+    review,
     sync,
     uploads,
 )
@@ -56,7 +57,7 @@ def create_app(config: ServerConfig | None = None) -> Flask:
         photos=Photos(uow, store),
         uploads=Uploads(uow, staging, store, config.max_upload_bytes),
     )
-    for module in (access, expeditions, exports, sync, photos, uploads, register, openapi):
+    for module in (access, expeditions, exports, sync, photos, uploads, review, register, openapi):
         app.register_blueprint(module.blueprint)
     register_problem_handlers(app)
     web.init_app(app, config)

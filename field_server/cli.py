@@ -17,7 +17,7 @@ from field_server.adapters.schema_migration import upgrade_database
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.config import ServerConfig
 from field_server.domain.access import Role
-from field_server.services import auth, expeditions
+from field_server.services import auth, duplicates, expeditions
 from field_server.services.errors import ServiceError
 
 
@@ -174,6 +174,24 @@ def add_site(code: str, site_code: str, name: str, boundary_file: Path) -> None:
         geometry = geometry.get("geometry")
     expeditions.add_site(uow, None, code, site_code, name, geometry)
     click.echo(f"site {site_code} added to {code}")
+
+
+@main.command("detect-duplicates")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@_one_line_errors
+def detect_duplicates(code: str, as_json: bool) -> None:
+    """Compare every find of an expedition and update its duplicate queue."""
+    _, uow = _factory()
+    report = duplicates.detect_expedition(uow, None, code)
+    if as_json:
+        click.echo(json.dumps(report.__dict__))
+        return
+    click.echo(
+        f"{report.expedition_code}: {report.finds} finds compared; {report.open} open "
+        f"candidates ({report.added} new, {report.updated} updated, "
+        f"{report.withdrawn} withdrawn)"
+    )
 
 
 @main.command("serve")

@@ -5,7 +5,8 @@ sample expeditions with their sites and teams, and sends every sample survey and
 that comes with a GPS log and a camera card (Dombauyl) is recorded on a field laptop with the
 real ``field-client`` (its home under ./var/field-laptop): login, pull, the finds, the GPX and
 photo imports, sync. The others are pushed through the HTTP API as the recorders' devices would.
-It then pulls the result back and prints a summary.
+It then pulls the result back, runs duplicate detection, merges the planted double entry of a
+sherd, approves ULY-2026's other finds as a reviewer would, and prints a summary.
 """
 
 from __future__ import annotations
@@ -281,6 +282,44 @@ def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -
         "changes": changes,
         "cursor": cursor,
         "laptop": laptop_report,
+        "review": review_duplicates(reviewer, changes),
+    }
+
+
+def review_duplicates(reviewer: Api, changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reviewer's round: detection over ULY-2026, the near-match pair merged (the find
+    recorded first is kept), then every other ULY-2026 find still waiting approved."""
+    code = "ULY-2026"
+    detection = reviewer.call("POST", f"/api/v1/expeditions/{code}/duplicates/detect")
+    candidates = reviewer.call("GET", f"/api/v1/expeditions/{code}/duplicates")
+    numbers = {c["uuid"]: c["data"]["find_number"] for c in changes if c["type"] == "find"}
+    recorded = {c["uuid"]: c["data"]["recorded_at"] for c in changes if c["type"] == "find"}
+    merged = None
+    near = [c for c in candidates if "near_match" in c["rules"]]
+    if near:
+        pair = near[0]["find_uuids"]
+        keep = min(pair, key=lambda u: recorded[u])
+        merged = reviewer.call(
+            "POST",
+            f"/api/v1/duplicates/{near[0]['id']}/merge",
+            {"keep": keep, "reason": "one sherd entered on two laptops"},
+        )
+    approved = 0
+    for change in changes:
+        if change["type"] != "find" or change["data"]["expedition_code"] != code:
+            continue
+        if merged and change["uuid"] == merged["merged"]["uuid"]:
+            continue
+        reviewer.call("POST", f"/api/v1/finds/{change['uuid']}/review", {"decision": "approve"})
+        approved += 1
+    left = reviewer.call("GET", f"/api/v1/expeditions/{code}/duplicates")
+    return {
+        "detection": detection,
+        "candidates": candidates,
+        "numbers": numbers,
+        "merged": merged,
+        "approved": approved,
+        "left": left,
     }
 
 
@@ -502,6 +541,7 @@ def print_summary(
     console.print(
         f"Pull from 0 returned {len(summary['changes'])} records; cursor {summary['cursor']}."
     )
+    print_review(summary["review"])
     console.print(
         f"Data in {data_dir}. Serve it with [bold]make serve[/bold]: the review UI at "
         "[bold]http://127.0.0.1:5000/[/bold], the API at http://127.0.0.1:5000/api/v1/health."
@@ -515,6 +555,33 @@ def print_summary(
         f"Demo logins, password [bold]{DEMO_PASSWORD}[/bold]: admin, reviewer, registrar; "
         f"recorders {recorders}.",
         highlight=False,
+    )
+
+
+def print_review(review: dict[str, Any]) -> None:
+    detection, numbers = review["detection"], review["numbers"]
+    table = Table(title=f"Duplicate candidates of ULY-2026 ({detection['finds']} finds compared)")
+    for column in ("id", "finds", "score", "distance", "rules"):
+        table.add_column(column)
+    for candidate in review["candidates"]:
+        table.add_row(
+            str(candidate["id"]),
+            " / ".join(numbers.get(u, u[:8]) for u in candidate["find_uuids"]),
+            f"{candidate['score']:.2f}",
+            f"{candidate['distance_m']:.2f} m",
+            ", ".join(candidate["rules"]),
+        )
+    console.print(table)
+    merged = review["merged"]
+    if merged:
+        console.print(
+            f"Merged candidate {merged['id']}: kept {numbers[merged['kept']['uuid']]}, "
+            f"{numbers[merged['merged']['uuid']]} is now its alias (a later push to it lands "
+            "on the kept find)."
+        )
+    console.print(
+        f"Approved {review['approved']} finds of ULY-2026; "
+        f"{len(review['left'])} candidate(s) left open for a reviewer."
     )
 
 

@@ -301,3 +301,82 @@ register_amendments = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("find_server_rev", Integer),  # the find's revision it made, for find fields
 )
+
+
+# What duplicate detection compares of each find (DESIGN §5), typed and narrow so a whole
+# expedition is read without parsing every find's JSON. Derived from the find's data on every
+# push and museum revision; records.data stays the only source.
+find_traits = Table(
+    "find_traits",
+    metadata,
+    Column("uuid", String(36), ForeignKey("records.uuid"), primary_key=True),
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("find_number", String(64), nullable=False),
+    Column("site_code", String(32)),
+    Column("trench", String(100)),
+    Column("context", String(100)),
+    Column("material", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("horizontal_accuracy_m", Float),
+    Column("found_on", String(10), nullable=False),
+    Column("object_name", Text, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("weight_g", Float),
+    Column("length_mm", Float),
+    Column("width_mm", Float),
+    Column("height_mm", Float),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", String(40), nullable=False),
+    # the find's cell in the accuracy-banded grid (field_server.domain.find_grid)
+    Column("cell", BigInteger, nullable=False),
+    Index(None, "expedition_id", "cell"),
+)
+
+# Which photo a find names, so a shared photo is found by an index, not by reading every find.
+find_photos = Table(
+    "find_photos",
+    metadata,
+    Column("uuid", String(36), ForeignKey("records.uuid"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    PrimaryKeyConstraint("uuid", "sha256"),
+    Index(None, "sha256"),
+)
+
+# A pair of finds that may be one object, waiting for a reviewer (DESIGN §5). The pair is
+# stored in one order (find_a < find_b) so a pair has one row whatever found it.
+duplicate_candidates = Table(
+    "duplicate_candidates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    Column("find_a", String(36), ForeignKey("records.uuid"), nullable=False),
+    Column("find_b", String(36), ForeignKey("records.uuid"), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("rules", Text, nullable=False),  # JSON list of the rules that matched
+    Column("distance_m", Float),
+    Column("state", String(10), nullable=False),  # open | merged | dismissed | withdrawn
+    Column("kept_uuid", String(36)),
+    Column("reason", Text),
+    Column("decided_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("find_a", "find_b"),
+    Index(None, "expedition_id", "state"),
+    Index(None, "find_b"),
+)
+
+# A merged find's uuid, kept forever: a device that knows only it still reaches the kept find.
+find_aliases = Table(
+    "find_aliases",
+    metadata,
+    Column("alias_uuid", String(36), ForeignKey("records.uuid"), primary_key=True),
+    Column("kept_uuid", String(36), ForeignKey("records.uuid"), nullable=False),
+    Column("candidate_id", Integer, ForeignKey("duplicate_candidates.id")),
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "kept_uuid"),
+)

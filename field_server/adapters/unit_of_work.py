@@ -6,10 +6,12 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from field_server.adapters import duplicate_repositories as dup_repo
 from field_server.adapters import find_repositories as find_repo
 from field_server.adapters import photo_repositories as photo_repo
 from field_server.adapters import register_repository
 from field_server.adapters import repositories as repo
+from field_server.adapters import review_repositories as review_repo
 from field_server.adapters.database import WRITE_OPTION
 
 
@@ -34,6 +36,10 @@ class UnitOfWork:
     blobs: photo_repo.PhotoBlobs
     finds: find_repo.Finds
     register: register_repository.Register
+    traits: dup_repo.FindTraitsIndex
+    candidates: dup_repo.DuplicateCandidates
+    aliases: dup_repo.FindAliases
+    history: review_repo.FindHistory
     connection: Connection
 
     def __init__(self, engine: Engine, *, write: bool = False, sequenced: bool = True) -> None:
@@ -59,6 +65,10 @@ class UnitOfWork:
         self.blobs = photo_repo.PhotoBlobs(connection)
         self.finds = find_repo.Finds(connection)
         self.register = register_repository.Register(connection)
+        self.traits = dup_repo.FindTraitsIndex(connection)
+        self.candidates = dup_repo.DuplicateCandidates(connection)
+        self.aliases = dup_repo.FindAliases(connection)
+        self.history = review_repo.FindHistory(connection)
         if self._write and self._sequenced:
             self.changes.lock()
         return self

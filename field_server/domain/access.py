@@ -52,6 +52,14 @@ class Actor:
     def may_manage_team(self, expedition_id: int) -> bool:
         return self.is_admin or expedition_id in self.leads
 
+    def may_review(self) -> bool:
+        """Approve, reject, correct, merge and dismiss: the history department's work."""
+        return self.has_any(Role.ADMIN, Role.REVIEWER)
+
+    def may_resolve_conflicts(self, expedition_id: int) -> bool:
+        """Conflicting revisions are settled by a reviewer or by the expedition's leader."""
+        return self.may_review() or expedition_id in self.leads
+
 
 def parse_roles(values: list[str] | tuple[str, ...]) -> frozenset[Role]:
     """Turn role names into roles; raises ValueError naming the first unknown one."""

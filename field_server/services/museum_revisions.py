@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from field_core.content_hash import canonical_json, text_hash
+from field_server.adapters.duplicate_repositories import traits_row
 from field_server.adapters.unit_of_work import UnitOfWork
+from field_server.domain.duplicates import traits_of
 from field_server.domain.find_status import FindStatus, parse_status
 from field_server.services.errors import NotFound
 
@@ -106,6 +108,12 @@ def record_museum_revision(
             if stored != previous:
                 audit[column] = {"old": previous, "new": stored}
     uow.records.set_columns(find.uuid, values)
+    # duplicate detection reads its own copy of what it compares (a merged find drops out)
+    new_status = values.get("status", find.status.value)
+    uow.traits.save(
+        [traits_row(traits_of(find.uuid, new_data), find.expedition_id, new_status)],
+        {find.uuid: tuple(new_data.get("photos") or ())},
+    )
     uow.records.insert_revisions(
         [
             {

@@ -12,13 +12,16 @@ from field_core.content_hash import canonical_json, content_hash, text_hash
 from field_core.envelope import Envelope, parse_envelope
 from field_core.geo.coordinates import KAZAKHSTAN_BOUNDS, Bounds, check_position, expand_bounds
 from field_core.validation import validate_record_data
+from field_server.adapters.duplicate_repositories import traits_row
 from field_server.adapters.repositories import ExpeditionRow, SiteRow, StoredRecord
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
+from field_server.domain.duplicates import traits_of
 from field_server.domain.merge import three_way_merge
 from field_server.domain.site_boundary import SiteBoundary, site_boundary
 from field_server.domain.spatial_checks import accuracy_threshold, spatial_flags
 from field_server.services.auth import now_utc
+from field_server.services.duplicates import Examination, candidate_flags, examine_finds
 from field_server.services.errors import Forbidden, InvalidInput
 
 MAX_RECORDS = 1000
@@ -149,6 +152,10 @@ class _BatchWriter:
         self.conflicts: list[dict[str, Any]] = []
         self.site_distances: dict[int, float] = {}
         self._last_seq: int | None = None
+        # finds whose data this batch changes: uuid -> (expedition id, new data, status)
+        self.changed_finds: dict[str, tuple[int, dict[str, Any], str]] = {}
+        self.kept: dict[str, str] = {}  # a merged find's uuid -> the find it lives on in
+        self.examinations: list[Examination] = []
 
     def last_seq(self) -> int:
         if self._last_seq is not None:
@@ -161,6 +168,10 @@ class _BatchWriter:
         live = [item for item in batch if item.envelope is not None]
         uuids = [item.envelope.uuid for item in live if item.envelope]
         self.current = self.uow.records.get_many(uuids)
+        self.kept = self.uow.aliases.kept_of(
+            u for u, record in self.current.items() if record.merged_into
+        )
+        self.current.update(self.uow.records.get_many(set(self.kept.values()) - set(self.current)))
         expeditions, survey_expeditions = self._load_expeditions(live)
         self._load_base_revisions(live)
         replays = self.uow.records.device_revisions(
@@ -187,7 +198,41 @@ class _BatchWriter:
             stored = self.current.get(item.envelope.uuid) if item.envelope else None
             if item.result and item.result["status"] == "rejected" and stored is not None:
                 item.result["server_rev"] = stored.server_rev
+        self._examine_duplicates(live)
         self._write()
+        self._save_duplicates()
+
+    def _examine_duplicates(self, live: list[Incoming]) -> None:
+        """Compare the batch's new and changed finds with their neighbourhoods and flag the
+        pushed ones that may be duplicates (the queue is written after the records)."""
+        by_expedition: dict[int, list[Any]] = defaultdict(list)
+        for uuid, (expedition_id, data, _) in self.changed_finds.items():
+            by_expedition[expedition_id].append(traits_of(uuid, data))
+        items = {i.envelope.uuid: i for i in live if i.envelope and i.result}
+        for expedition_id, finds in by_expedition.items():
+            examination = examine_finds(self.uow, expedition_id, finds)
+            self.examinations.append(examination)
+            for find in finds:
+                flags = candidate_flags(examination, find.uuid)
+                item = items.get(find.uuid)
+                if not flags or item is None or item.result is None:
+                    continue
+                item.result.setdefault("flags", []).extend(flags)
+                stored = self.current[find.uuid]
+                stored.flags = canonical_json(item.result["flags"])
+                self._stage_row(find.uuid, {"flags": stored.flags})
+
+    def _save_duplicates(self) -> None:
+        rows = [
+            traits_row(traits_of(uuid, data), expedition_id, status)
+            for uuid, (expedition_id, data, status) in self.changed_finds.items()
+        ]
+        photos = {
+            uuid: tuple(data["photos"] or ()) for uuid, (_, data, _) in self.changed_finds.items()
+        }
+        self.uow.traits.save(rows, photos)
+        for examination in self.examinations:
+            examination.save(self.uow, self.now)
 
     def _load_expeditions(
         self, live: list[Incoming]
@@ -407,6 +452,19 @@ class _BatchWriter:
         elif stored.type != envelope.type:
             item.reject([{"field": "type", "message": f"this uuid is a {stored.type}"}])
             return
+        elif envelope.uuid in self.kept:
+            outcome = self._onto_kept(item, stored, self.current[self.kept[envelope.uuid]])
+            if outcome is None:
+                return
+            result.update(status=outcome, server_rev=stored.server_rev)
+            flags = [
+                {
+                    "code": "merged_into",
+                    "detail": f"this find was merged into {self.kept[envelope.uuid]}; "
+                    "edits to it are applied to that find",
+                    "other_uuid": self.kept[envelope.uuid],
+                }
+            ]
         elif (
             stored.content_hash == item.digest
             or (envelope.uuid, envelope.rev, item.digest) in replays
@@ -453,6 +511,50 @@ class _BatchWriter:
         replays.add((envelope.uuid, envelope.rev, item.digest))
         item.result = result
 
+    def _onto_kept(self, item: Incoming, alias: StoredRecord, kept: StoredRecord) -> str | None:
+        """An edit of a merged find, three-way merged onto the find it was merged into.
+
+        The base is the merged find's own revision the device started from; what the device
+        changed since lands on the kept find unless the kept find changed that field too (then
+        it is a conflict on the kept find). The merged find itself never changes again, so
+        the device keeps its own server_rev as the next base: an edit it sends again merges to
+        the same result.
+        """
+        envelope = item.envelope
+        assert envelope is not None and item.data is not None
+        if envelope.base_rev > alias.server_rev:
+            item.reject(
+                [
+                    {
+                        "field": "base_rev",
+                        "message": f"the server is at revision {alias.server_rev}, "
+                        f"not {envelope.base_rev}",
+                    }
+                ]
+            )
+            return None
+        if envelope.base_rev == alias.server_rev:
+            base = json.loads(alias.data)
+        else:
+            base = self._base_data(envelope.uuid, envelope.base_rev)
+        theirs = json.loads(kept.data)
+        outcome = three_way_merge(base, item.data, theirs)
+        if outcome.merged is None:
+            self._park_conflict(item, kept, outcome.conflicting_fields, uuid=kept.uuid)
+            return "conflict"
+        if outcome.merged == theirs:
+            return "unchanged"
+        self._revise(
+            item,
+            kept,
+            outcome.merged,
+            canonical_json(outcome.merged),
+            content_hash(outcome.merged),
+            json.loads(kept.flags),
+            uuid=kept.uuid,
+        )
+        return "updated"
+
     def _base_data(self, uuid: str, base_rev: int) -> dict[str, Any]:
         if base_rev == 0:
             return {}
@@ -483,6 +585,8 @@ class _BatchWriter:
             "updated_at": self.now,
         }
         self.inserts[envelope.uuid] = row
+        if envelope.type == "find":
+            self.changed_finds[envelope.uuid] = (expedition_id, data, "synced")
         self.current[envelope.uuid] = StoredRecord(
             envelope.uuid,
             envelope.type,
@@ -505,9 +609,11 @@ class _BatchWriter:
         text: str,
         digest: str,
         flags: list[dict[str, Any]],
+        uuid: str | None = None,
     ) -> None:
         envelope = item.envelope
         assert envelope is not None
+        uuid = uuid or envelope.uuid
         stored.server_rev += 1
         stored.data, stored.content_hash, stored.flags = text, digest, canonical_json(flags)
         seq = self.uow.changes.take()
@@ -522,23 +628,32 @@ class _BatchWriter:
             "seq": seq,
             "updated_at": self.now,
         }
-        self._stage_row(envelope.uuid, values)
-        self.revision_texts[(envelope.uuid, stored.server_rev)] = text
-        self._add_revision(item, stored.server_rev, text, digest)
+        self._stage_row(uuid, values)
+        self.revision_texts[(uuid, stored.server_rev)] = text
+        self._add_revision(item, stored.server_rev, text, digest, uuid)
+        if stored.type == "find":
+            self.changed_finds[uuid] = (stored.expedition_id, data, stored.status or "synced")
 
-    def _park_conflict(self, item: Incoming, stored: StoredRecord, fields: tuple[str, ...]) -> None:
+    def _park_conflict(
+        self,
+        item: Incoming,
+        stored: StoredRecord,
+        fields: tuple[str, ...],
+        uuid: str | None = None,
+    ) -> None:
         envelope = item.envelope
         assert envelope is not None
+        uuid = uuid or envelope.uuid
         stored.open_conflicts += 1
         seq = self.uow.changes.take()
         self._last_seq = seq
         self._stage_row(
-            envelope.uuid,
+            uuid,
             {"open_conflicts": stored.open_conflicts, "seq": seq, "updated_at": self.now},
         )
         self.conflicts.append(
             {
-                "uuid": envelope.uuid,
+                "uuid": uuid,
                 "server_rev": stored.server_rev,
                 "base_rev": envelope.base_rev,
                 "fields": canonical_json(list(fields)),
@@ -558,12 +673,14 @@ class _BatchWriter:
         staged = self.updates.setdefault(uuid, {"key": uuid})
         staged.update(values)
 
-    def _add_revision(self, item: Incoming, server_rev: int, text: str, digest: str) -> None:
+    def _add_revision(
+        self, item: Incoming, server_rev: int, text: str, digest: str, uuid: str | None = None
+    ) -> None:
         envelope = item.envelope
         assert envelope is not None
         self.revisions.append(
             {
-                "uuid": envelope.uuid,
+                "uuid": uuid or envelope.uuid,
                 "server_rev": server_rev,
                 "data": text,
                 "content_hash": digest,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -348,6 +349,95 @@ def amend_entry(world: World, who: str | None) -> TestResponse:
         url,
         headers=world.headers(who),
         json={"field": "storage_location", "new": f"shelf of {who}", "reason": "moved"},
+    )
+
+
+def fresh_pair(world: World) -> tuple[str, str]:
+    """Two new finds of ULY-2026 under one number: a duplicate candidate of their own."""
+    survey, template = sample_batch("ULY-2026")[:2]
+    first = samples.fresh_find(template)
+    second = samples.fresh_find(template, find_number=first["data"]["find_number"])
+    world.pushed("admin", [survey, first, second])
+    return first["uuid"], second["uuid"]
+
+
+def fresh_candidate(world: World) -> int:
+    pair = tuple(sorted(fresh_pair(world)))
+    with world.runtime.uow() as uow:
+        [candidate] = [c for c in uow.candidates.involving([pair[0]]) if c.pair == pair]
+    return candidate.id
+
+
+def duplicate_queue(world: World, who: str | None) -> TestResponse:
+    url = "/api/v1/expeditions/ULY-2026/duplicates"
+    return world.client.get(url, headers=world.headers(who))
+
+
+def detect_duplicates(world: World, who: str | None) -> TestResponse:
+    url = "/api/v1/expeditions/ULY-2026/duplicates/detect"
+    return world.client.post(url, headers=world.headers(who))
+
+
+def merge_duplicates(world: World, who: str | None) -> TestResponse:
+    candidate = fresh_candidate(world)
+    with world.runtime.uow() as uow:
+        row = uow.candidates.get(candidate)
+    assert row is not None
+    return world.client.post(
+        f"/api/v1/duplicates/{candidate}/merge",
+        headers=world.headers(who),
+        json={"keep": row.find_a},
+    )
+
+
+def dismiss_duplicates(world: World, who: str | None) -> TestResponse:
+    return world.client.post(
+        f"/api/v1/duplicates/{fresh_candidate(world)}/dismiss",
+        headers=world.headers(who),
+        json={"reason": "two objects"},
+    )
+
+
+def read_find(world: World, who: str | None) -> TestResponse:
+    uuid, _ = fresh_pair(world)
+    return world.client.get(f"/api/v1/finds/{uuid}", headers=world.headers(who))
+
+
+def review_find(world: World, who: str | None) -> TestResponse:
+    uuid, _ = fresh_pair(world)
+    return world.client.post(
+        f"/api/v1/finds/{uuid}/review", headers=world.headers(who), json={"decision": "approve"}
+    )
+
+
+def correct_find(world: World, who: str | None) -> TestResponse:
+    uuid, _ = fresh_pair(world)
+    return world.client.patch(
+        f"/api/v1/finds/{uuid}",
+        headers=world.headers(who),
+        json={"notes": f"checked by {who}", "reason": "label read again"},
+    )
+
+
+def resolve_conflict(world: World, who: str | None) -> TestResponse:
+    uuid, _ = fresh_pair(world)
+    world.client.patch(
+        f"/api/v1/finds/{uuid}",
+        headers=world.headers("admin"),
+        json={"notes": "museum", "reason": "label"},
+    )
+    with world.runtime.uow() as uow:
+        [revision] = [r for r in uow.records.revisions_of(uuid) if r.server_rev == 1]
+    data = dict(json.loads(revision.data), notes="device")
+    record = {"type": "find", "uuid": uuid, "base_rev": 1, "rev": 2, "data": data}
+    [result] = world.pushed("admin", [record])["results"]
+    assert result["status"] == "conflict"
+    with world.runtime.uow() as uow:
+        [conflict] = uow.history.conflicts_of(uuid)
+    return world.client.post(
+        f"/api/v1/finds/{uuid}/conflicts/{conflict.id}/resolve",
+        headers=world.headers(who),
+        json={"resolution": "keep_server"},
     )
 
 
@@ -804,6 +894,87 @@ MATRIX: dict[tuple[str, str], Row] = {
         reviewer=403,
         registrar=201,
         admin=201,
+    ),
+    ("GET", "/api/v1/expeditions/<code>/duplicates"): Row(
+        duplicate_queue,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=403,
+        admin=200,
+    ),
+    ("POST", "/api/v1/expeditions/<code>/duplicates/detect"): Row(
+        detect_duplicates,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=403,
+        admin=200,
+    ),
+    ("POST", "/api/v1/duplicates/<int:candidate_id>/merge"): Row(
+        merge_duplicates,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=403,
+        admin=200,
+    ),
+    ("POST", "/api/v1/duplicates/<int:candidate_id>/dismiss"): Row(
+        dismiss_duplicates,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=403,
+        admin=200,
+    ),
+    # a stranger to the expedition is told the find does not exist
+    ("GET", "/api/v1/finds/<uuid>"): Row(
+        read_find,
+        anonymous=401,
+        recorder=200,
+        outsider=404,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("POST", "/api/v1/finds/<uuid>/review"): Row(
+        review_find,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=403,
+        admin=200,
+    ),
+    ("PATCH", "/api/v1/finds/<uuid>"): Row(
+        correct_find,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=403,
+        admin=200,
+    ),
+    ("POST", "/api/v1/finds/<uuid>/conflicts/<int:conflict_id>/resolve"): Row(
+        resolve_conflict,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=200,
+        reviewer=200,
+        registrar=403,
+        admin=200,
     ),
 }
 

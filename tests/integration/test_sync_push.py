@@ -161,14 +161,17 @@ def test_a_find_number_typed_twice_is_a_duplicate_candidate_not_an_overwrite(wor
     twin = samples.fresh_find(find, find_number=find["data"]["find_number"])
     [result] = world.pushed("recorder", [twin])["results"]
     assert result["status"] == "created"
-    assert result["flags"] == [
-        {
-            "code": "duplicate_find_number",
-            "other_uuid": find["uuid"],
-            "detail": f"find number {find['data']['find_number']} is already used by "
-            f"{find['uuid']}",
-        }
-    ]
+    number_flag, candidate_flag = result["flags"]
+    assert number_flag == {
+        "code": "duplicate_find_number",
+        "other_uuid": find["uuid"],
+        "detail": f"find number {find['data']['find_number']} is already used by {find['uuid']}",
+    }
+    assert candidate_flag["code"] == "duplicate_candidate"
+    assert candidate_flag["other_uuid"] == find["uuid"]
+    assert candidate_flag["detail"].startswith(
+        f"may be the same find as {find['data']['find_number']}"
+    )
 
 
 def test_pull_pages_through_every_change_once(world: World) -> None:

@@ -1,0 +1,348 @@
+"""Duplicate detection benchmark: a whole expedition of 100,000 finds, and a push of 500.
+
+Prints medians next to the targets of issue 4: full detection ≤ 2 s and ≤ 500 MB peak RSS,
+incremental detection after a push of 500 finds ≤ 100 ms (and the whole push with it), and an
+acceptance act of 1,000 finds with its PDF ≤ 2 s (measured by bench/act_bench.py's ``main``
+when that script is present; this script does not build acts).
+
+The store is filled straight through the repositories (records, revisions, find traits) so that
+setup takes seconds; what is timed goes through the services as the server runs them. Each
+full detection runs in a fresh child process, so its peak RSS is that of one server process
+reading the expedition cold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import multiprocessing
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from field_core.content_hash import canonical_json, text_hash  # noqa: E402
+from field_server.adapters.database import make_engine  # noqa: E402
+from field_server.adapters.duplicate_repositories import traits_row  # noqa: E402
+from field_server.adapters.schema_migration import upgrade_database  # noqa: E402
+from field_server.adapters.unit_of_work import UnitOfWorkFactory  # noqa: E402
+from field_server.domain.access import Actor, Role  # noqa: E402
+from field_server.domain.duplicates import traits_of  # noqa: E402
+from field_server.domain.find_grid import METRES_PER_DEGREE  # noqa: E402
+from field_server.services import auth, duplicates, expeditions, sync_push  # noqa: E402
+from field_server.services.auth import now_utc  # noqa: E402
+
+CODE = "DUP-2026"
+SITES = {"S1": (48.20, 67.05), "S2": (48.1933, 67.8447), "S3": (47.812, 67.655)}
+TRENCH_SIDE_M = 20.0
+MATERIALS = [
+    ("ceramic", 45),
+    ("bone", 15),
+    ("iron", 8),
+    ("slag", 8),
+    ("stone", 8),
+    ("copper_alloy", 5),
+    ("glass", 4),
+    ("charcoal", 4),
+    ("flint", 3),
+]
+RECORDERS = ["a.nurlankyzy", "d.oralbay", "s.kim", "e.zhaksybekov"]
+NAMES = {
+    "ceramic": "Қыш ыдыс сынығы",
+    "bone": "Жануар сүйегі",
+    "iron": "Темір бұйым",
+    "slag": "Қож",
+    "stone": "Тас құрал",
+    "copper_alloy": "Қола бұйым",
+    "glass": "Шыны моншақ",
+    "charcoal": "Көмір үлгісі",
+    "flint": "Шақпақ тас",
+}
+
+
+def generate(rng: random.Random, count: int, survey: str, start: int) -> list[dict[str, Any]]:
+    """Finds clustered in 4 trenches of each site (most in the first two), 35 % bulk lots,
+    5 % samples, total-station positions, and about 1 % near duplicates of earlier finds."""
+    finds: list[dict[str, Any]] = []
+    materials = [m for m, w in MATERIALS for _ in range(w)]
+    for n in range(count):
+        if finds and rng.random() < 0.01:
+            finds.append(_double_entry(rng, rng.choice(finds), start + n))
+            continue
+        site = rng.choice(list(SITES))
+        lat0, lon0 = SITES[site]
+        trench = rng.choices([1, 2, 3, 4], weights=[45, 35, 15, 5])[0]
+        east = (trench - 1) * 30.0 + rng.uniform(0, TRENCH_SIDE_M)
+        north = rng.uniform(0, TRENCH_SIDE_M)
+        lat = lat0 + north / METRES_PER_DEGREE
+        lon = lon0 + east / (METRES_PER_DEGREE * math.cos(math.radians(lat0)))
+        material = rng.choice(materials)
+        roll = rng.random()
+        kind = "bulk" if roll < 0.35 else "sample" if roll < 0.40 else "small_find"
+        bulk = kind != "small_find"
+        day = 1 + rng.randrange(40)
+        finds.append(
+            {
+                "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "data": {
+                    "survey_uuid": survey,
+                    "expedition_code": CODE,
+                    "site_code": site,
+                    "trench": f"Р-{trench}",
+                    "context": str(100 * trench + rng.randrange(1, 12)),
+                    "find_number": f"DUP26-{start + n:06d}",
+                    "kind": kind,
+                    "material": material,
+                    "object_name": NAMES[material] + (" (жиынтық)" if bulk else ""),
+                    "description": None,
+                    "quantity": rng.randint(2, 300) if kind == "bulk" else 1,
+                    "weight_g": round(rng.uniform(5, 3000), 1),
+                    "length_mm": None if bulk else rng.randint(10, 150),
+                    "width_mm": None if bulk else rng.randint(8, 100),
+                    "height_mm": None if bulk else rng.randint(3, 20),
+                    "condition": None,
+                    "position": {
+                        "lon": round(lon, 8),
+                        "lat": round(lat, 8),
+                        "elevation_m": 390.0,
+                        "depth_m": round(rng.uniform(0.1, 2.0), 2),
+                        "horizontal_accuracy_m": round(rng.uniform(0.01, 0.05), 3),
+                        "vertical_accuracy_m": 0.02,
+                        "method": "total_station",
+                    },
+                    "found_on": f"2026-07-{min(day, 31):02d}"
+                    if day <= 31
+                    else f"2026-08-{day - 31:02d}",
+                    "recorded_at": f"2026-07-{min(day, 31):02d}T12:00:00+05:00"
+                    if day <= 31
+                    else f"2026-08-{day - 31:02d}T12:00:00+05:00",
+                    "recorded_by": rng.choice(RECORDERS),
+                    "photos": [],
+                    "notes": None,
+                },
+            }
+        )
+    return finds
+
+
+def _double_entry(rng: random.Random, original: dict[str, Any], number: int) -> dict[str, Any]:
+    data = json.loads(json.dumps(original["data"]))
+    shift = rng.uniform(0.05, 0.4)
+    data["position"]["lon"] = round(
+        data["position"]["lon"]
+        + shift / (METRES_PER_DEGREE * math.cos(math.radians(data["position"]["lat"]))),
+        8,
+    )
+    data["find_number"] = f"DUP26-{number:06d}"
+    data["recorded_by"] = next(r for r in RECORDERS if r != data["recorded_by"])
+    return {"uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "data": data}
+
+
+def build_store(database_url: str, count: int, seed: int) -> tuple[UnitOfWorkFactory, str]:
+    engine = make_engine(database_url)
+    upgrade_database(engine)
+    uow_factory = UnitOfWorkFactory(engine)
+    auth.create_user(uow_factory, "bench.recorder", "bench-password", ["recorder"], cost=2**10)
+    expeditions.create_expedition(
+        uow_factory, None, expeditions.ExpeditionSpec(CODE, "Dedup bench", 2026, "DUP26-{n:06d}")
+    )
+    expeditions.add_member(uow_factory, None, CODE, "bench.recorder", leader=True)
+    survey = str(uuid.UUID(int=seed, version=4))
+    survey_data = {
+        "expedition_code": CODE,
+        "title": "bench",
+        "team": RECORDERS,
+        "started_on": "2026-07-01",
+        "ended_on": None,
+        "notes": None,
+    }
+    finds = generate(random.Random(seed), count, survey, 1)
+    now = now_utc()
+    with uow_factory(write=True) as uow:
+        expedition = uow.expeditions.by_code(CODE)
+        assert expedition is not None
+        records, revisions, traits = [], [], []
+        for record_type, key, data in [("survey", survey, survey_data)] + [
+            ("find", f["uuid"], f["data"]) for f in finds
+        ]:
+            text = canonical_json(data)
+            digest = text_hash(text)
+            records.append(
+                {
+                    "uuid": key,
+                    "type": record_type,
+                    "expedition_id": expedition.id,
+                    "survey_uuid": survey,
+                    "find_number": data.get("find_number"),
+                    "photo_sha256": None,
+                    "server_rev": 1,
+                    "data": text,
+                    "content_hash": digest,
+                    "seq": uow.changes.take(),
+                    "status": "synced" if record_type == "find" else None,
+                    "register_number": None,
+                    "merged_into": None,
+                    "flags": "[]",
+                    "open_conflicts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            revisions.append(
+                {
+                    "uuid": key,
+                    "server_rev": 1,
+                    "data": text,
+                    "content_hash": digest,
+                    "origin": "device",
+                    "device_id": "bench",
+                    "device_rev": 1,
+                    "base_rev": 0,
+                    "user_id": None,
+                    "created_at": now,
+                }
+            )
+            if record_type == "find":
+                traits.append(traits_row(traits_of(key, data), expedition.id, "synced"))
+        for start in range(0, len(records), 5000):
+            uow.records.insert_records(records[start : start + 5000])
+            uow.records.insert_revisions(revisions[start : start + 5000])
+        uow.traits.save(traits, {})
+        uow.commit()
+    return uow_factory, survey
+
+
+def _full_detection_child(database_url: str, queue: Any) -> None:
+    engine = make_engine(database_url)
+    started = time.perf_counter()
+    report = duplicates.detect_expedition(UnitOfWorkFactory(engine), None, CODE)
+    elapsed = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((elapsed, peak_kb / 1024.0, report.open, report.finds))
+
+
+def full_detection(database_url: str) -> tuple[float, float, int, int]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_full_detection_child, args=(database_url, queue))
+    child.start()
+    result = queue.get(timeout=600)
+    child.join()
+    return result
+
+
+def incremental(uow_factory: UnitOfWorkFactory, survey: str, seed: int) -> tuple[float, float, int]:
+    """One push of 500 new finds into the same trenches: (detection s, whole push s, flagged)."""
+    spent = [0.0]
+
+    def timed(function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - started
+
+        return run
+
+    original_examine = sync_push.examine_finds
+    original_save = sync_push._BatchWriter._save_duplicates
+    sync_push.examine_finds = timed(original_examine)
+    sync_push._BatchWriter._save_duplicates = timed(original_save)  # type: ignore[method-assign]
+    try:
+        with uow_factory() as uow:
+            user = uow.users.by_username("bench.recorder")
+            expedition = uow.expeditions.by_code(CODE)
+        assert user is not None and expedition is not None
+        actor = Actor(
+            user.id, user.username, frozenset({Role.RECORDER}), frozenset({expedition.id})
+        )
+        finds = generate(random.Random(seed), 500, survey, 900_000 + seed * 1000)
+        body = {
+            "device_id": "bench-laptop",
+            "batch_id": str(uuid.uuid4()),
+            "records": [
+                {"type": "find", "uuid": f["uuid"], "base_rev": 0, "rev": 1, "data": f["data"]}
+                for f in finds
+            ],
+        }
+        started = time.perf_counter()
+        answer = json.loads(sync_push.apply_push(uow_factory, actor, body))
+        whole = time.perf_counter() - started
+    finally:
+        sync_push.examine_finds = original_examine
+        sync_push._BatchWriter._save_duplicates = original_save  # type: ignore[method-assign]
+    statuses = {r["status"] for r in answer["results"]}
+    if statuses != {"created"}:
+        raise SystemExit(f"bench: the push was not taken whole: {statuses}")
+    flagged = sum(
+        any(f["code"] == "duplicate_candidate" for f in r.get("flags", []))
+        for r in answer["results"]
+    )
+    return spent[0], whole, flagged
+
+
+def act_bench() -> str:
+    """The acceptance-act figure comes from bench/act_bench.py's main(), when it exists."""
+    path = ROOT / "bench" / "act_bench.py"
+    if not path.exists():
+        return "not measured: bench/act_bench.py is not part of this tree"
+    spec = importlib.util.spec_from_file_location("act_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.main([]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--finds", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="full detections (median)")
+    parser.add_argument("--pushes", type=int, default=5, help="pushes of 500 finds (median)")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp folder")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="qazba-dedup-") as folder:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+        started = time.perf_counter()
+        uow_factory, survey = build_store(url, args.finds, args.seed)
+        print(
+            f"store: {args.finds:,} finds in {time.perf_counter() - started:.1f} s "
+            f"({url.split(':')[0]})"
+        )
+        runs = [full_detection(url) for _ in range(args.repeat)]
+        seconds = statistics.median(r[0] for r in runs)
+        peak = statistics.median(r[1] for r in runs)
+        verdict = "ok" if seconds <= 2 else "NO"
+        memory = "ok" if peak <= 500 else "NO"
+        each = [round(r[0], 2) for r in runs]
+        print(
+            f"full detection: median {seconds:.2f} s (target ≤ 2 s: {verdict}), peak RSS "
+            f"median {peak:.0f} MB (target ≤ 500 MB: {memory}); {runs[0][3]:,} finds, "
+            f"{runs[0][2]:,} open candidates; runs {each}"
+        )
+        pushes = [incremental(uow_factory, survey, args.seed + n + 1) for n in range(args.pushes)]
+        detect_ms = statistics.median(p[0] for p in pushes) * 1000
+        push_ms = statistics.median(p[1] for p in pushes) * 1000
+        print(
+            f"push of 500 finds: detection median {detect_ms:.0f} ms (target ≤ 100 ms: "
+            f"{'ok' if detect_ms <= 100 else 'NO'}), whole push median {push_ms:.0f} ms; "
+            f"flagged per push {[p[2] for p in pushes]}"
+        )
+        uow_factory.engine.dispose()
+    print(f"acceptance act of 1,000 finds with its PDF: {act_bench()}")
+
+
+if __name__ == "__main__":
+    main()
