@@ -1,7 +1,7 @@
 """register: the funds' receipt counters, acceptance acts, entries and their amendments
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-04
 """
 
