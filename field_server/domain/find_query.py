@@ -25,6 +25,7 @@ class FindSummary:
     data: Mapping[str, Any]
     open_conflicts: int = 0
     photos_missing: int = 0
+    server_rev: int = 0  # what a review form carries, to refuse a decision on an older find
 
 
 @dataclass(frozen=True)

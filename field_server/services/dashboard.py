@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from field_server.adapters.duplicate_repositories import OPEN
 from field_server.adapters.find_repositories import DeviceSync
 from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
@@ -32,7 +33,9 @@ class Dashboard:
     devices: list[DeviceSync]
     photos_missing: list[FindLine]
     open_conflicts: list[FindLine]
+    open_duplicates: int
     may_manage_team: bool
+    may_review: bool
 
 
 def dashboard(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Dashboard:
@@ -42,6 +45,7 @@ def dashboard(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Dashbo
         counts = uow.finds.status_counts(expedition.id)
         devices = uow.finds.device_syncs(expedition.id)
         finds = uow.finds.of_type("find", expedition.id)
+        open_duplicates = len(uow.candidates.of_expedition(expedition.id, OPEN))
         conflicted = [r for r in uow.finds.with_open_conflicts(expedition.id) if r.type == "find"]
         wanted = {f.uuid: json.loads(f.data) for f in finds}
         stored = uow.blobs.known(sorted({d for data in wanted.values() for d in data["photos"]}))
@@ -66,5 +70,7 @@ def dashboard(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Dashbo
         devices=devices,
         photos_missing=missing,
         open_conflicts=conflicts,
+        open_duplicates=open_duplicates,
         may_manage_team=actor.may_manage_team(expedition.id),
+        may_review=actor.may_review(),
     )

@@ -141,9 +141,16 @@ def _require_registrar(actor: Actor) -> None:
         raise Forbidden("only a registrar or an admin changes the register")
 
 
+# the UI's pages that lead to an act (choosing finds, the preview) ask the same question
+require_registrar = _require_registrar
+
+
 def _require_reader(actor: Actor) -> None:
     if not actor.has_any(Role.REGISTRAR, Role.REVIEWER, Role.ADMIN):
         raise Forbidden("only registrars, reviewers and admins read the register")
+
+
+require_reader = _require_reader
 
 
 def _fund_of_path(text: str) -> Fund:

@@ -50,6 +50,18 @@ def review_find(
     reason: str | None,
     expected_rev: int | None = None,
 ) -> dict[str, Any]:
+    return review_finds(uow_factory, actor, [(uuid, expected_rev)], decision, reason)[0]
+
+
+def review_finds(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    finds: list[tuple[str, int | None]],
+    decision: str,
+    reason: str | None,
+) -> list[dict[str, Any]]:
+    """One decision on several finds (uuid, expected_rev), all in one transaction: a stale or
+    refused find refuses the whole decision, so a half-applied selection never happens."""
     if not actor.may_review():
         raise Forbidden("only a reviewer or an admin reviews finds")
     target = DECISIONS[decision]
@@ -57,25 +69,35 @@ def review_find(
         raise InvalidInput(
             "a rejection needs a reason", [{"field": "reason", "message": "required to reject"}]
         )
+    if not finds:
+        raise InvalidInput("choose at least one find", [{"field": "finds", "message": "empty"}])
+    results = []
     with uow_factory(write=True) as uow:
-        find = load_find(uow, uuid)
-        _check_fresh(find, expected_rev)
-        try:
-            check_transition(find.status, target)
-        except TransitionRefused as refused:
-            raise NotAllowed(str(refused), "transition_refused") from None
-        rev = record_museum_revision(
-            uow,
-            find,
-            user_id=actor.user_id,
-            now=now_utc(),
-            action="find.review",
-            reason=reason,
-            status=target,
-            detail={"decision": decision},
-        )
+        now = now_utc()
+        # rows locked in one order, so two reviewers' selections never wait on each other
+        for uuid, expected_rev in sorted(set(finds)):
+            find = load_find(uow, uuid)
+            _check_fresh(find, expected_rev)
+            try:
+                check_transition(find.status, target)
+            except TransitionRefused as refused:
+                raise NotAllowed(
+                    f"{find.find_number or uuid}: {refused}", "transition_refused"
+                ) from None
+            rev = record_museum_revision(
+                uow,
+                find,
+                user_id=actor.user_id,
+                now=now,
+                action="find.review",
+                reason=reason,
+                status=target,
+                detail={"decision": decision},
+            )
+            results.append({"uuid": uuid, "status": target.value, "server_rev": rev})
         uow.commit()
-    return {"uuid": uuid, "status": target.value, "server_rev": rev}
+    order = {uuid: index for index, (uuid, _) in enumerate(finds)}
+    return sorted(results, key=lambda r: order[r["uuid"]])
 
 
 def correct_find(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from field_server.adapters.find_repositories import RecordText
@@ -127,12 +127,14 @@ def _summary(survey: RecordText, finds: int) -> SurveySummary:
 
 
 def _find_summary(find: RecordText) -> FindSummary:
-    return FindSummary(find.uuid, find.status, json.loads(find.data), find.open_conflicts)
+    return FindSummary(
+        find.uuid, find.status, json.loads(find.data), find.open_conflicts, 0, find.server_rev
+    )
 
 
 def _with_missing_photos(find: FindSummary, stored: set[str]) -> FindSummary:
     missing = sum(1 for digest in find.data.get("photos", []) if digest not in stored)
-    return FindSummary(find.uuid, find.status, find.data, find.open_conflicts, missing)
+    return replace(find, photos_missing=missing)
 
 
 def _collection(features: Any) -> dict[str, Any]:

@@ -10,12 +10,32 @@ from flask import Flask, request
 from werkzeug.wrappers import Response
 
 from field_server.config import ServerConfig
-from field_server.web import csrf, i18n, pages, people, photos, signed_in
+from field_server.web import (
+    csrf,
+    duplicates,
+    exports,
+    i18n,
+    pages,
+    people,
+    photos,
+    register,
+    review,
+    signed_in,
+)
 from field_server.web.blueprint import blueprint
 
 SESSION_HOURS = 12  # a working day at the museum; then sign in again
 
-__all__ = ["init_app", "pages", "people", "photos"]
+__all__ = [
+    "duplicates",
+    "exports",
+    "init_app",
+    "pages",
+    "people",
+    "photos",
+    "register",
+    "review",
+]
 
 
 def init_app(app: Flask, config: ServerConfig) -> None:
@@ -35,6 +55,7 @@ def init_app(app: Flask, config: ServerConfig) -> None:
         language_names=i18n.LANGUAGE_NAMES,
         csrf_token=csrf.token,
         current_actor=signed_in.current_actor,
+        may_read_register=register.may_read_register,
     )
     app.jinja_env.filters["when"] = _when
     policy = content_security_policy(config.tile_url)

@@ -3,7 +3,7 @@ and finds table, and a find with its photos and history."""
 
 from __future__ import annotations
 
-from field_core.contract import load_schema
+from field_core.contract import MATERIAL_CODES, load_schema
 from flask import render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
@@ -14,12 +14,14 @@ from field_server.services import auth, dashboard, find_detail, survey_view
 from field_server.services.errors import Unauthenticated
 from field_server.web import csrf, signed_in
 from field_server.web.blueprint import blueprint
+from field_server.web.forms import CORRECTABLE
 from field_server.web.i18n import LANGUAGES
 from field_server.web.signed_in import signed_in as page
 
 # a find's fields in the contract's order, as the field inventory lists them
 FIND_FIELDS: tuple[str, ...] = tuple(load_schema("find")["properties"])
 POSITION_FIELDS: tuple[str, ...] = tuple(load_schema("find")["$defs"]["position"]["properties"])
+KINDS: tuple[str, ...] = tuple(load_schema("find")["properties"]["kind"]["enum"])
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -87,5 +89,11 @@ def survey(actor: Actor, code: str, survey_uuid: str) -> str:
 def find(actor: Actor, uuid: str) -> str:
     detail = find_detail.find_detail(runtime().uow, runtime().photos.store, actor, uuid)
     return render_template(
-        "find.html", find=detail, fields=FIND_FIELDS, position_fields=POSITION_FIELDS
+        "find.html",
+        find=detail,
+        fields=FIND_FIELDS,
+        position_fields=POSITION_FIELDS,
+        correctable=CORRECTABLE,
+        materials=MATERIAL_CODES,
+        kinds=KINDS,
     )

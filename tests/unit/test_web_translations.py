@@ -9,14 +9,28 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from field_core.contract import load_schema
+from field_core.contract import MATERIAL_CODES, load_schema
 
+from field_server.domain import duplicates
 from field_server.domain.access import Role
+from field_server.domain.register_numbers import Fund, amendable_fields
 from field_server.services.dashboard import FIND_STATUSES
+from field_server.services.exports import FORMATS
+from field_server.services.register_documents import DOCUMENTS
 from field_server.web.i18n import CATALOG_DIR, LANGUAGES
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "field_server" / "web" / "templates"
 KEY = re.compile(r"""_\(\s*["']([A-Za-z0-9_.]+)["']""")
+# the rule names duplicate detection gives a candidate, read from its source so that a new
+# rule without words in the catalogs fails here
+RULES = sorted(
+    set(
+        re.findall(
+            r'rules\.(?:append|extend)\(\(?"(\w+)"',
+            Path(duplicates.__file__).read_text(encoding="utf-8"),
+        )
+    )
+)
 # key families the templates build at run time ("status." ~ value): every member must exist
 FAMILIES = {
     "status": [*FIND_STATUSES, "none"],
@@ -27,6 +41,11 @@ FAMILIES = {
     "find": list(load_schema("find")["properties"]),
     "find.position": list(load_schema("find")["$defs"]["position"]["properties"]),
     "error": ["400", "403", "404", "409", "413", "422", "other"],
+    "rule": list(RULES),
+    "fund": [fund.value for fund in Fund],
+    "amend": list(amendable_fields(MATERIAL_CODES)),
+    "format": list(FORMATS),
+    "act.document": list(DOCUMENTS),
 }
 # attributes a reader sees or hears
 VISIBLE_ATTRIBUTES = {"alt", "title", "placeholder", "aria-label"}
@@ -48,6 +67,10 @@ def used_keys() -> set[str]:
     for family, members in FAMILIES.items():
         keys.update(f"{family}.{member}" for member in members)
     return keys
+
+
+def test_every_rule_of_duplicate_detection_is_read() -> None:
+    assert {"same_find_number", "shared_photo", "near_match", "same_weight"} <= set(RULES)
 
 
 def test_kazakh_is_the_default_language() -> None:

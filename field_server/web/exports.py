@@ -1,0 +1,89 @@
+"""The exports page: an expedition's finds, sites, trenches and tracks as a GIS file or a map
+figure, downloaded with the browser's session through services.exports (streamed where the
+format allows), with the API's reading rules."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from field_core.contract import MATERIAL_CODES
+from flask import Response, render_template, request, stream_with_context
+from werkzeug.wsgi import wrap_file
+
+from field_server.api.exports import content_disposition
+from field_server.domain.access import Actor
+from field_server.runtime import runtime
+from field_server.services import exports, survey_view
+from field_server.web.blueprint import blueprint
+from field_server.web.i18n import current_language
+from field_server.web.signed_in import signed_in as page
+
+# the systems a report author in the region asks for; any other EPSG code may be typed
+CRS_CHOICES = ("EPSG:4326", "EPSG:32642", "EPSG:28412", "EPSG:2502")
+
+
+@blueprint.route("/expeditions/<code>/exports")
+@page
+def exports_page(actor: Actor, code: str) -> str:
+    surveys = survey_view.surveys_of(runtime().uow, actor, code)
+    with runtime().uow() as uow:
+        expedition = survey_view.expedition_for(uow, actor, code)
+        sites = [s.code for s in uow.expeditions.sites_of([expedition.id])]
+    return render_template(
+        "exports.html",
+        expedition=expedition,
+        surveys=surveys,
+        sites=sites,
+        formats=exports.FORMATS,
+        statuses=exports.STATUSES,
+        materials=MATERIAL_CODES,
+        crs_choices=CRS_CHOICES,
+        languages=exports.LANGUAGES,
+        lang=current_language(),
+    )
+
+
+@blueprint.route("/expeditions/<code>/exports/download")
+@page
+def export_download(actor: Actor, code: str) -> Response:
+    fmt = request.args.get("format", "")
+    # the form sends every box; an empty one is no filter, and the CRS and BOM only where
+    # the format takes them
+    query = {
+        name: value.strip()
+        for name, value in request.args.items()
+        if name != "format" and value.strip()
+    }
+    if fmt not in exports.FIGURE_FORMATS:
+        query.pop("lang", None)
+    if fmt != "csv":
+        query.pop("bom", None)
+    if fmt in exports.WGS84_ONLY:
+        query.pop("crs", None)
+    plan = exports.plan_export(
+        runtime().uow, actor, code, fmt, query, photo_base_url=request.host_url.rstrip("/")
+    )
+    headers = {"Content-Disposition": content_disposition(plan.filename)}
+    if fmt in exports.STREAMED_FORMATS:
+        return Response(
+            stream_with_context(plan.stream()), headers=headers, content_type=plan.media_type
+        )
+    scratch = runtime().config.data_dir / "exports"
+    scratch.mkdir(parents=True, exist_ok=True)
+    # an anonymous file: gone from disk when sent, or when the process dies
+    out = tempfile.TemporaryFile(dir=scratch)  # noqa: SIM115 - the response closes it
+    try:
+        plan.write_to(out, scratch)
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    response = Response(
+        wrap_file(request.environ, out),
+        headers=headers,
+        content_type=plan.media_type,
+        direct_passthrough=True,
+    )
+    response.content_length = os.fstat(out.fileno()).st_size
+    return response
