@@ -441,6 +441,129 @@ def resolve_conflict(world: World, who: str | None) -> TestResponse:
     )
 
 
+# -- the review UI's decisions, register and exports ------------------------------------
+
+
+def web_duplicates(world: World, who: str | None) -> TestResponse:
+    fresh_candidate(world)
+    return browser(world, who).get("/expeditions/ULY-2026/duplicates")
+
+
+def web_detect_duplicates(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post("/expeditions/ULY-2026/duplicates/detect")
+
+
+def web_merge(world: World, who: str | None) -> TestResponse:
+    candidate = fresh_candidate(world)
+    with world.runtime.uow() as uow:
+        row = uow.candidates.get(candidate)
+    assert row is not None
+    return browser(world, who).post(f"/duplicates/{candidate}/merge", {"keep": row.find_a})
+
+
+def web_dismiss(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post(f"/duplicates/{fresh_candidate(world)}/dismiss")
+
+
+def web_review_selected(world: World, who: str | None) -> TestResponse:
+    uuid, _ = fresh_pair(world)
+    survey = sample_batch("ULY-2026")[0]["uuid"]
+    return browser(world, who).post(
+        f"/expeditions/ULY-2026/surveys/{survey}/review",
+        {"find": uuid, f"rev.{uuid}": "1", "decision": "approve"},
+    )
+
+
+def web_review_find(world: World, who: str | None) -> TestResponse:
+    uuid, _ = fresh_pair(world)
+    return browser(world, who).post(
+        f"/finds/{uuid}/review", {"decision": "approve", "expected_rev": "1"}
+    )
+
+
+def web_correct_find(world: World, who: str | None) -> TestResponse:
+    uuid, _ = fresh_pair(world)
+    return browser(world, who).post(
+        f"/finds/{uuid}/correct",
+        {"notes": f"checked by {who}", "reason": "label read again", "expected_rev": "1"},
+    )
+
+
+def web_resolve_conflict(world: World, who: str | None) -> TestResponse:
+    uuid, _ = fresh_pair(world)
+    world.client.patch(
+        f"/api/v1/finds/{uuid}",
+        headers=world.headers("admin"),
+        json={"notes": "museum", "reason": "label"},
+    )
+    with world.runtime.uow() as uow:
+        [revision] = [r for r in uow.records.revisions_of(uuid) if r.server_rev == 1]
+    data = dict(json.loads(revision.data), notes="device")
+    record = {"type": "find", "uuid": uuid, "base_rev": 1, "rev": 2, "data": data}
+    [result] = world.pushed("admin", [record])["results"]
+    assert result["status"] == "conflict"
+    with world.runtime.uow() as uow:
+        [conflict] = uow.history.conflicts_of(uuid)
+    return browser(world, who).post(
+        f"/finds/{uuid}/conflicts/{conflict.id}/resolve",
+        {"resolution": "keep_server", "expected_rev": "2"},
+    )
+
+
+def web_register(world: World, who: str | None) -> TestResponse:
+    an_act(world)
+    return browser(world, who).get("/register?fund=KP")
+
+
+def web_new_act(world: World, who: str | None) -> TestResponse:
+    approved_find(world)
+    return browser(world, who).get("/register/new?expedition=ULY-2026&fund=KP")
+
+
+def web_preview_act(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post(
+        "/register/preview",
+        {"expedition_code": "ULY-2026", "fund": "KP", "find": approved_find(world)},
+    )
+
+
+def web_create_act(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post(
+        "/register/acts",
+        {"expedition_code": "ULY-2026", "fund": "NVF", "find": approved_find(world)},
+    )
+
+
+def web_act(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get(f"/register/acts/KP/{an_act(world)}")
+
+
+def web_act_document(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get(f"/register/acts/KP/{an_act(world)}/inventory.csv")
+
+
+def web_entry(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get(f"/register/entries/KP/{an_act(world)}/1")
+
+
+def web_amend_entry(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post(
+        f"/register/entries/KP/{an_act(world)}/1",
+        {"field": "storage_location", "new": f"web shelf of {who}", "reason": "moved"},
+    )
+
+
+def web_exports(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get("/expeditions/ULY-2026/exports")
+
+
+def web_export_download(world: World, who: str | None) -> TestResponse:
+    pushed_survey(world)
+    return browser(world, who).client.get(
+        "/expeditions/ULY-2026/exports/download?format=geojson&crs=&status=", buffered=True
+    )
+
+
 # -- the matrix ---------------------------------------------------------------------------
 
 
@@ -839,6 +962,187 @@ MATRIX: dict[tuple[str, str], Row] = {
         anonymous=200,
         recorder=200,
         outsider=200,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    # the review UI's decisions: the same roles as the API's routes, refusals as pages
+    ("GET", "/expeditions/<code>/duplicates"): Row(
+        web_duplicates,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=403,
+        admin=200,
+    ),
+    ("POST", "/expeditions/<code>/duplicates/detect"): Row(
+        web_detect_duplicates,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=303,
+        registrar=403,
+        admin=303,
+    ),
+    ("POST", "/duplicates/<int:candidate_id>/merge"): Row(
+        web_merge,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=303,
+        registrar=403,
+        admin=303,
+    ),
+    ("POST", "/duplicates/<int:candidate_id>/dismiss"): Row(
+        web_dismiss,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=303,
+        registrar=403,
+        admin=303,
+    ),
+    ("POST", "/expeditions/<code>/surveys/<survey_uuid>/review"): Row(
+        web_review_selected,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=303,
+        registrar=403,
+        admin=303,
+    ),
+    ("POST", "/finds/<uuid>/review"): Row(
+        web_review_find,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=303,
+        registrar=403,
+        admin=303,
+    ),
+    ("POST", "/finds/<uuid>/correct"): Row(
+        web_correct_find,
+        anonymous=302,
+        recorder=403,
+        outsider=404,
+        leader=403,
+        reviewer=303,
+        registrar=403,
+        admin=303,
+    ),
+    ("POST", "/finds/<uuid>/conflicts/<int:conflict_id>/resolve"): Row(
+        web_resolve_conflict,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=303,
+        reviewer=303,
+        registrar=403,
+        admin=303,
+    ),
+    ("GET", "/register"): Row(
+        web_register,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/register/new"): Row(
+        web_new_act,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=403,
+        registrar=200,
+        admin=200,
+    ),
+    ("POST", "/register/preview"): Row(
+        web_preview_act,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=403,
+        registrar=200,
+        admin=200,
+    ),
+    ("POST", "/register/acts"): Row(
+        web_create_act,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=403,
+        registrar=303,
+        admin=303,
+    ),
+    ("GET", "/register/acts/<fund>/<int:number>"): Row(
+        web_act,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/register/acts/<fund>/<int:number>/<document>.<fmt>"): Row(
+        web_act_document,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/register/entries/<fund>/<int:act_number>/<int:item>"): Row(
+        web_entry,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("POST", "/register/entries/<fund>/<int:act_number>/<int:item>"): Row(
+        web_amend_entry,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=403,
+        reviewer=403,
+        registrar=303,
+        admin=303,
+    ),
+    ("GET", "/expeditions/<code>/exports"): Row(
+        web_exports,
+        anonymous=302,
+        recorder=200,
+        outsider=403,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/expeditions/<code>/exports/download"): Row(
+        web_export_download,
+        anonymous=302,
+        recorder=200,
+        outsider=403,
         leader=200,
         reviewer=200,
         registrar=200,
