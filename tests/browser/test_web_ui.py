@@ -5,6 +5,7 @@ checked by axe-core for serious accessibility faults, and must log no JavaScript
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 
 from field_server.adapters.database import make_engine
 from field_server.adapters.schema_migration import upgrade_database
-from tests import photo_samples
+from tests import photo_samples, samples
 from tests.e2e.server_process import running_server
 from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, build_world, sample_batch
@@ -87,6 +88,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         photos=[],
     )
     world.pushed("recorder", lone)
+    # the camp's second entry of two Baskamyr finds: the planted duplicate pairs
+    camp = next(s for s in samples.surveys() if s.folder == "uly-2026-baskamyr-camp")
+    world.pushed("leader", json.loads(json.dumps([camp.survey, *camp.finds])))
     world.runtime.uow.engine.dispose()
 
     surveys = {
@@ -270,3 +274,101 @@ def test_an_admin_creates_a_user_and_adds_them_to_a_team(tab: Page) -> None:
     assert tab.page.locator("main table td", has_text="b.serikuly").count() == 1
     tab.check_accessibility()
     tab.shot("team")
+
+
+def test_a_reviewer_detects_and_merges_the_planted_duplicate(tab: Page) -> None:
+    tab.sign_in("reviewer")
+    tab.go("/expeditions/ULY-2026")
+    tab.page.click("#duplicates-card a")
+    tab.page.wait_for_url("**/expeditions/ULY-2026/duplicates")
+    tab.page.click("#detect-now")
+    tab.page.wait_for_url("**/duplicates?detected=*")
+    pair = tab.page.locator("section.pair", has_text="ULY26-0301")
+    assert pair.count() == 1
+    assert pair.locator("table.side-by-side tbody tr").count() > 10
+    tab.check_accessibility()
+    tab.shot("duplicates")
+    pair.locator("label", has_text="ULY26-0101").locator("input[type=radio]").check()
+    pair.locator("form.merge button[type=submit]").click()
+    tab.page.wait_for_load_state()
+    assert tab.page.locator("section.pair", has_text="ULY26-0301").count() == 0
+    tab.go("/finds/c3a9f1e2-7b64-4d0a-8e25-91f4b6d2a7c8")
+    assert tab.page.locator(".meta .status-merged").count() == 1
+
+
+def test_a_reviewer_approves_the_ticked_finds_of_a_survey(tab: Page, server: Seeded) -> None:
+    tab.sign_in("reviewer")
+    tab.go(f"/expeditions/ULY-2026/surveys/{server.surveys['uly']['uuid']}?sort=find_number")
+    rows = tab.page.locator("table.finds tbody tr")
+    rows.first.wait_for()
+    for index in range(3):
+        rows.nth(index).locator("input[type=checkbox]").check()
+    tab.check_accessibility()
+    tab.page.click("button[name=decision][value=approve]")
+    tab.page.wait_for_load_state()
+    approved = tab.page.locator("table.finds tbody tr .status-approved")
+    assert approved.count() >= 3
+    tab.shot("survey-reviewed")
+
+
+def test_a_registrar_makes_an_act_and_downloads_its_pdf(tab: Page, server: Seeded) -> None:
+    # the reviewer approves the find whose every text field carries markup
+    tab.sign_in("reviewer")
+    tab.go("/finds/0f0e0d0c-0b0a-4000-8000-000000000002")
+    tab.check_accessibility()
+    tab.shot("find-review")
+    tab.page.click("button[name=decision][value=approve]")
+    tab.page.wait_for_load_state()
+    assert tab.page.locator(".meta .status-approved").count() == 1
+    tab.page.click("header form.sign-out button")
+    tab.page.wait_for_url("**/login")
+
+    tab.sign_in("registrar")
+    tab.page.click("header nav a[href='/register']")
+    tab.page.wait_for_url("**/register")
+    tab.check_accessibility()
+    tab.page.click("#new-act")
+    tab.page.select_option("#act-expedition", "ULY-2026")
+    tab.page.select_option("#act-fund", "KP")
+    tab.page.click("form.filters button[type=submit]")
+    tab.page.wait_for_load_state()
+    picks = tab.page.locator("#act-picker tbody input[type=checkbox]")
+    picks.first.wait_for()
+    for index in range(picks.count()):
+        picks.nth(index).check()
+    tab.check_accessibility()
+    tab.shot("act-new")
+    tab.page.click("#act-picker button[type=submit]")
+    tab.page.wait_for_url("**/register/preview")
+    numbers = tab.page.locator("table.preview tbody tr td:first-child").all_inner_texts()
+    assert numbers[0].startswith("КП ") and numbers[0].endswith("/1")
+    assert HOSTILE in tab.page.locator("table.preview").inner_text()
+    tab.check_accessibility()
+    tab.shot("act-preview")
+    tab.page.click("#act-confirm button[type=submit]")
+    tab.page.wait_for_url("**/register/acts/KP/*")
+    assert HOSTILE in tab.page.locator("table.entries").inner_text()
+    assert tab.page.locator("main img, main script").count() == 0
+    tab.check_accessibility()
+    tab.shot("act")
+    with tab.page.expect_download() as download:
+        tab.page.click("#act-pdf")
+    with open(download.value.path(), "rb") as pdf:
+        assert pdf.read(5) == b"%PDF-"
+    tab.page.click("header nav a[href='/register']")
+    tab.page.wait_for_url("**/register")
+    tab.shot("register")
+
+
+def test_the_exports_page_offers_every_format_and_downloads_one(tab: Page) -> None:
+    tab.sign_in("reviewer")
+    tab.go("/expeditions/ULY-2026/exports")
+    assert tab.page.locator("#export-format option").count() == 8
+    tab.check_accessibility()
+    tab.shot("exports")
+    tab.page.select_option("#export-format", "csv")
+    tab.page.select_option("#export-material", "ceramic")
+    with tab.page.expect_download() as download:
+        tab.page.click("#export-form button[type=submit]")
+    with open(download.value.path(), encoding="utf-8") as csv_file:
+        assert "ceramic" in csv_file.read()
