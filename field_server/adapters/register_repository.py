@@ -98,32 +98,6 @@ class Register:
             insert(t.register_amendments).values(**values).returning(t.register_amendments.c.id)
         ).scalar_one()
 
-    def finds_locked(self, uuids: Sequence[str]) -> dict[str, Any]:
-        """The records ``uuids`` with the columns the museum's actions read, row-locked, a
-        chunk per query (an act of 1,000 finds would otherwise cost 1,000 round trips)."""
-        found: dict[str, Any] = {}
-        for chunk in _chunks(sorted(set(uuids))):
-            rows = self._c.execute(
-                select(
-                    t.records.c.uuid,
-                    t.records.c.type,
-                    t.records.c.expedition_id,
-                    t.records.c.survey_uuid,
-                    t.records.c.find_number,
-                    t.records.c.server_rev,
-                    t.records.c.data,
-                    t.records.c.status,
-                    t.records.c.register_number,
-                    t.records.c.merged_into,
-                    t.records.c.flags,
-                    t.records.c.open_conflicts,
-                )
-                .where(t.records.c.uuid.in_(chunk))
-                .with_for_update()
-            )
-            found.update({row.uuid: row for row in rows})
-        return found
-
     def expedition_leaders(self, expedition_id: int) -> list[str]:
         rows = self._c.execute(
             select(t.users.c.username)

@@ -24,7 +24,6 @@ from field_server.domain.find_status import (
     FindStatus,
     TransitionRefused,
     check_transition,
-    parse_status,
 )
 from field_server.domain.register_numbers import (
     Fund,
@@ -40,9 +39,12 @@ from field_server.domain.register_numbers import (
 from field_server.services.auth import now_utc
 from field_server.services.errors import Forbidden, InvalidInput, NotAllowed, NotFound
 from field_server.services.museum_revisions import (
+    FindChange,
     StoredFind,
     load_find,
+    load_finds,
     record_museum_revision,
+    record_museum_revisions,
 )
 
 AMENDABLE = amendable_fields(MATERIAL_CODES)
@@ -252,18 +254,22 @@ def create_act(
             ]
         )
         uow.register.set_last_receipt(fund.value, receipt)
-        for find, number in zip(finds, numbers, strict=True):
-            record_museum_revision(
-                uow,
-                find,
-                user_id=actor.user_id,
-                now=now,
-                action="register.accession",
-                reason=f"act {label}",
-                status=FindStatus.ACCESSIONED,
-                register_number=number.cyrillic,
-                detail={"act": label},
-            )
+        record_museum_revisions(
+            uow,
+            [
+                FindChange(
+                    find,
+                    status=FindStatus.ACCESSIONED,
+                    register_number=number.cyrillic,
+                    detail={"act": label},
+                )
+                for find, number in zip(finds, numbers, strict=True)
+            ],
+            user_id=actor.user_id,
+            now=now,
+            action="register.accession",
+            reason=f"act {label}",
+        )
         uow.audit.add(
             now,
             actor.user_id,
@@ -287,46 +293,28 @@ def create_act(
 def _approved_finds(
     uow: UnitOfWork, uuids: list[str], expedition_id: int, expedition_code: str
 ) -> list[StoredFind]:
-    """The finds, locked, in the order given; every reason one cannot be taken, at once.
-
-    Read a chunk at a time rather than by ``load_find`` one by one, and built the same way.
-    """
+    """The finds, locked, in the order given; every reason one cannot be taken, at once."""
     finds: list[StoredFind] = []
     unknown: list[dict[str, str]] = []
     refused: list[dict[str, str]] = []
-    rows = uow.register.finds_locked(uuids)
+    loaded = load_finds(uow, uuids, lock=True)
     for index, uuid in enumerate(uuids):
         where = f"find_uuids[{index}]"
-        row = rows.get(uuid)
-        if row is None or row.type != "find":
+        find = loaded.get(uuid)
+        if find is None:
             unknown.append({"field": where, "message": f"no find {uuid}"})
             continue
-        if row.expedition_id != expedition_id:
+        if find.expedition_id != expedition_id:
             unknown.append(
                 {"field": where, "message": f"find {uuid} is not of expedition {expedition_code}"}
             )
             continue
-        status = parse_status(row.status)
         try:
-            check_transition(status, FindStatus.ACCESSIONED)
+            check_transition(find.status, FindStatus.ACCESSIONED)
         except TransitionRefused as error:
-            refused.append({"field": where, "message": f"{row.find_number or uuid}: {error}"})
+            refused.append({"field": where, "message": f"{find.find_number or uuid}: {error}"})
             continue
-        finds.append(
-            StoredFind(
-                uuid=row.uuid,
-                expedition_id=row.expedition_id,
-                survey_uuid=row.survey_uuid,
-                find_number=row.find_number,
-                server_rev=row.server_rev,
-                data=json.loads(row.data),
-                status=status,
-                register_number=row.register_number,
-                merged_into=row.merged_into,
-                flags=json.loads(row.flags),
-                open_conflicts=row.open_conflicts,
-            )
-        )
+        finds.append(find)
     if unknown:
         raise InvalidInput("the act names finds it cannot take", unknown)
     if refused:
