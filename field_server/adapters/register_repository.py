@@ -98,6 +98,17 @@ class Register:
             insert(t.register_amendments).values(**values).returning(t.register_amendments.c.id)
         ).scalar_one()
 
+    def approved_finds(self, expedition_id: int) -> list[tuple[str, str | None]]:
+        """(uuid, find number) of the expedition's approved finds, in no particular order."""
+        rows = self._c.execute(
+            select(t.records.c.uuid, t.records.c.find_number).where(
+                t.records.c.expedition_id == expedition_id,
+                t.records.c.type == "find",
+                t.records.c.status == "approved",
+            )
+        )
+        return [(row.uuid, row.find_number) for row in rows]
+
     def expedition_leaders(self, expedition_id: int) -> list[str]:
         rows = self._c.execute(
             select(t.users.c.username)

@@ -20,6 +20,7 @@ from field_core.validation import validate_record_data
 from field_server.adapters.repositories import as_utc
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor, Role
+from field_server.domain.find_numbers import natural_key
 from field_server.domain.find_status import (
     FindStatus,
     TransitionRefused,
@@ -288,6 +289,21 @@ def create_act(
         )
         uow.commit()
     return CreatedAct(fund, receipt, [(f.uuid, n) for f, n in zip(finds, numbers, strict=True)])
+
+
+def approved_finds_of(
+    uow_factory: UnitOfWorkFactory, actor: Actor, expedition_code: str
+) -> list[str]:
+    """The uuids of an expedition's approved finds in find-number order (``B-9`` before
+    ``B-10``), for an act of all of them."""
+    _require_registrar(actor)
+    with uow_factory() as uow:
+        expedition = uow.expeditions.by_code(expedition_code)
+        if expedition is None:
+            raise NotFound(f"no expedition {expedition_code!r}")
+        rows = uow.register.approved_finds(expedition.id)
+    rows.sort(key=lambda row: (natural_key(row[1] or ""), row[0]))
+    return [uuid for uuid, _ in rows]
 
 
 def _approved_finds(
