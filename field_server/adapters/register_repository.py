@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, tuple_, update
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import _chunks
@@ -53,21 +53,30 @@ class Register:
         ).first()
 
     def entries(
-        self, fund: str | None = None, act_number: int | None = None, item: int | None = None
+        self,
+        fund: str | None = None,
+        act_number: int | None = None,
+        item: int | None = None,
+        *,
+        after: tuple[str, int, int] | None = None,
+        limit: int | None = None,
     ) -> list[Any]:
-        """Entries in register order (fund, receipt, item), narrowed by what is given."""
+        """Entries in register order (fund, receipt, item), narrowed by what is given: those
+        after the (fund, receipt, item) ``after``, at most ``limit`` of them."""
+        e = t.register_entries.c
         query = select(t.register_entries)
         if fund is not None:
-            query = query.where(t.register_entries.c.fund == fund)
+            query = query.where(e.fund == fund)
         if act_number is not None:
-            query = query.where(t.register_entries.c.act_number == act_number)
+            query = query.where(e.act_number == act_number)
         if item is not None:
-            query = query.where(t.register_entries.c.item == item)
-        query = query.order_by(
-            t.register_entries.c.fund,
-            t.register_entries.c.act_number,
-            t.register_entries.c.item,
-        )
+            query = query.where(e.item == item)
+        if after is not None:
+            # a row-value comparison walks the (fund, act_number, item) unique index
+            query = query.where(tuple_(e.fund, e.act_number, e.item) > tuple_(*after))
+        query = query.order_by(e.fund, e.act_number, e.item)
+        if limit is not None:
+            query = query.limit(limit)
         return list(self._c.execute(query))
 
     def entries_of_finds(self, uuids: Iterable[str]) -> dict[str, Any]:

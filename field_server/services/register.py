@@ -36,6 +36,7 @@ from field_server.domain.register_numbers import (
     number_items,
     parse_amendment,
     parse_fund,
+    parse_register_number,
 )
 from field_server.services.auth import now_utc
 from field_server.services.errors import Forbidden, InvalidInput, NotAllowed, NotFound
@@ -50,6 +51,8 @@ from field_server.services.museum_revisions import (
 
 AMENDABLE = amendable_fields(MATERIAL_CODES)
 MAX_ACT_ITEMS = 10_000
+ENTRIES_PAGE = 1_000  # entries in a page of the register when no limit is asked for
+MAX_ENTRIES_PAGE = 10_000
 
 # The find's fields an entry freezes at accession, as the museum's books hold them.
 FROZEN_FIND_FIELDS = (
@@ -139,12 +142,14 @@ class Act:
         return act_label(self.fund, self.act_number)
 
 
-def _require_registrar(actor: Actor) -> None:
+def require_registrar(actor: Actor) -> None:
+    """Only registrars and admins change the register (:class:`Forbidden` otherwise)."""
     if not actor.has_any(Role.REGISTRAR, Role.ADMIN):
         raise Forbidden("only a registrar or an admin changes the register")
 
 
-def _require_reader(actor: Actor) -> None:
+def require_reader(actor: Actor) -> None:
+    """Registrars, reviewers and admins read it (:class:`Forbidden` otherwise)."""
     if not actor.has_any(Role.REGISTRAR, Role.REVIEWER, Role.ADMIN):
         raise Forbidden("only registrars, reviewers and admins read the register")
 
@@ -173,7 +178,7 @@ def create_act(
     uow_factory: UnitOfWorkFactory, actor: Actor, request: ActRequest, now: datetime | None = None
 ) -> CreatedAct:
     """Accession ``request.find_uuids`` (all approved, all of one expedition) into one fund."""
-    _require_registrar(actor)
+    require_registrar(actor)
     try:
         fund = parse_fund(request.fund)
     except RegisterError as error:
@@ -296,7 +301,7 @@ def approved_finds_of(
 ) -> list[str]:
     """The uuids of an expedition's approved finds in find-number order (``B-9`` before
     ``B-10``), for an act of all of them."""
-    _require_registrar(actor)
+    require_registrar(actor)
     with uow_factory() as uow:
         expedition = uow.expeditions.by_code(expedition_code)
         if expedition is None:
@@ -356,7 +361,7 @@ def _frozen_values(
 
 
 def read_act(uow_factory: UnitOfWorkFactory, actor: Actor, fund_text: str, number: int) -> Act:
-    _require_reader(actor)
+    require_reader(actor)
     fund = _fund_of_path(fund_text)
     with uow_factory() as uow:
         row = uow.register.act(fund.value, number)
@@ -407,23 +412,50 @@ def _entries(uow: UnitOfWork, rows: list[Any]) -> list[Entry]:
     ]
 
 
+@dataclass(frozen=True)
+class EntryPage:
+    entries: list[Entry]
+    next_after: RegisterNumber | None  # the last entry's number, when more entries follow
+
+
 def list_entries(
     uow_factory: UnitOfWorkFactory,
     actor: Actor,
     fund_text: str | None = None,
     act_number: int | None = None,
-) -> list[Entry]:
-    """The register in its order (fund, receipt, item), of one fund or act when given."""
-    _require_reader(actor)
+    *,
+    after: str | None = None,
+    limit: int = ENTRIES_PAGE,
+) -> EntryPage:
+    """The register in its order (fund, receipt, item), of one fund or act when given, a page
+    of at most ``limit`` entries after the register number ``after`` (``KP 12/3``)."""
+    require_reader(actor)
     fund: Fund | None = None
     if fund_text is not None:
         try:
             fund = parse_fund(fund_text)
         except RegisterError as error:
             raise InvalidInput(str(error), [{"field": "fund", "message": str(error)}]) from None
+    start: RegisterNumber | None = None
+    if after is not None:
+        try:
+            start = parse_register_number(after)
+        except RegisterError as error:
+            raise InvalidInput(str(error), [{"field": "after", "message": str(error)}]) from None
+    if not 1 <= limit <= MAX_ENTRIES_PAGE:
+        raise InvalidInput(
+            f"limit is from 1 to {MAX_ENTRIES_PAGE}",
+            [{"field": "limit", "message": f"from 1 to {MAX_ENTRIES_PAGE}"}],
+        )
+    after_key = (start.fund.value, start.receipt, start.item) if start else None
     with uow_factory() as uow:
-        rows = uow.register.entries(fund.value if fund else None, act_number)
-        return _entries(uow, rows)
+        # one more than asked tells whether another page follows
+        rows = uow.register.entries(
+            fund.value if fund else None, act_number, after=after_key, limit=limit + 1
+        )
+        entries = _entries(uow, rows[:limit])
+    more = len(rows) > limit
+    return EntryPage(entries, entries[-1].number if more else None)
 
 
 # -- amendments ------------------------------------------------------------------------------
@@ -445,7 +477,7 @@ def amend_entry(
     The entry itself is never rewritten. A field the find carries also changes the find, as a
     museum revision that devices pull.
     """
-    _require_registrar(actor)
+    require_registrar(actor)
     fund = _fund_of_path(fund_text)
     try:
         amendable, value = parse_amendment(AMENDABLE, field_name, new)
