@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,16 @@ def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def _factory() -> tuple[ServerConfig, UnitOfWorkFactory]:
     config = ServerConfig.from_env()
     return config, UnitOfWorkFactory(make_engine(config.database_url))
+
+
+@contextmanager
+def _closing_factory() -> Iterator[UnitOfWorkFactory]:
+    """A unit-of-work factory whose connections are closed when the command ends."""
+    _, uow = _factory()
+    try:
+        yield uow
+    finally:
+        uow.engine.dispose()
 
 
 @click.group()
@@ -268,76 +279,78 @@ def create_act(
         raise click.UsageError("give either --finds FILE or --all-approved")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)  # before the act: a bad folder changes nothing
-    _, uow = _factory()
-    actor = auth.actor_for_username(uow, registrar)
-    uuids = _find_list(finds_file) if finds_file else register.approved_finds_of(uow, actor, code)
-    if not uuids:
-        raise click.ClickException(f"no finds to accession into an act of {code}")
-    click.echo(f"accessioning {_finds(len(uuids))} of {code}…", err=True)
-    try:
-        created = register.create_act(
-            uow,
-            actor,
-            register.ActRequest(code, fund, uuids, received_by, storage_location),
+    with _closing_factory() as uow:
+        actor = auth.actor_for_username(uow, registrar)
+        uuids = (
+            _find_list(finds_file) if finds_file else register.approved_finds_of(uow, actor, code)
         )
-    except ServiceError as error:
-        first = error.errors[0] if error.errors else None
-        if first and first["message"] not in str(error):  # so the one line says which find
-            more = f" (and {len(error.errors) - 1} more)" if len(error.errors) > 1 else ""
-            raise click.ClickException(
-                f"{error}: {first['field']}: {first['message']}{more}"
-            ) from None
-        raise
-    label = act_label(created.fund, created.act_number)
-    written: list[str] = []
-    if out_dir is not None:
-        # imported here: fpdf2 takes most of a second to load, and only this needs it
-        from field_server.services import register_documents
-
+        if not uuids:
+            raise click.ClickException(f"no finds to accession into an act of {code}")
+        click.echo(f"accessioning {_finds(len(uuids))} of {code}…", err=True)
         try:
-            rendered = register_documents.act_documents(
+            created = register.create_act(
                 uow,
                 actor,
-                created.fund.value,
-                created.act_number,
-                formats=("pdf", "csv"),
-                lang=lang,
+                register.ActRequest(code, fund, uuids, received_by, storage_location),
             )
-            for document in rendered:
-                _write_file(out_dir / document.filename, document.content)
-                written.append(str(out_dir / document.filename))
-        except (OSError, ServiceError, FontMissing) as error:
-            raise click.ClickException(
-                f"act {label} is made, but its documents were not all written: {error}"
-            ) from None
-    numbers = [number for _, number in created.entries]
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "fund": created.fund.value,
-                    "act_number": created.act_number,
-                    "entries": [
-                        {
-                            "item": number.item,
-                            "find_uuid": uuid,
-                            "register_number": number.cyrillic,
-                            "register_number_ascii": number.ascii,
-                        }
-                        for uuid, number in created.entries
-                    ],
-                    "files": written,
-                },
-                ensure_ascii=False,
+        except ServiceError as error:
+            first = error.errors[0] if error.errors else None
+            if first and first["message"] not in str(error):  # so the one line says which find
+                more = f" (and {len(error.errors) - 1} more)" if len(error.errors) > 1 else ""
+                raise click.ClickException(
+                    f"{error}: {first['field']}: {first['message']}{more}"
+                ) from None
+            raise
+        label = act_label(created.fund, created.act_number)
+        written: list[str] = []
+        if out_dir is not None:
+            # imported here: fpdf2 takes most of a second to load, and only this needs it
+            from field_server.services import register_documents
+
+            try:
+                rendered = register_documents.act_documents(
+                    uow,
+                    actor,
+                    created.fund.value,
+                    created.act_number,
+                    formats=("pdf", "csv"),
+                    lang=lang,
+                )
+                for document in rendered:
+                    _write_file(out_dir / document.filename, document.content)
+                    written.append(str(out_dir / document.filename))
+            except (OSError, ServiceError, FontMissing) as error:
+                raise click.ClickException(
+                    f"act {label} is made, but its documents were not all written: {error}"
+                ) from None
+        numbers = [number for _, number in created.entries]
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "fund": created.fund.value,
+                        "act_number": created.act_number,
+                        "entries": [
+                            {
+                                "item": number.item,
+                                "find_uuid": uuid,
+                                "register_number": number.cyrillic,
+                                "register_number_ascii": number.ascii,
+                            }
+                            for uuid, number in created.entries
+                        ],
+                        "files": written,
+                    },
+                    ensure_ascii=False,
+                )
             )
-        )
-        return
-    span = numbers[0].cyrillic
-    if len(numbers) > 1:
-        span += f" … {numbers[-1].cyrillic}"
-    click.echo(f"act {label}: {_finds(len(numbers))} accessioned ({span})")
-    for path in written:
-        click.echo(f"written {path}")
+            return
+        span = numbers[0].cyrillic
+        if len(numbers) > 1:
+            span += f" … {numbers[-1].cyrillic}"
+        click.echo(f"act {label}: {_finds(len(numbers))} accessioned ({span})")
+        for path in written:
+            click.echo(f"written {path}")
 
 
 @main.command("serve")
