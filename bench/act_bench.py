@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> str:
         ]
     print(f"Acceptance act of {args.finds:,} approved finds, median of {args.repeat}")
     print(
-        f"{'backend':<16} {'act s':>7} {'pdf s':>7} {'act+pdf s':>10} {'csv s':>7} "
+        f"{'backend':<19} {'act s':>7} {'pdf s':>7} {'act+pdf s':>10} {'csv s':>7} "
         f"{'html s':>7} {'pdf kB':>7} {'target':>8} met"
     )
     verdicts = []
@@ -255,12 +255,12 @@ def main(argv: list[str] | None = None) -> str:
         both = statistics.median(r["act"] + r["pdf"] for r in runs)
         met = "yes" if both <= TARGET_S else "NO"
         print(
-            f"{backend:<16} {median('act'):>7.3f} {median('pdf'):>7.3f} {both:>10.3f} "
+            f"{backend:<19} {median('act'):>7.3f} {median('pdf'):>7.3f} {both:>10.3f} "
             f"{median('csv'):>7.3f} {median('html'):>7.3f} {median('pdf_bytes') / 1000:>7.0f} "
             f"{'≤ 2 s':>8} {met}"
         )
         print(
-            "                 runs (act+pdf): "
+            "                    runs (act+pdf): "
             + ", ".join(f"{r['act'] + r['pdf']:.3f}" for r in runs)
         )
         verdicts.append(f"{backend} median {both:.2f} s ({'ok' if met == 'yes' else 'NO'})")
