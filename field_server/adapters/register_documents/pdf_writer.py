@@ -9,6 +9,7 @@ a row's cell lines go into the page as one text object (see :meth:`_Pages.place_
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from fpdf import FPDF
 
@@ -26,8 +27,8 @@ FOOTER_SPACE = 12.0  # mm kept free at the bottom for the page number
 class _Pages(FPDF):
     running_head = ""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # per font: a string -> its glyph codes in this document's font subset
         self._encoded: dict[str, dict[str, str]] = {}
 
@@ -38,7 +39,9 @@ class _Pages(FPDF):
         ``text()`` costs a text object, its checks and a fresh glyph encoding of every string;
         an act of 1,000 items prints some 20,000 cell lines, which made those costs half of
         the PDF's time. A string met again reuses its encoding: within one document a
-        character's code in the font subset never changes.
+        character's code in the font subset never changes. It writes through the same
+        protected members of fpdf2 that ``text()`` uses; the register's PDF tests read the
+        text back, so a change in them would show there.
         """
         if not placed:
             return
@@ -212,7 +215,7 @@ class _Table:
         measure = self._measures[style]
         x = MARGIN
         baseline = y + PAD + LINE - 0.75
-        placed = []
+        placed: list[tuple[float, float, str]] = []
         for lines, column, spec in zip(cells, self.widths, self.sheet.columns, strict=True):
             for index, line in enumerate(lines[:count]):
                 if not line:
