@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,14 @@ import click
 
 from field_server import __version__
 from field_server.adapters.database import make_engine
+from field_server.adapters.fonts import FontMissing
+from field_server.adapters.register_documents.catalog import LANGUAGES
 from field_server.adapters.schema_migration import upgrade_database
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.config import ServerConfig
 from field_server.domain.access import Role
-from field_server.services import auth, duplicates, expeditions
+from field_server.domain.register_numbers import act_label
+from field_server.services import auth, duplicates, expeditions, register
 from field_server.services.errors import ServiceError
 
 
@@ -37,6 +41,16 @@ def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def _factory() -> tuple[ServerConfig, UnitOfWorkFactory]:
     config = ServerConfig.from_env()
     return config, UnitOfWorkFactory(make_engine(config.database_url))
+
+
+@contextmanager
+def _closing_factory() -> Iterator[UnitOfWorkFactory]:
+    """A unit-of-work factory whose connections are closed when the command ends."""
+    _, uow = _factory()
+    try:
+        yield uow
+    finally:
+        uow.engine.dispose()
 
 
 @click.group()
@@ -192,6 +206,151 @@ def detect_duplicates(code: str, as_json: bool) -> None:
         f"candidates ({report.added} new, {report.updated} updated, "
         f"{report.withdrawn} withdrawn)"
     )
+
+
+MAX_FIND_LIST_BYTES = 4 * 1024 * 1024  # 10,000 uuids (an act's limit) take 370 KB
+
+
+def _find_list(path: Path) -> list[str]:
+    """Find uuids from a file, one a line, in item order; blank lines and ``#`` notes skipped."""
+    if path.stat().st_size > MAX_FIND_LIST_BYTES:
+        raise click.ClickException(f"{path}: larger than {MAX_FIND_LIST_BYTES // 2**20} MB")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{path}: not UTF-8 text ({error.reason})") from None
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _finds(count: int) -> str:
+    return f"{count} find" if count == 1 else f"{count} finds"
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_bytes(content)
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+@main.command("create-act")
+@click.argument("code")
+@click.option("--fund", required=True, metavar="KP|NVF", help="main fund (КП) or auxiliary (НВФ)")
+@click.option(
+    "--finds",
+    "finds_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a file of find uuids, one a line, in the order of the act's items",
+)
+@click.option(
+    "--all-approved", is_flag=True, help="every approved find of CODE, in find-number order"
+)
+@click.option(
+    "--registrar", required=True, help="user name of the registrar (or admin) making the act"
+)
+@click.option("--received-by", default=None, help="who receives the finds for the fund")
+@click.option("--storage-location", default=None, help="where the finds are kept")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="write the act and its field inventory here, as PDF and CSV",
+)
+@click.option("--lang", type=click.Choice(LANGUAGES), default="kk", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the act's numbers as JSON")
+@_one_line_errors
+def create_act(
+    code: str,
+    fund: str,
+    finds_file: Path | None,
+    all_approved: bool,
+    registrar: str,
+    received_by: str | None,
+    storage_location: str | None,
+    out_dir: Path | None,
+    lang: str,
+    as_json: bool,
+) -> None:
+    """Accession approved finds of expedition CODE into a fund by an acceptance act."""
+    if (finds_file is None) == (not all_approved):
+        raise click.UsageError("give either --finds FILE or --all-approved")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)  # before the act: a bad folder changes nothing
+    with _closing_factory() as uow:
+        actor = auth.actor_for_username(uow, registrar)
+        uuids = (
+            _find_list(finds_file) if finds_file else register.approved_finds_of(uow, actor, code)
+        )
+        if not uuids:
+            raise click.ClickException(f"no finds to accession into an act of {code}")
+        click.echo(f"accessioning {_finds(len(uuids))} of {code}…", err=True)
+        try:
+            created = register.create_act(
+                uow,
+                actor,
+                register.ActRequest(code, fund, uuids, received_by, storage_location),
+            )
+        except ServiceError as error:
+            first = error.errors[0] if error.errors else None
+            if first and first["message"] not in str(error):  # so the one line says which find
+                more = f" (and {len(error.errors) - 1} more)" if len(error.errors) > 1 else ""
+                raise click.ClickException(
+                    f"{error}: {first['field']}: {first['message']}{more}"
+                ) from None
+            raise
+        label = act_label(created.fund, created.act_number)
+        written: list[str] = []
+        if out_dir is not None:
+            # imported here: fpdf2 takes most of a second to load, and only this needs it
+            from field_server.services import register_documents
+
+            try:
+                rendered = register_documents.act_documents(
+                    uow,
+                    actor,
+                    created.fund.value,
+                    created.act_number,
+                    formats=("pdf", "csv"),
+                    lang=lang,
+                )
+                for document in rendered:
+                    _write_file(out_dir / document.filename, document.content)
+                    written.append(str(out_dir / document.filename))
+            except (OSError, ServiceError, FontMissing) as error:
+                raise click.ClickException(
+                    f"act {label} is made, but its documents were not all written: {error}"
+                ) from None
+        numbers = [number for _, number in created.entries]
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "fund": created.fund.value,
+                        "act_number": created.act_number,
+                        "entries": [
+                            {
+                                "item": number.item,
+                                "find_uuid": uuid,
+                                "register_number": number.cyrillic,
+                                "register_number_ascii": number.ascii,
+                            }
+                            for uuid, number in created.entries
+                        ],
+                        "files": written,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            return
+        span = numbers[0].cyrillic
+        if len(numbers) > 1:
+            span += f" … {numbers[-1].cyrillic}"
+        click.echo(f"act {label}: {_finds(len(numbers))} accessioned ({span})")
+        for path in written:
+            click.echo(f"written {path}")
 
 
 @main.command("serve")

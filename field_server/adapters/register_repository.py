@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, tuple_, update
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import _chunks
@@ -53,21 +53,30 @@ class Register:
         ).first()
 
     def entries(
-        self, fund: str | None = None, act_number: int | None = None, item: int | None = None
+        self,
+        fund: str | None = None,
+        act_number: int | None = None,
+        item: int | None = None,
+        *,
+        after: tuple[str, int, int] | None = None,
+        limit: int | None = None,
     ) -> list[Any]:
-        """Entries in register order (fund, receipt, item), narrowed by what is given."""
+        """Entries in register order (fund, receipt, item), narrowed by what is given: those
+        after the (fund, receipt, item) ``after``, at most ``limit`` of them."""
+        e = t.register_entries.c
         query = select(t.register_entries)
         if fund is not None:
-            query = query.where(t.register_entries.c.fund == fund)
+            query = query.where(e.fund == fund)
         if act_number is not None:
-            query = query.where(t.register_entries.c.act_number == act_number)
+            query = query.where(e.act_number == act_number)
         if item is not None:
-            query = query.where(t.register_entries.c.item == item)
-        query = query.order_by(
-            t.register_entries.c.fund,
-            t.register_entries.c.act_number,
-            t.register_entries.c.item,
-        )
+            query = query.where(e.item == item)
+        if after is not None:
+            # a row-value comparison walks the (fund, act_number, item) unique index
+            query = query.where(tuple_(e.fund, e.act_number, e.item) > tuple_(*after))
+        query = query.order_by(e.fund, e.act_number, e.item)
+        if limit is not None:
+            query = query.limit(limit)
         return list(self._c.execute(query))
 
     def entries_of_finds(self, uuids: Iterable[str]) -> dict[str, Any]:
@@ -98,31 +107,16 @@ class Register:
             insert(t.register_amendments).values(**values).returning(t.register_amendments.c.id)
         ).scalar_one()
 
-    def finds_locked(self, uuids: Sequence[str]) -> dict[str, Any]:
-        """The records ``uuids`` with the columns the museum's actions read, row-locked, a
-        chunk per query (an act of 1,000 finds would otherwise cost 1,000 round trips)."""
-        found: dict[str, Any] = {}
-        for chunk in _chunks(sorted(set(uuids))):
-            rows = self._c.execute(
-                select(
-                    t.records.c.uuid,
-                    t.records.c.type,
-                    t.records.c.expedition_id,
-                    t.records.c.survey_uuid,
-                    t.records.c.find_number,
-                    t.records.c.server_rev,
-                    t.records.c.data,
-                    t.records.c.status,
-                    t.records.c.register_number,
-                    t.records.c.merged_into,
-                    t.records.c.flags,
-                    t.records.c.open_conflicts,
-                )
-                .where(t.records.c.uuid.in_(chunk))
-                .with_for_update()
+    def approved_finds(self, expedition_id: int) -> list[tuple[str, str | None]]:
+        """(uuid, find number) of the expedition's approved finds, in no particular order."""
+        rows = self._c.execute(
+            select(t.records.c.uuid, t.records.c.find_number).where(
+                t.records.c.expedition_id == expedition_id,
+                t.records.c.type == "find",
+                t.records.c.status == "approved",
             )
-            found.update({row.uuid: row for row in rows})
-        return found
+        )
+        return [(row.uuid, row.find_number) for row in rows]
 
     def expedition_leaders(self, expedition_id: int) -> list[str]:
         rows = self._c.execute(

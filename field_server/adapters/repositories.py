@@ -528,26 +528,30 @@ class Records:
                 found.setdefault(row.uuid, []).append(row)
         return found
 
-    def find_for_museum(self, uuid: str, *, lock: bool = False) -> Any | None:
-        """Everything the museum's actions read of one find: record columns and state."""
-        query = select(
-            t.records.c.uuid,
-            t.records.c.type,
-            t.records.c.expedition_id,
-            t.records.c.survey_uuid,
-            t.records.c.find_number,
-            t.records.c.server_rev,
-            t.records.c.data,
-            t.records.c.content_hash,
-            t.records.c.status,
-            t.records.c.register_number,
-            t.records.c.merged_into,
-            t.records.c.flags,
-            t.records.c.open_conflicts,
-        ).where(t.records.c.uuid == uuid)
-        if lock:
-            query = query.with_for_update()
-        return self._c.execute(query).first()
+    def finds_for_museum(self, uuids: Sequence[str], *, lock: bool = False) -> dict[str, Any]:
+        """Everything the museum's actions read of these records (columns and state), by uuid,
+        a chunk per query; row-locked until commit when ``lock``. Unknown uuids are absent."""
+        found: dict[str, Any] = {}
+        for chunk in _chunks(sorted(set(uuids))):
+            query = select(
+                t.records.c.uuid,
+                t.records.c.type,
+                t.records.c.expedition_id,
+                t.records.c.survey_uuid,
+                t.records.c.find_number,
+                t.records.c.server_rev,
+                t.records.c.data,
+                t.records.c.content_hash,
+                t.records.c.status,
+                t.records.c.register_number,
+                t.records.c.merged_into,
+                t.records.c.flags,
+                t.records.c.open_conflicts,
+            ).where(t.records.c.uuid.in_(chunk))
+            if lock:
+                query = query.with_for_update()
+            found.update({row.uuid: row for row in self._c.execute(query)})
+        return found
 
     def set_columns(self, uuid: str, values: dict[str, Any]) -> None:
         self._c.execute(update(t.records).where(t.records.c.uuid == uuid).values(**values))
@@ -702,6 +706,18 @@ class Devices:
             )
 
 
+@dataclass(frozen=True)
+class AuditLine:
+    """Who did what to which subject, when and why; ``detail`` is stored as JSON."""
+
+    at: datetime
+    user_id: int | None
+    action: str
+    subject: str
+    detail: dict[str, Any]
+    reason: str | None = None
+
+
 class AuditLog:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
@@ -715,15 +731,24 @@ class AuditLog:
         detail: dict[str, Any],
         reason: str | None = None,
     ) -> None:
-        self._c.execute(
-            insert(t.audit_log).values(
-                at=at,
-                user_id=user_id,
-                action=action,
-                subject=subject,
-                detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
-                reason=reason,
-            )
+        self.add_many([AuditLine(at, user_id, action, subject, detail, reason)])
+
+    def add_many(self, lines: Sequence[AuditLine]) -> None:
+        """The lines in one executemany, in the order given (their ids follow it)."""
+        _bulk_insert(
+            self._c,
+            t.audit_log,
+            [
+                {
+                    "at": line.at,
+                    "user_id": line.user_id,
+                    "action": line.action,
+                    "subject": line.subject,
+                    "detail": json.dumps(line.detail, ensure_ascii=False, sort_keys=True),
+                    "reason": line.reason,
+                }
+                for line in lines
+            ],
         )
 
     def for_subject(self, subject: str) -> list[Any]:

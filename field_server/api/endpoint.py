@@ -70,8 +70,13 @@ def endpoint(
     roles: str = "",
     headers: tuple[Header, ...] = (),
     raw_body: str | None = None,
+    permitted: Callable[[Actor], None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a route. The view gets ``actor`` and, with a body schema, ``body``.
+
+    ``permitted`` checks the caller's role (raising Forbidden) before anything else of the
+    request is read, so a caller without the role gets 403 whatever path, query or body they
+    send, never a validation answer that would tell them about the data.
 
     ``load_body=False`` hands the view the parsed JSON unchecked: the sync push checks its
     records one by one, so one bad record does not reject the batch. ``raw_body`` documents a
@@ -84,6 +89,8 @@ def endpoint(
         def handler(**kwargs: Any) -> Any:
             if authenticated:
                 kwargs["actor"] = current_actor()
+                if permitted is not None:
+                    permitted(kwargs["actor"])
             if schema is not None:
                 payload = json_body()
                 if load_body:

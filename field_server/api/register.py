@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, request
 
@@ -148,6 +148,7 @@ def _act(act: service.Act) -> dict[str, Any]:
     response=messages.ActCreated,
     status=201,
     roles=WRITERS,
+    permitted=service.require_registrar,
 )
 def create_act(actor: Actor, body: dict[str, Any]) -> Response:
     created = service.create_act(
@@ -188,6 +189,7 @@ def create_act(actor: Actor, body: dict[str, Any]) -> Response:
     response=messages.Act,
     query=DOCUMENT_QUERY,
     roles=READERS,
+    permitted=service.require_reader,
 )
 def read_act(actor: Actor, fund: str, number: str) -> Response:
     stem, suffix = _split(number)
@@ -202,6 +204,7 @@ def read_act(actor: Actor, fund: str, number: str) -> Response:
     tag="register",
     query=DOCUMENT_QUERY,
     roles=READERS,
+    permitted=service.require_reader,
 )
 def read_inventory(actor: Actor, fund: str, number: str, document: str) -> Response:
     stem, suffix = _split(document)
@@ -214,13 +217,26 @@ def read_inventory(actor: Actor, fund: str, number: str, document: str) -> Respo
     blueprint,
     "/register/entries",
     "GET",
-    summary="Register entries in register order, with their amendments",
+    summary="Register entries in register order, with their amendments, a page at a time; "
+    'when more follow, the Link header names the next page (rel="next")',
     tag="register",
     query=(
         ("fund", "string", "KP or NVF (КП, НВФ); both when absent"),
         ("act", "integer", "only the entries of this act of the fund"),
+        (
+            "limit",
+            "integer",
+            f"entries in the page, 1..{service.MAX_ENTRIES_PAGE} (default {service.ENTRIES_PAGE})",
+        ),
+        (
+            "after",
+            "string",
+            "the register number the page starts after (KP 12/3 or КП 12/3): the last "
+            "entry of the page before",
+        ),
     ),
     roles=READERS,
+    permitted=service.require_reader,
 )
 def list_entries(actor: Actor) -> Response:
     fund = request.args.get("fund")
@@ -233,8 +249,23 @@ def list_entries(actor: Actor) -> Response:
                 [{"field": "act", "message": "a positive whole number, with fund"}],
             )
         act_number = int(act_text)
-    entries = service.list_entries(runtime().uow, actor, fund, act_number)
-    return json_response([_entry(e) for e in entries])
+    limit_text = request.args.get("limit")
+    limit = service.ENTRIES_PAGE
+    if limit_text is not None:
+        if not _POSITIVE.match(limit_text):
+            raise InvalidInput(
+                "limit is a positive whole number",
+                [{"field": "limit", "message": f"from 1 to {service.MAX_ENTRIES_PAGE}"}],
+            )
+        limit = int(limit_text)
+    page = service.list_entries(
+        runtime().uow, actor, fund, act_number, after=request.args.get("after"), limit=limit
+    )
+    response = json_response([_entry(e) for e in page.entries])
+    if page.next_after is not None:
+        query = {**request.args.to_dict(), "after": page.next_after.ascii, "limit": str(limit)}
+        response.headers["Link"] = f'<{request.path}?{urlencode(query)}>; rel="next"'
+    return response
 
 
 @endpoint(
@@ -247,6 +278,7 @@ def list_entries(actor: Actor) -> Response:
     response=messages.Amendment,
     status=201,
     roles=WRITERS,
+    permitted=service.require_registrar,
 )
 def amend_entry(
     actor: Actor, body: dict[str, Any], fund: str, act_number: str, item: str

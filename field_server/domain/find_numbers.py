@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 MAX_BLOCK = 10_000
+_DIGIT_RUN = re.compile(r"([0-9]+)", re.ASCII)
 # {n} or a zero-padded {n:04d}; anything richer (a width of a billion) is refused
 _FIELD = re.compile(r"\{n(?::0?([1-9][0-9]?)d)?\}")
 
@@ -54,3 +55,15 @@ class NumberBlock:
 
     def numbers(self) -> list[str]:
         return [format_find_number(self.pattern, n) for n in range(self.first, self.last + 1)]
+
+
+def natural_key(find_number: str) -> tuple[tuple[int, str, int], ...]:
+    """Sorts find numbers as people read them: ``B-9`` before ``B-10`` (runs of digits compare
+    as numbers, the rest without letter case)."""
+    # split() alternates text and digit runs, starting with text (perhaps empty)
+    parts = _DIGIT_RUN.split(find_number)
+    return tuple(
+        (0, "", int(part)) if index % 2 else (1, part.casefold(), 0)
+        for index, part in enumerate(parts)
+        if part
+    )

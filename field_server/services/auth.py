@@ -218,6 +218,16 @@ def actor_for_token(uow_factory: UnitOfWorkFactory, token: str) -> Actor:
     return _actor(user, memberships)
 
 
+def actor_for_username(uow_factory: UnitOfWorkFactory, username: str) -> Actor:
+    """The active user ``username``, for a server command run in their name."""
+    with uow_factory() as uow:
+        user = uow.users.by_username(username)
+        if user is None or not user.active:
+            raise NotFound(f"no active user {username!r}")
+        memberships = uow.users.memberships(user.id)
+    return _actor(user, memberships)
+
+
 @dataclass(frozen=True)
 class SignIn:
     """A person who proved their password in the review UI, and the stamp their browser

@@ -20,11 +20,11 @@ from field_core.validation import validate_record_data
 from field_server.adapters.repositories import as_utc
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor, Role
+from field_server.domain.find_numbers import natural_key
 from field_server.domain.find_status import (
     FindStatus,
     TransitionRefused,
     check_transition,
-    parse_status,
 )
 from field_server.domain.register_numbers import (
     Fund,
@@ -36,17 +36,23 @@ from field_server.domain.register_numbers import (
     number_items,
     parse_amendment,
     parse_fund,
+    parse_register_number,
 )
 from field_server.services.auth import now_utc
 from field_server.services.errors import Forbidden, InvalidInput, NotAllowed, NotFound
 from field_server.services.museum_revisions import (
+    FindChange,
     StoredFind,
     load_find,
+    load_finds,
     record_museum_revision,
+    record_museum_revisions,
 )
 
 AMENDABLE = amendable_fields(MATERIAL_CODES)
 MAX_ACT_ITEMS = 10_000
+ENTRIES_PAGE = 1_000  # entries in a page of the register when no limit is asked for
+MAX_ENTRIES_PAGE = 10_000
 
 # The find's fields an entry freezes at accession, as the museum's books hold them.
 FROZEN_FIND_FIELDS = (
@@ -136,21 +142,17 @@ class Act:
         return act_label(self.fund, self.act_number)
 
 
-def _require_registrar(actor: Actor) -> None:
+def require_registrar(actor: Actor) -> None:
+    """Only registrars and admins change the register (:class:`Forbidden` otherwise)."""
     if not actor.has_any(Role.REGISTRAR, Role.ADMIN):
         raise Forbidden("only a registrar or an admin changes the register")
 
 
-# the UI's pages that lead to an act (choosing finds, the preview) ask the same question
-require_registrar = _require_registrar
-
-
-def _require_reader(actor: Actor) -> None:
+def require_reader(actor: Actor) -> None:
+    """Registrars, reviewers and admins read it (:class:`Forbidden` otherwise)."""
     if not actor.has_any(Role.REGISTRAR, Role.REVIEWER, Role.ADMIN):
         raise Forbidden("only registrars, reviewers and admins read the register")
 
-
-require_reader = _require_reader
 
 
 def _fund_of_path(text: str) -> Fund:
@@ -177,7 +179,7 @@ def create_act(
     uow_factory: UnitOfWorkFactory, actor: Actor, request: ActRequest, now: datetime | None = None
 ) -> CreatedAct:
     """Accession ``request.find_uuids`` (all approved, all of one expedition) into one fund."""
-    _require_registrar(actor)
+    require_registrar(actor)
     try:
         fund = parse_fund(request.fund)
     except RegisterError as error:
@@ -259,18 +261,22 @@ def create_act(
             ]
         )
         uow.register.set_last_receipt(fund.value, receipt)
-        for find, number in zip(finds, numbers, strict=True):
-            record_museum_revision(
-                uow,
-                find,
-                user_id=actor.user_id,
-                now=now,
-                action="register.accession",
-                reason=f"act {label}",
-                status=FindStatus.ACCESSIONED,
-                register_number=number.cyrillic,
-                detail={"act": label},
-            )
+        record_museum_revisions(
+            uow,
+            [
+                FindChange(
+                    find,
+                    status=FindStatus.ACCESSIONED,
+                    register_number=number.cyrillic,
+                    detail={"act": label},
+                )
+                for find, number in zip(finds, numbers, strict=True)
+            ],
+            user_id=actor.user_id,
+            now=now,
+            action="register.accession",
+            reason=f"act {label}",
+        )
         uow.audit.add(
             now,
             actor.user_id,
@@ -291,49 +297,46 @@ def create_act(
     return CreatedAct(fund, receipt, [(f.uuid, n) for f, n in zip(finds, numbers, strict=True)])
 
 
+def approved_finds_of(
+    uow_factory: UnitOfWorkFactory, actor: Actor, expedition_code: str
+) -> list[str]:
+    """The uuids of an expedition's approved finds in find-number order (``B-9`` before
+    ``B-10``), for an act of all of them."""
+    require_registrar(actor)
+    with uow_factory() as uow:
+        expedition = uow.expeditions.by_code(expedition_code)
+        if expedition is None:
+            raise NotFound(f"no expedition {expedition_code!r}")
+        rows = uow.register.approved_finds(expedition.id)
+    rows.sort(key=lambda row: (natural_key(row[1] or ""), row[0]))
+    return [uuid for uuid, _ in rows]
+
+
 def _approved_finds(
     uow: UnitOfWork, uuids: list[str], expedition_id: int, expedition_code: str
 ) -> list[StoredFind]:
-    """The finds, locked, in the order given; every reason one cannot be taken, at once.
-
-    Read a chunk at a time rather than by ``load_find`` one by one, and built the same way.
-    """
+    """The finds, locked, in the order given; every reason one cannot be taken, at once."""
     finds: list[StoredFind] = []
     unknown: list[dict[str, str]] = []
     refused: list[dict[str, str]] = []
-    rows = uow.register.finds_locked(uuids)
+    loaded = load_finds(uow, uuids, lock=True)
     for index, uuid in enumerate(uuids):
         where = f"find_uuids[{index}]"
-        row = rows.get(uuid)
-        if row is None or row.type != "find":
+        find = loaded.get(uuid)
+        if find is None:
             unknown.append({"field": where, "message": f"no find {uuid}"})
             continue
-        if row.expedition_id != expedition_id:
+        if find.expedition_id != expedition_id:
             unknown.append(
                 {"field": where, "message": f"find {uuid} is not of expedition {expedition_code}"}
             )
             continue
-        status = parse_status(row.status)
         try:
-            check_transition(status, FindStatus.ACCESSIONED)
+            check_transition(find.status, FindStatus.ACCESSIONED)
         except TransitionRefused as error:
-            refused.append({"field": where, "message": f"{row.find_number or uuid}: {error}"})
+            refused.append({"field": where, "message": f"{find.find_number or uuid}: {error}"})
             continue
-        finds.append(
-            StoredFind(
-                uuid=row.uuid,
-                expedition_id=row.expedition_id,
-                survey_uuid=row.survey_uuid,
-                find_number=row.find_number,
-                server_rev=row.server_rev,
-                data=json.loads(row.data),
-                status=status,
-                register_number=row.register_number,
-                merged_into=row.merged_into,
-                flags=json.loads(row.flags),
-                open_conflicts=row.open_conflicts,
-            )
-        )
+        finds.append(find)
     if unknown:
         raise InvalidInput("the act names finds it cannot take", unknown)
     if refused:
@@ -359,7 +362,7 @@ def _frozen_values(
 
 
 def read_act(uow_factory: UnitOfWorkFactory, actor: Actor, fund_text: str, number: int) -> Act:
-    _require_reader(actor)
+    require_reader(actor)
     fund = _fund_of_path(fund_text)
     with uow_factory() as uow:
         row = uow.register.act(fund.value, number)
@@ -410,23 +413,50 @@ def _entries(uow: UnitOfWork, rows: list[Any]) -> list[Entry]:
     ]
 
 
+@dataclass(frozen=True)
+class EntryPage:
+    entries: list[Entry]
+    next_after: RegisterNumber | None  # the last entry's number, when more entries follow
+
+
 def list_entries(
     uow_factory: UnitOfWorkFactory,
     actor: Actor,
     fund_text: str | None = None,
     act_number: int | None = None,
-) -> list[Entry]:
-    """The register in its order (fund, receipt, item), of one fund or act when given."""
-    _require_reader(actor)
+    *,
+    after: str | None = None,
+    limit: int = ENTRIES_PAGE,
+) -> EntryPage:
+    """The register in its order (fund, receipt, item), of one fund or act when given, a page
+    of at most ``limit`` entries after the register number ``after`` (``KP 12/3``)."""
+    require_reader(actor)
     fund: Fund | None = None
     if fund_text is not None:
         try:
             fund = parse_fund(fund_text)
         except RegisterError as error:
             raise InvalidInput(str(error), [{"field": "fund", "message": str(error)}]) from None
+    start: RegisterNumber | None = None
+    if after is not None:
+        try:
+            start = parse_register_number(after)
+        except RegisterError as error:
+            raise InvalidInput(str(error), [{"field": "after", "message": str(error)}]) from None
+    if not 1 <= limit <= MAX_ENTRIES_PAGE:
+        raise InvalidInput(
+            f"limit is from 1 to {MAX_ENTRIES_PAGE}",
+            [{"field": "limit", "message": f"from 1 to {MAX_ENTRIES_PAGE}"}],
+        )
+    after_key = (start.fund.value, start.receipt, start.item) if start else None
     with uow_factory() as uow:
-        rows = uow.register.entries(fund.value if fund else None, act_number)
-        return _entries(uow, rows)
+        # one more than asked tells whether another page follows
+        rows = uow.register.entries(
+            fund.value if fund else None, act_number, after=after_key, limit=limit + 1
+        )
+        entries = _entries(uow, rows[:limit])
+    more = len(rows) > limit
+    return EntryPage(entries, entries[-1].number if more else None)
 
 
 # -- amendments ------------------------------------------------------------------------------
@@ -448,7 +478,7 @@ def amend_entry(
     The entry itself is never rewritten. A field the find carries also changes the find, as a
     museum revision that devices pull.
     """
-    _require_registrar(actor)
+    require_registrar(actor)
     fund = _fund_of_path(fund_text)
     try:
         amendable, value = parse_amendment(AMENDABLE, field_name, new)

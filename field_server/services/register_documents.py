@@ -66,6 +66,22 @@ def act_document(
     return render(sheet, fmt, bom=bom)
 
 
+def act_documents(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    fund_text: str,
+    number: int,
+    *,
+    formats: tuple[str, ...],
+    lang: str,
+) -> list[Rendered]:
+    """The act and its field inventory in each of ``formats``, from one read of the act."""
+    check_language(lang)
+    act = read_act(uow_factory, actor, fund_text, number)
+    sheets = (act_sheet(act, lang), inventory_sheet(act, lang))
+    return [render(sheet, fmt) for sheet in sheets for fmt in formats]
+
+
 def render(sheet: Sheet, fmt: str, *, bom: bool = False) -> Rendered:
     if fmt == "pdf":
         content = render_pdf(sheet)

@@ -418,3 +418,116 @@ def test_a_document_that_does_not_exist_is_a_problem(
     created_act(world, [uly[0]["uuid"]])
     response = world.client.get(f"{ACTS}/{path}", headers=world.headers("registrar"))
     assert response.status_code == status and response.mimetype == "application/problem+json"
+
+
+# -- the register a page at a time ---------------------------------------------------------------
+
+
+def test_the_register_comes_a_page_at_a_time_following_the_link(
+    world: World, uly: list[dict[str, Any]]
+) -> None:
+    approved = [f["uuid"] for f in uly[:-2]]
+    created_act(world, approved[:3])  # КП 1/1…3
+    created_act(world, approved[3:5], fund="NVF")  # НВФ 1/1…2
+    created_act(world, approved[5:7])  # КП 2/1…2
+    headers = world.headers("reviewer")
+
+    def pages(url: str) -> list[list[str]]:
+        seen = []
+        while url:
+            response = world.client.get(url, headers=headers)
+            assert response.status_code == 200, response.get_data(as_text=True)
+            seen.append([e["register_number"] for e in response.get_json()])
+            link = response.headers.get("Link")
+            url = link[1 : link.index(">")] if link else ""
+            assert not link or link.endswith('>; rel="next"')
+        return seen
+
+    everything = ["КП 1/1", "КП 1/2", "КП 1/3", "КП 2/1", "КП 2/2", "НВФ 1/1", "НВФ 1/2"]
+    assert pages("/api/v1/register/entries") == [everything]  # one default page
+    assert pages("/api/v1/register/entries?limit=3") == [
+        everything[:3],
+        everything[3:6],
+        everything[6:],
+    ]
+    assert pages("/api/v1/register/entries?limit=5") == [everything[:5], everything[5:]]
+    # a page that ends the register exactly has no link after it
+    assert pages("/api/v1/register/entries?fund=KP&limit=5") == [everything[:5]]
+    assert pages("/api/v1/register/entries?fund=KP&limit=2") == [
+        ["КП 1/1", "КП 1/2"],
+        ["КП 1/3", "КП 2/1"],
+        ["КП 2/2"],
+    ]
+    assert pages("/api/v1/register/entries?fund=KP&act=1&limit=2") == [
+        ["КП 1/1", "КП 1/2"],
+        ["КП 1/3"],
+    ]
+    # the cursor is a register number in either alphabet
+    assert pages("/api/v1/register/entries?after=КП%201/3&limit=2") == [
+        ["КП 2/1", "КП 2/2"],
+        ["НВФ 1/1", "НВФ 1/2"],
+    ]
+    assert pages("/api/v1/register/entries?after=KP%202/2") == [everything[5:]]
+    assert pages("/api/v1/register/entries?after=NVF%209/9") == [[]]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=10001", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=-1", "limit"),
+        ("after=12", "after"),
+        ("after=VH%201/1", "after"),
+        ("after=KP%201/0", "after"),
+    ],
+)
+def test_a_bad_page_request_is_a_problem(
+    world: World, uly: list[dict[str, Any]], query: str, field: str
+) -> None:
+    created_act(world, [uly[0]["uuid"]])
+    response = world.client.get(
+        f"/api/v1/register/entries?{query}", headers=world.headers("registrar")
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/acts/KP/1", None),
+        ("GET", "/acts/KP/x1.pdf", None),
+        ("GET", "/acts/VH/1", None),
+        ("GET", "/acts/KP/1.pdf?lang=fr", None),
+        ("GET", "/acts/KP/1/nothing", None),
+        ("GET", "/acts/KP/999/inventory.csv", None),
+        ("GET", "/entries?act=x", None),
+        ("GET", "/entries?limit=0&after=nonsense", None),
+        ("POST", "/acts", {"fund": "VH"}),
+        ("POST", "/acts", "not json"),
+        ("POST", "/entries/KP/x/1/amendments", {"field": "nope"}),
+        ("POST", "/entries/VH/1/1/amendments", None),
+    ],
+)
+def test_who_may_not_use_the_register_is_refused_before_anything_is_checked(
+    world: World, uly: list[dict[str, Any]], method: str, path: str, body: Any
+) -> None:
+    created_act(world, [uly[0]["uuid"]])
+    url = f"/api/v1/register{path}"
+    writing = method == "POST"
+    for who in ("recorder", "leader", "outsider", *(["reviewer"] if writing else [])):
+        if body == "not json":
+            response = world.client.open(
+                url,
+                method=method,
+                data="{",
+                headers=world.headers(who),
+                content_type="application/json",
+            )
+        else:
+            response = world.client.open(url, method=method, json=body, headers=world.headers(who))
+        assert response.status_code == 403, (who, response.get_data(as_text=True))
+        assert response.get_json()["code"] == "forbidden"
+    assert world.client.open(url, method=method, json=body).status_code == 401

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from field_server.domain.find_numbers import FindNumberFormatError, NumberBlock, check_format
+from field_server.domain.find_numbers import (
+    FindNumberFormatError,
+    NumberBlock,
+    check_format,
+    natural_key,
+)
 
 
 @pytest.mark.parametrize("pattern", ["DMB-26-{n:04d}", "ULY26-{n}", "{n:06d}/БСК"])
@@ -35,3 +40,17 @@ def test_a_block_lists_its_numbers_in_the_expeditions_format() -> None:
     block = NumberBlock("ULY-2026", "laptop", 41, 43, "ULY26-{n:04d}")
     assert block.count == 3
     assert block.numbers() == ["ULY26-0041", "ULY26-0042", "ULY26-0043"]
+
+
+def test_find_numbers_sort_as_people_read_them() -> None:
+    numbers = ["B-10", "b-9", "B-9a", "A-100", "B-09", "B", "10", "9"]
+    assert sorted(numbers, key=natural_key) == [
+        "9",
+        "10",
+        "A-100",
+        "B",
+        "b-9",
+        "B-09",
+        "B-9a",
+        "B-10",
+    ]
