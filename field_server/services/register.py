@@ -154,7 +154,6 @@ def require_reader(actor: Actor) -> None:
         raise Forbidden("only registrars, reviewers and admins read the register")
 
 
-
 def _fund_of_path(text: str) -> Fund:
     try:
         return parse_fund(text)

@@ -53,9 +53,11 @@ def may_write_register(actor: Actor) -> bool:
 @page
 def register_entries(actor: Actor) -> str:
     fund = _fund(request.args.get("fund") or Fund.KP.value)
-    entries = register.list_entries(runtime().uow, actor, fund.value)
+    page_of_entries = register.list_entries(
+        runtime().uow, actor, fund.value, after=request.args.get("after") or None
+    )
     acts: dict[int, list[register.Entry]] = {}
-    for entry in entries:
+    for entry in page_of_entries.entries:
         acts.setdefault(entry.number.receipt, []).append(entry)
     return render_template(
         "register.html",
@@ -64,6 +66,7 @@ def register_entries(actor: Actor) -> str:
         acts=acts,
         labels={n: act_label(fund, n) for n in acts},
         may_write=may_write_register(actor),
+        next_after=page_of_entries.next_after,
     )
 
 
@@ -180,9 +183,15 @@ def act_document(actor: Actor, fund: str, number: int, document: str, fmt: str) 
 
 
 def _entry(actor: Actor, fund: Fund, act_number: int, item: int) -> register.Entry:
-    for entry in register.list_entries(runtime().uow, actor, fund.value, act_number):
-        if entry.number.item == item:
-            return entry
+    after: str | None = None
+    while True:
+        found = register.list_entries(runtime().uow, actor, fund.value, act_number, after=after)
+        for entry in found.entries:
+            if entry.number.item == item:
+                return entry
+        if found.next_after is None:
+            break
+        after = found.next_after.ascii
     raise NotFound(f"no entry {fund.cyrillic} {act_number}/{item}")
 
 
