@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -14,6 +16,9 @@ from field_client.transport import Transport
 from field_client.tus import PhotoUpload, TusClient, UploadGone, UploadProgress, UploadResult
 
 ASK_PAGE = 10_000  # the most digests one /photos/missing request takes
+# Two photos in flight keep both the network and the server busy; more only queue on the
+# server's disk and, on SQLite, its write lock.
+PARALLEL_UPLOADS = 2
 _SUFFIXES = {"image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif", "image/webp": ".webp"}
 
 
@@ -55,8 +60,14 @@ def sync_photos(
     home: Path,
     tus: TusClient,
     progress: PhotoProgress | None = None,
+    *,
+    parallel: int = PARALLEL_UPLOADS,
 ) -> PhotoSyncReport:
-    """Make the server hold every photo file of the laptop; safe to stop and run again."""
+    """Make the server hold every photo file of the laptop; safe to stop and run again.
+
+    Up to ``parallel`` photos travel at once, each on a connection of its own, so that one
+    photo's bytes cross the network while the server checks and stores the one before.
+    """
     report = PhotoSyncReport()
     waiting = not_on_server(store)
     missing: set[str] = set()
@@ -71,55 +82,141 @@ def sync_photos(
     to_send = [photo for photo in waiting if photo.sha256 in missing]
     if progress is not None:
         progress.photo_bytes_to_send(sum(photo.length for photo in to_send))
-    # Stored photos are marked in the transaction that saves the next upload's path (one
-    # commit a photo, not two). One that a stop leaves unmarked is only asked about again:
-    # /photos/missing says the server has it.
-    stored: list[str] = []
-    try:
-        for waiting_photo in to_send:
-            result = _upload(store, home, tus, waiting_photo, stored, progress)
-            stored.append(waiting_photo.sha256)
-            report.uploaded += 1
-            report.bytes_sent += result.sent
-            if result.resumed_from:
-                report.resumed_from[waiting_photo.sha256] = result.resumed_from
-    finally:
-        if stored:
-            with store.transaction() as connection:
-                _mark_stored(connection, stored)
+    with _Uploads(store, home, tus, progress, parallel) as uploads:
+        uploads.run(to_send, report)
     return report
 
 
-def _upload(
-    store: Store,
-    home: Path,
-    tus: TusClient,
-    waiting: _Waiting,
-    stored: list[str],
-    progress: PhotoProgress | None,
-) -> UploadResult:
-    """Send one photo: on with its saved upload, else by a new one saved before any byte."""
-    sha = waiting.sha256
-    path = photo_files.stored_path(home, sha)
-    if not path.is_file():
-        raise ClientError(
-            f"the laptop's copy of photo {sha} is gone from {path.parent}; import the photo "
-            "again from the camera card"
-        )
-    photo = PhotoUpload(sha, path, waiting.length, f"{sha}{_SUFFIXES.get(waiting.media_type, '')}")
-    if waiting.upload_path is not None:
+class _Uploads:
+    """Photos in flight. Only this thread touches the store: an upload is created and its
+    path saved here, before any byte goes; the sending threads only send.
+
+    Stored photos are marked in the transaction that saves the next upload's path (one commit
+    a photo, not two). One that a stop leaves unmarked is only asked about again:
+    /photos/missing says the server has it.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        home: Path,
+        tus: TusClient,
+        progress: PhotoProgress | None,
+        parallel: int,
+    ) -> None:
+        self.store = store
+        self.home = home
+        self.tus = tus
+        self.progress = _OneAtATime(progress) if progress is not None else None
+        self.parallel = max(1, parallel)
+        self.stored: list[str] = []
+        self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="photo-upload")
+        self._local = threading.local()
+        self._senders: list[TusClient] = []
+        self._senders_lock = threading.Lock()
+
+    def __enter__(self) -> _Uploads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         try:
-            return tus.send(waiting.upload_path, photo, progress)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            for sender in self._senders:
+                sender.close()
+            if self.stored:
+                with self.store.transaction() as connection:
+                    _mark_stored(connection, self.stored)
+
+    def run(self, to_send: list[_Waiting], report: PhotoSyncReport) -> None:
+        queue = iter(to_send)
+        in_flight: dict[Future[UploadResult | None], tuple[_Waiting, PhotoUpload]] = {}
+        failure: BaseException | None = None
+        try:
+            while True:
+                while failure is None and len(in_flight) < self.parallel:
+                    waiting = next(queue, None)
+                    if waiting is None:
+                        break
+                    photo = self._photo(waiting)
+                    in_flight[self._start(waiting.upload_path, photo)] = (waiting, photo)
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    waiting, photo = in_flight.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as error:  # the first failure ends the sync
+                        failure = failure or error
+                        continue
+                    if result is None:  # the saved upload is gone: a new one
+                        if failure is None:
+                            in_flight[self._start(None, photo)] = (waiting, photo)
+                        continue
+                    self.stored.append(photo.sha256)
+                    report.uploaded += 1
+                    report.bytes_sent += result.sent
+                    if result.resumed_from:
+                        report.resumed_from[photo.sha256] = result.resumed_from
+        except BaseException:
+            # let what is in flight finish, so that what reached the server is marked
+            wait(in_flight)
+            for future, (_, photo) in in_flight.items():
+                if not future.cancelled() and future.exception() is None and future.result():
+                    self.stored.append(photo.sha256)
+            raise
+        if failure is not None:
+            raise failure
+
+    def _photo(self, waiting: _Waiting) -> PhotoUpload:
+        sha = waiting.sha256
+        path = photo_files.stored_path(self.home, sha)
+        if not path.is_file():
+            raise ClientError(
+                f"the laptop's copy of photo {sha} is gone from {path.parent}; import the "
+                "photo again from the camera card"
+            )
+        suffix = _SUFFIXES.get(waiting.media_type, "")
+        return PhotoUpload(sha, path, waiting.length, f"{sha}{suffix}")
+
+    def _start(self, upload_path: str | None, photo: PhotoUpload) -> Future[UploadResult | None]:
+        """Send on with a saved upload, or create one, save its path, and send from 0."""
+        if upload_path is not None:
+            return self._pool.submit(self._send, upload_path, photo, False)
+        upload_path = self.tus.create(photo)
+        with self.store.transaction() as connection:
+            connection.execute(
+                "UPDATE photo_file SET upload_url = ? WHERE sha256 = ?", (upload_path, photo.sha256)
+            )
+            _mark_stored(connection, self.stored)
+        self.stored.clear()
+        return self._pool.submit(self._send, upload_path, photo, True)
+
+    def _send(self, upload_path: str, photo: PhotoUpload, fresh: bool) -> UploadResult | None:
+        """In a sending thread, on its own connection; None when the upload is gone."""
+        sender: TusClient | None = getattr(self._local, "sender", None)
+        if sender is None:
+            sender = self.tus.sibling()
+            self._local.sender = sender
+            with self._senders_lock:
+                self._senders.append(sender)
+        try:
+            return sender.send(upload_path, photo, self.progress, fresh=fresh)
         except UploadGone:
-            pass
-    upload_path = tus.create(photo)
-    with store.transaction() as connection:
-        connection.execute(
-            "UPDATE photo_file SET upload_url = ? WHERE sha256 = ?", (upload_path, sha)
-        )
-        _mark_stored(connection, stored)
-    stored.clear()
-    return tus.send(upload_path, photo, progress, fresh=True)
+            return None
+
+
+class _OneAtATime:
+    """Progress told from several sending threads, one call at a time."""
+
+    def __init__(self, progress: UploadProgress) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+
+    def bytes_sent(self, count: int) -> None:
+        with self._lock:
+            self._progress.bytes_sent(count)
 
 
 def _mark_stored(connection: sqlite3.Connection, digests: list[str]) -> None:

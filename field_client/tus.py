@@ -73,6 +73,12 @@ class TusClient:
         self._sleep = sleep
         self._connection: http.client.HTTPConnection | None = None
 
+    def sibling(self) -> TusClient:
+        """A client like this one on a connection of its own, for another thread."""
+        return TusClient(
+            self.transport, chunk_bytes=self.chunk_bytes, retry=self.retry, sleep=self._sleep
+        )
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()

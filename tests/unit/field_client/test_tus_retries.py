@@ -47,6 +47,8 @@ class TusServer(ThreadingHTTPServer):
         self.received: dict[str, bytearray] = {}
         self.faults: dict[str, list[Fault]] = defaultdict(list)
         self.forgotten: dict[str, int] = {}  # upload path → the status it answers
+        self.digests: dict[str, str] = {}  # upload path → the sha256 of its metadata
+        self.broken: set[str] = set()  # sha256s whose every PATCH answers 500
         self.seen: list[tuple[str, int, int]] = []  # method, Upload-Offset sent (or -1), status
         self.lock = threading.Lock()
 
@@ -75,6 +77,10 @@ class _Handler(BaseHTTPRequestHandler):
                 path = f"{UPLOADS}/{len(self.server.lengths) + 1:032x}"
                 self.server.lengths[path] = int(self.headers["Upload-Length"])
                 self.server.received[path] = bytearray()
+                metadata = dict(
+                    pair.split(" ") for pair in self.headers["Upload-Metadata"].split(",")
+                )
+                self.server.digests[path] = base64.b64decode(metadata["sha256"]).decode()
             self._answer("POST", 201, {"Location": self.server.url + path})
 
     def do_HEAD(self) -> None:
@@ -92,6 +98,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         body = self._body()
         if self._forgotten("PATCH") or self._faulted("PATCH", body):
+            return
+        if self.server.digests.get(self.path) in self.server.broken:
+            self._answer("PATCH", 500)
             return
         received = self.server.received[self.path]
         offset = int(self.headers["Upload-Offset"])
@@ -316,25 +325,38 @@ def test_an_upload_gone_from_the_server_mid_way_raises_upload_gone(
         laptop.tus.send(path, photo)
 
 
+def laptop_with(
+    home: Path, store: Store, photos: list[PhotoUpload], upload_path: str | None
+) -> None:
+    """The photos in the laptop's photo folder and store, as an import leaves them."""
+    with store.transaction() as connection:
+        for photo in photos:
+            stored = photo_files.stored_path(home, photo.sha256)
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            stored.write_bytes(photo.path.read_bytes())
+            connection.execute(
+                "INSERT INTO photo_file (sha256, bytes, media_type, upload_url, stored_at) "
+                "VALUES (?, ?, 'image/jpeg', ?, '2026-07-14T10:00:00Z')",
+                (photo.sha256, photo.length, upload_path),
+            )
+
+
+def on_server_marks(store: Store) -> dict[str, int]:
+    with store.reading() as connection:
+        return dict(connection.execute("SELECT sha256, on_server FROM photo_file"))
+
+
 @pytest.mark.parametrize("status", [404, 410])
 def test_a_sync_starts_a_new_upload_when_the_saved_one_is_gone(
     server: TusServer, laptop: Laptop, tmp_path: Path, status: int
 ) -> None:
     home = tmp_path / "home"
     photo = photo_of(tmp_path)
-    stored = photo_files.stored_path(home, photo.sha256)
-    stored.parent.mkdir(parents=True)
-    stored.write_bytes(photo.path.read_bytes())
     old = f"{UPLOADS}/{'ab' * 16}"
     server.forgotten[old] = status
     store = Store.open(tmp_path / "field-client.sqlite3")
     try:
-        with store.transaction() as connection:
-            connection.execute(
-                "INSERT INTO photo_file (sha256, bytes, media_type, upload_url, stored_at) "
-                "VALUES (?, ?, 'image/jpeg', ?, '2026-07-14T10:00:00Z')",
-                (photo.sha256, photo.length, old),
-            )
+        laptop_with(home, store, [photo], old)
         report = sync_photos(store, laptop.transport, home, laptop.tus)
         with store.reading() as connection:
             row = connection.execute("SELECT on_server, upload_url FROM photo_file").fetchone()
@@ -345,3 +367,32 @@ def test_a_sync_starts_a_new_upload_when_the_saved_one_is_gone(
     assert (report.uploaded, report.bytes_sent, report.resumed_from) == (1, photo.length, {})
     assert tuple(row) == (1, None)
     assert ("HEAD", -1, status) in server.seen
+
+
+def test_photos_travel_two_at_a_time_and_one_that_fails_leaves_the_others_marked_stored(
+    server: TusServer, laptop: Laptop, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    photos = [photo_of(tmp_path, size=3000 + n, seed=n) for n in range(1, 6)]
+    server.broken.add(photos[2].sha256)
+    store = Store.open(tmp_path / "field-client.sqlite3")
+    try:
+        laptop_with(home, store, photos, None)
+        with pytest.raises(ClientError, match="HTTP 500"):
+            sync_photos(store, laptop.transport, home, laptop.tus, parallel=2)
+        marks = on_server_marks(store)
+        whole = {
+            server.digests[path]
+            for path, data in server.received.items()
+            if len(data) == server.lengths[path]
+        }
+        # every photo the server holds whole is marked, and only those
+        assert {sha for sha, mark in marks.items() if mark} == whole
+        assert whole and photos[2].sha256 not in whole
+        server.broken.clear()
+        report = sync_photos(store, laptop.transport, home, laptop.tus, parallel=2)
+        assert set(on_server_marks(store).values()) == {1}
+    finally:
+        store.close()
+    assert report.uploaded == len(photos) - len(whole)
+    assert laptop.waits.count(0.5) >= 1  # the broken photo was retried before giving up
