@@ -15,6 +15,7 @@ import io
 import json
 import os
 import random
+import resource
 import socket
 import sqlite3
 import statistics
@@ -271,6 +272,18 @@ class UploadWatch:
         return self.began
 
 
+def process_cpu_s(pid: int) -> float:
+    """User and system CPU seconds a running process has used, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of the finished child processes of this one (the field-client runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 # -- one run --------------------------------------------------------------------------------
 
 
@@ -286,6 +299,8 @@ class Run:
     second_records_sent: int
     second_photos_uploaded: int
     ceiling_mb_per_s: float
+    server_cpu_s: float
+    client_cpu_s: float
 
 
 def one_run(args: argparse.Namespace, work: Path, photos_dir: Path, photo_bytes: int) -> Run:
@@ -310,10 +325,14 @@ def one_run(args: argparse.Namespace, work: Path, photos_dir: Path, photo_bytes:
                 records = payload_bytes(laptop.home)
 
                 relay.reset()
+                server_cpu = process_cpu_s(server.process.pid)
+                client_cpu = children_cpu_s()
                 started = time.perf_counter()
                 watch = UploadWatch(laptop.home, started)
                 first = laptop.json("sync")
                 wall = time.perf_counter() - started
+                server_cpu = process_cpu_s(server.process.pid) - server_cpu
+                client_cpu = children_cpu_s() - client_cpu
                 uploads_began = watch.stop()
                 up, down, _ = relay.counts()
                 if (
@@ -341,6 +360,8 @@ def one_run(args: argparse.Namespace, work: Path, photos_dir: Path, photo_bytes:
             second_records_sent=int(second["records_sent"]),
             second_photos_uploaded=int(second.get("photos_uploaded", 0)),
             ceiling_mb_per_s=ceiling,
+            server_cpu_s=server_cpu,
+            client_cpu_s=client_cpu,
         )
 
 
@@ -368,6 +389,12 @@ def print_table(runs: list[Run], args: argparse.Namespace, photo_bytes: int) -> 
             "met" if photo_rate >= CEILING_SHARE_TARGET * ceiling else "MISSED",
         ),
         ("disk ceiling: SHA-256 + fsync, MB/s", f"{ceiling:.1f}", "—", ""),
+        (
+            "first sync, CPU s: server / client",
+            f"{_median(runs, 'server_cpu_s'):.1f} / {_median(runs, 'client_cpu_s'):.1f}",
+            "—",
+            "",
+        ),
         (
             "bytes on the wire / payload",
             f"{wire / 1e6:,.1f} MB / {payload / 1e6:,.1f} MB = {wire / payload:.3f}",

@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from field_client import finds, surveys
+from field_client import finds, records, surveys
 from field_client.errors import ClientError
 from field_client.records import LocalRecord
 from field_core.geo.crs import CrsError, Transformer, parse_crs, to_wgs84
@@ -241,10 +241,4 @@ def save_finds(
 
 
 def _number_known(connection: sqlite3.Connection, code: str, number: str) -> bool:
-    row = connection.execute(
-        "SELECT 1 FROM record WHERE type = 'find' "
-        "AND json_extract(data, '$.expedition_code') = ? "
-        "AND json_extract(data, '$.find_number') = ? LIMIT 1",
-        (code, number),
-    ).fetchone()
-    return row is not None
+    return records.holder_of_number(connection, code, number) is not None

@@ -170,14 +170,9 @@ def _material(connection: sqlite3.Connection, given: str | None) -> str | None:
 
 
 def _check_number_free(connection: sqlite3.Connection, code: str, number: str, uuid: str) -> None:
-    row = connection.execute(
-        "SELECT uuid FROM record WHERE type = 'find' AND uuid != ? "
-        "AND json_extract(data, '$.expedition_code') = ? "
-        "AND json_extract(data, '$.find_number') = ? LIMIT 1",
-        (uuid, code, number),
-    ).fetchone()
-    if row is not None:
-        raise ClientError(f"find number {number} is already used by find {row[0]} in {code}")
+    holder = records.holder_of_number(connection, code, number, other_than=uuid)
+    if holder is not None:
+        raise ClientError(f"find number {number} is already used by find {holder} in {code}")
 
 
 def _site_warnings(connection: sqlite3.Connection, code: str, site: str | None) -> list[str]:

@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from field_client import records
 from field_client.errors import ClientError
 from field_client.store import now_utc
 
@@ -105,13 +106,7 @@ def remaining_by_expedition(connection: sqlite3.Connection) -> dict[str, int]:
 
 
 def _used_locally(connection: sqlite3.Connection, expedition_code: str, number: str) -> str | None:
-    row = connection.execute(
-        "SELECT uuid FROM record WHERE type = 'find' "
-        "AND json_extract(data, '$.expedition_code') = ? "
-        "AND json_extract(data, '$.find_number') = ? LIMIT 1",
-        (expedition_code, number),
-    ).fetchone()
-    return None if row is None else str(row[0])
+    return records.holder_of_number(connection, expedition_code, number)
 
 
 def take_next(connection: sqlite3.Connection, expedition_code: str, uuid: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -11,9 +13,13 @@ from field_client import photo_files
 from field_client.errors import ClientError
 from field_client.store import Store
 from field_client.transport import Transport
-from field_client.tus import PhotoUpload, TusClient, UploadGone, UploadProgress
+from field_client.tus import PhotoUpload, TusClient, UploadGone, UploadProgress, UploadResult
 
 ASK_PAGE = 10_000  # the most digests one /photos/missing request takes
+# Two photos in flight keep both the network and the server busy; more only queue on the
+# server's disk and, on SQLite, its write lock.
+PARALLEL_UPLOADS = 2
+_SUFFIXES = {"image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif", "image/webp": ".webp"}
 
 
 @dataclass
@@ -28,15 +34,24 @@ class PhotoProgress(UploadProgress, Protocol):
     def photo_bytes_to_send(self, total: int) -> None: ...
 
 
-def not_on_server(store: Store) -> list[tuple[str, int, str]]:
-    """(sha256, bytes, upload path or None) of every local photo file the server lacks."""
+@dataclass(frozen=True)
+class _Waiting:
+    sha256: str
+    length: int
+    upload_path: str | None
+    media_type: str
+
+
+def not_on_server(store: Store) -> list[_Waiting]:
+    """Every local photo file the server lacks, with its upload's path once one was made."""
     with store.reading() as connection:
-        return list(
-            connection.execute(
-                "SELECT sha256, bytes, upload_url FROM photo_file WHERE on_server = 0 "
-                "ORDER BY stored_at, sha256"
+        return [
+            _Waiting(*row)
+            for row in connection.execute(
+                "SELECT sha256, bytes, upload_url, media_type FROM photo_file "
+                "WHERE on_server = 0 ORDER BY stored_at, sha256"
             )
-        )
+        ]
 
 
 def sync_photos(
@@ -45,65 +60,167 @@ def sync_photos(
     home: Path,
     tus: TusClient,
     progress: PhotoProgress | None = None,
+    *,
+    parallel: int = PARALLEL_UPLOADS,
 ) -> PhotoSyncReport:
-    """Make the server hold every photo file of the laptop; safe to stop and run again."""
+    """Make the server hold every photo file of the laptop; safe to stop and run again.
+
+    Up to ``parallel`` photos travel at once, each on a connection of its own, so that one
+    photo's bytes cross the network while the server checks and stores the one before.
+    """
     report = PhotoSyncReport()
     waiting = not_on_server(store)
     missing: set[str] = set()
     for start in range(0, len(waiting), ASK_PAGE):
-        asked = [sha for sha, _, _ in waiting[start : start + ASK_PAGE]]
+        asked = [photo.sha256 for photo in waiting[start : start + ASK_PAGE]]
         answer = transport.post("/api/v1/photos/missing", {"sha256": asked})
         missing.update(str(sha) for sha in (answer or {}).get("missing", []))
-    held = [sha for sha, _, _ in waiting if sha not in missing]
+    held = [photo.sha256 for photo in waiting if photo.sha256 not in missing]
     with store.transaction() as connection:
-        for sha in held:
-            _mark_stored(connection, sha)
+        _mark_stored(connection, held)
     report.already_on_server = len(held)
-    to_send = [row for row in waiting if row[0] in missing]
+    to_send = [photo for photo in waiting if photo.sha256 in missing]
     if progress is not None:
-        progress.photo_bytes_to_send(sum(length for _, length, _ in to_send))
-    for sha, length, upload_path in to_send:
-        path = photo_files.stored_path(home, sha)
-        if not path.is_file():
-            raise ClientError(
-                f"the laptop's copy of photo {sha} is gone from {path.parent}; import the photo "
-                "again from the camera card"
-            )
-        photo = PhotoUpload(sha, path, length, f"{sha}{_suffix(store, sha)}")
-        result = None
-        if upload_path is not None:
-            try:
-                result = tus.send(upload_path, photo, progress)
-            except UploadGone:
-                result = None
-        if result is None:
-            upload_path = tus.create(photo)
-            with store.transaction() as connection:
-                connection.execute(
-                    "UPDATE photo_file SET upload_url = ? WHERE sha256 = ?", (upload_path, sha)
-                )
-            result = tus.send(upload_path, photo, progress)
-        with store.transaction() as connection:
-            _mark_stored(connection, sha)
-        report.uploaded += 1
-        report.bytes_sent += result.sent
-        if result.resumed_from:
-            report.resumed_from[sha] = result.resumed_from
+        progress.photo_bytes_to_send(sum(photo.length for photo in to_send))
+    with _Uploads(store, home, tus, progress, parallel) as uploads:
+        uploads.run(to_send, report)
     return report
 
 
-def _mark_stored(connection: sqlite3.Connection, sha256: str) -> None:
-    connection.execute(
-        "UPDATE photo_file SET on_server = 1, upload_url = NULL WHERE sha256 = ?", (sha256,)
+class _Uploads:
+    """Photos in flight. Only this thread touches the store: an upload is created and its
+    path saved here, before any byte goes; the sending threads only send.
+
+    Stored photos are marked in the transaction that saves the next upload's path (one commit
+    a photo, not two). One that a stop leaves unmarked is only asked about again:
+    /photos/missing says the server has it.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        home: Path,
+        tus: TusClient,
+        progress: PhotoProgress | None,
+        parallel: int,
+    ) -> None:
+        self.store = store
+        self.home = home
+        self.tus = tus
+        self.progress = _OneAtATime(progress) if progress is not None else None
+        self.parallel = max(1, parallel)
+        self.stored: list[str] = []
+        self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="photo-upload")
+        self._local = threading.local()
+        self._senders: list[TusClient] = []
+        self._senders_lock = threading.Lock()
+
+    def __enter__(self) -> _Uploads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            for sender in self._senders:
+                sender.close()
+            if self.stored:
+                with self.store.transaction() as connection:
+                    _mark_stored(connection, self.stored)
+
+    def run(self, to_send: list[_Waiting], report: PhotoSyncReport) -> None:
+        queue = iter(to_send)
+        in_flight: dict[Future[UploadResult | None], tuple[_Waiting, PhotoUpload]] = {}
+        failure: BaseException | None = None
+        try:
+            while True:
+                while failure is None and len(in_flight) < self.parallel:
+                    waiting = next(queue, None)
+                    if waiting is None:
+                        break
+                    photo = self._photo(waiting)
+                    in_flight[self._start(waiting.upload_path, photo)] = (waiting, photo)
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    waiting, photo = in_flight.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as error:  # the first failure ends the sync
+                        failure = failure or error
+                        continue
+                    if result is None:  # the saved upload is gone: a new one
+                        if failure is None:
+                            in_flight[self._start(None, photo)] = (waiting, photo)
+                        continue
+                    self.stored.append(photo.sha256)
+                    report.uploaded += 1
+                    report.bytes_sent += result.sent
+                    if result.resumed_from:
+                        report.resumed_from[photo.sha256] = result.resumed_from
+        except BaseException:
+            # let what is in flight finish, so that what reached the server is marked
+            wait(in_flight)
+            for future, (_, photo) in in_flight.items():
+                if not future.cancelled() and future.exception() is None and future.result():
+                    self.stored.append(photo.sha256)
+            raise
+        if failure is not None:
+            raise failure
+
+    def _photo(self, waiting: _Waiting) -> PhotoUpload:
+        sha = waiting.sha256
+        path = photo_files.stored_path(self.home, sha)
+        if not path.is_file():
+            raise ClientError(
+                f"the laptop's copy of photo {sha} is gone from {path.parent}; import the "
+                "photo again from the camera card"
+            )
+        suffix = _SUFFIXES.get(waiting.media_type, "")
+        return PhotoUpload(sha, path, waiting.length, f"{sha}{suffix}")
+
+    def _start(self, upload_path: str | None, photo: PhotoUpload) -> Future[UploadResult | None]:
+        """Send on with a saved upload, or create one, save its path, and send from 0."""
+        if upload_path is not None:
+            return self._pool.submit(self._send, upload_path, photo, False)
+        upload_path = self.tus.create(photo)
+        with self.store.transaction() as connection:
+            connection.execute(
+                "UPDATE photo_file SET upload_url = ? WHERE sha256 = ?", (upload_path, photo.sha256)
+            )
+            _mark_stored(connection, self.stored)
+        self.stored.clear()
+        return self._pool.submit(self._send, upload_path, photo, True)
+
+    def _send(self, upload_path: str, photo: PhotoUpload, fresh: bool) -> UploadResult | None:
+        """In a sending thread, on its own connection; None when the upload is gone."""
+        sender: TusClient | None = getattr(self._local, "sender", None)
+        if sender is None:
+            sender = self.tus.sibling()
+            self._local.sender = sender
+            with self._senders_lock:
+                self._senders.append(sender)
+        try:
+            return sender.send(upload_path, photo, self.progress, fresh=fresh)
+        except UploadGone:
+            return None
+
+
+class _OneAtATime:
+    """Progress told from several sending threads, one call at a time."""
+
+    def __init__(self, progress: UploadProgress) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+
+    def bytes_sent(self, count: int) -> None:
+        with self._lock:
+            self._progress.bytes_sent(count)
+
+
+def _mark_stored(connection: sqlite3.Connection, digests: list[str]) -> None:
+    connection.executemany(
+        "UPDATE photo_file SET on_server = 1, upload_url = NULL WHERE sha256 = ?",
+        [(sha,) for sha in digests],
     )
-
-
-_SUFFIXES = {"image/jpeg": ".jpg", "image/png": ".png", "image/tiff": ".tif", "image/webp": ".webp"}
-
-
-def _suffix(store: Store, sha256: str) -> str:
-    with store.reading() as connection:
-        row = connection.execute(
-            "SELECT media_type FROM photo_file WHERE sha256 = ?", (sha256,)
-        ).fetchone()
-    return _SUFFIXES.get(row[0], "") if row else ""

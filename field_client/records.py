@@ -95,6 +95,21 @@ def get_many(connection: sqlite3.Connection, uuids: list[str]) -> dict[str, Loca
     return found
 
 
+def holder_of_number(
+    connection: sqlite3.Connection, expedition_code: str, number: str, other_than: str = ""
+) -> str | None:
+    """The uuid of a find (other than ``other_than``) with this number in the expedition.
+
+    The expressions match the index record_find_number, so this is one index probe."""
+    row = connection.execute(
+        "SELECT uuid FROM record WHERE type = 'find' "
+        "AND json_extract(data, '$.expedition_code') = ? "
+        "AND json_extract(data, '$.find_number') = ? AND uuid != ? LIMIT 1",
+        (expedition_code, number, other_than),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def find_one(connection: sqlite3.Connection, kind: str, key: str) -> LocalRecord:
     """The record of ``kind`` with this uuid, or with this unambiguous uuid prefix."""
     key = key.strip().lower()

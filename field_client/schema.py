@@ -123,6 +123,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             stored_at TEXT NOT NULL
         ) STRICT""",
     ),
+    (
+        # A find number is looked up each time a find is given one: without this index every
+        # lookup read every record, so recording n finds took time growing with n². Not
+        # unique: finds of other devices, pulled from the server, may share a number (the
+        # museum sees them as duplicate candidates).
+        "CREATE INDEX record_find_number ON record ("
+        "json_extract(data, '$.expedition_code'), json_extract(data, '$.find_number')) "
+        "WHERE type = 'find'",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

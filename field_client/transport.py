@@ -167,7 +167,7 @@ class Transport:
                 self._sleep(self.retry.delay(attempt))
                 continue
             if status in RETRY_STATUSES and attempt < self.retry.attempts:
-                self._sleep(self.retry.delay(attempt, _retry_after(answer_headers)))
+                self._sleep(self.retry.delay(attempt, retry_after_seconds(answer_headers)))
                 continue
             if 200 <= status < 300:
                 return _parse_answer(raw, method, path)
@@ -211,7 +211,8 @@ def network_reason(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _retry_after(headers: http.client.HTTPMessage) -> float | None:
+def retry_after_seconds(headers: http.client.HTTPMessage) -> float | None:
+    """The seconds a 429 or 503 answer's Retry-After asks for, when it gives a number."""
     value = headers.get("Retry-After")
     if value is not None and value.strip().isdigit():
         return float(value.strip())

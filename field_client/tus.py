@@ -19,12 +19,19 @@ from urllib.parse import urlsplit
 
 from field_client import __version__
 from field_client.errors import ClientError, ServerUnreachable
-from field_client.transport import RETRY_STATUSES, RetryPolicy, Transport, network_reason
+from field_client.transport import (
+    RETRY_STATUSES,
+    RetryPolicy,
+    Transport,
+    network_reason,
+    retry_after_seconds,
+)
 
 TUS_VERSION = "1.0.0"
 UPLOADS = "/api/v1/uploads"
 CHUNK_BYTES = 8 * 1024 * 1024
 _MAX_ANSWER = 1024 * 1024
+NO_ANSWER = 0  # the status of a PATCH that got no answer (the network failed)
 
 
 class UploadProgress(Protocol):
@@ -66,6 +73,12 @@ class TusClient:
         self._sleep = sleep
         self._connection: http.client.HTTPConnection | None = None
 
+    def sibling(self) -> TusClient:
+        """A client like this one on a connection of its own, for another thread."""
+        return TusClient(
+            self.transport, chunk_bytes=self.chunk_bytes, retry=self.retry, sleep=self._sleep
+        )
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
@@ -98,10 +111,16 @@ class TusClient:
         return int(offset)
 
     def send(
-        self, upload_path: str, photo: PhotoUpload, progress: UploadProgress | None = None
+        self,
+        upload_path: str,
+        photo: PhotoUpload,
+        progress: UploadProgress | None = None,
+        *,
+        fresh: bool = False,
     ) -> UploadResult:
-        """Send the photo from the server's offset to its end, chunk by chunk."""
-        offset = self.offset(upload_path, photo)
+        """Send the photo from the server's offset to its end, chunk by chunk; an upload this
+        process has just created (``fresh``) starts at 0 without asking."""
+        offset = 0 if fresh else self.offset(upload_path, photo)
         result = UploadResult(sent=0, resumed_from=offset)
         setbacks = 0
         with open(photo.path, "rb") as stream:
@@ -110,17 +129,8 @@ class TusClient:
                 chunk = stream.read(min(self.chunk_bytes, photo.length - offset))
                 if not chunk:
                     raise ClientError(f"{photo.file_name}: the stored copy is shorter than before")
-                digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
-                status, headers, raw = self._call(
-                    "PATCH",
-                    upload_path,
-                    {
-                        "Content-Type": "application/offset+octet-stream",
-                        "Upload-Offset": str(offset),
-                        "Upload-Checksum": f"sha256 {digest}",
-                    },
-                    chunk,
-                )
+                digest = base64.b64encode(_chunk_sha256(photo, offset, chunk)).decode("ascii")
+                status, headers, raw = self._patch(upload_path, offset, chunk, digest)
                 result.sent += len(chunk)
                 if progress is not None:
                     progress.bytes_sent(len(chunk))
@@ -128,36 +138,69 @@ class TusClient:
                 if status == 204 and new_offset.isdigit():
                     offset = int(new_offset)
                     setbacks = 0
-                elif status in (409, 460):
-                    # The server is elsewhere than we thought, or the chunk came damaged.
-                    setbacks += 1
-                    if setbacks > self.retry.attempts:
-                        raise self._refused("upload", photo, status, raw)
-                    offset = self.offset(upload_path, photo)
-                elif status in (403, 404, 410):
+                    continue
+                if status in (403, 404, 410):
                     raise UploadGone(f"the upload of {photo.file_name} is gone from the server")
-                else:
+                if status not in (NO_ANSWER, 409, 460) and status not in RETRY_STATUSES:
                     raise self._refused("upload", photo, status, raw)
+                # The chunk did not land whole: the server is elsewhere than we thought (409),
+                # the chunk came damaged (460), or the server or the network is in trouble.
+                setbacks += 1
+                if setbacks >= self.retry.attempts:
+                    if status == NO_ANSWER:
+                        raise ServerUnreachable(
+                            f"cannot reach {self.transport.server_url}: "
+                            f"{raw.decode('utf-8', 'replace')} (tried {setbacks} times)"
+                        )
+                    raise self._refused("upload", photo, status, raw)
+                if status == NO_ANSWER or status in RETRY_STATUSES:
+                    self._sleep(self.retry.delay(setbacks, retry_after_seconds(headers)))
+                # part of the chunk may have been kept: the server says where to go on
+                offset = self.offset(upload_path, photo)
         return result
 
-    def _call(
-        self, method: str, target: str, headers: dict[str, str], body: bytes | None = None
+    def _patch(
+        self, upload_path: str, offset: int, chunk: bytes, digest: str
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        """One request, retried on network errors and 429/5xx with growing waits."""
-        sent_headers = {
-            "Tus-Resumable": TUS_VERSION,
-            "User-Agent": f"field-client/{__version__}",
-            **headers,
-        }
+        """One PATCH, not retried here: after a failure ``send`` asks HEAD where to go on.
+        A network failure answers NO_ANSWER with its reason as the body."""
+        try:
+            return self._exchange(
+                "PATCH",
+                upload_path,
+                self._headers(
+                    {
+                        "Content-Type": "application/offset+octet-stream",
+                        "Upload-Offset": str(offset),
+                        "Upload-Checksum": f"sha256 {digest}",
+                    }
+                ),
+                chunk,
+            )
+        except (OSError, http.client.HTTPException) as error:
+            self.close()
+            return NO_ANSWER, http.client.HTTPMessage(), network_reason(error).encode("utf-8")
+
+    def _headers(self, headers: dict[str, str]) -> dict[str, str]:
+        sent = {"Tus-Resumable": TUS_VERSION, "User-Agent": f"field-client/{__version__}"}
+        sent.update(headers)
         if self.transport.token:
-            sent_headers["Authorization"] = f"Bearer {self.transport.token}"
-        if body is None and method in ("POST", "PATCH"):
+            sent["Authorization"] = f"Bearer {self.transport.token}"
+        return sent
+
+    def _call(
+        self, method: str, target: str, headers: dict[str, str]
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """One request without a body, retried on network errors and 429/5xx with growing
+        waits."""
+        sent_headers = self._headers(headers)
+        if method == "POST":
             sent_headers["Content-Length"] = "0"
         attempt = 0
         while True:
             attempt += 1
             try:
-                status, answer_headers, raw = self._exchange(method, target, sent_headers, body)
+                status, answer_headers, raw = self._exchange(method, target, sent_headers, None)
             except (OSError, http.client.HTTPException) as error:
                 self.close()
                 if attempt >= self.retry.attempts:
@@ -166,14 +209,9 @@ class TusClient:
                         f"(tried {attempt} times)"
                     ) from None
                 self._sleep(self.retry.delay(attempt))
-                if method == "PATCH":
-                    # The server may have kept part of the chunk: the caller asks HEAD.
-                    return 409, http.client.HTTPMessage(), b""
                 continue
             if status in RETRY_STATUSES and attempt < self.retry.attempts:
-                self._sleep(self.retry.delay(attempt))
-                if method == "PATCH":
-                    return 409, http.client.HTTPMessage(), b""
+                self._sleep(self.retry.delay(attempt, retry_after_seconds(answer_headers)))
                 continue
             return status, answer_headers, raw
 
@@ -196,3 +234,11 @@ class TusClient:
         if status == 401:
             reason += "; log in again: field-client login"
         return ClientError(reason)
+
+
+def _chunk_sha256(photo: PhotoUpload, offset: int, chunk: bytes) -> bytes:
+    # The laptop's copy is named by its SHA-256, checked when it was imported: a chunk that
+    # is the whole file has that digest, and a copy damaged since then is refused (460).
+    if offset == 0 and len(chunk) == photo.length:
+        return bytes.fromhex(photo.sha256)
+    return hashlib.sha256(chunk).digest()

@@ -1,14 +1,19 @@
-"""GPX files and photos as field devices write them, and hostile ones, made in a test's folder."""
+"""GPX files and photos as field devices write them, and hostile ones (decompression bombs,
+truncated files, XXE, entity expansion), as files in a test's folder or as bytes; and the wire
+records that name photos."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 import struct
+import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import ExifTags, Image, ImageDraw
 from PIL.TiffImagePlugin import IFDRational
@@ -655,35 +660,46 @@ def jpeg_exif_after_xmp(folder: Path, **options: object) -> Path:
     return _write(folder, "xmp-first.jpg", data[:exif_at] + xmp + data[exif_at:])
 
 
-def jpeg_bomb(folder: Path, width: int, height: int) -> Path:
+def jpeg_bomb_bytes(width: int = 65_000, height: int = 65_000) -> bytes:
     """A small JPEG whose frame header claims width × height pixels."""
     data = bytearray(jpeg_bytes(exif=False))
     sof = next(o for o, _ in _segments(bytes(data)) if data[o + 1] in (0xC0, 0xC2))
     data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
-    return _write(folder, f"bomb-{width}x{height}.jpg", bytes(data))
+    return bytes(data)
 
 
-def png_bomb(folder: Path) -> Path:
-    """A PNG of a few dozen bytes claiming 60000 × 60000 pixels."""
+def jpeg_bomb(folder: Path, width: int, height: int) -> Path:
+    return _write(folder, f"bomb-{width}x{height}.jpg", jpeg_bomb_bytes(width, height))
+
+
+def png_bomb_bytes(width: int = 60_000, height: int = 60_000) -> bytes:
+    """A PNG of a few dozen bytes claiming width × height pixels."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return (
             struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
         )
 
-    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
-    data = (
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
         + chunk(b"IDAT", zlib.compress(b""))
         + chunk(b"IEND", b"")
     )
-    return _write(folder, "bomb.png", data)
+
+
+def png_bomb(folder: Path) -> Path:
+    return _write(folder, "bomb.png", png_bomb_bytes())
+
+
+def truncated_jpeg_bytes() -> bytes:
+    whole = jpeg_bytes(size=(320, 240), seed=7)
+    return whole[: len(whole) * 3 // 5]
 
 
 def truncated_jpeg(folder: Path) -> Path:
-    whole = jpeg_bytes(size=(320, 240), seed=7)
-    return _write(folder, "cut.jpg", whole[: len(whole) * 3 // 5])
+    return _write(folder, "cut.jpg", truncated_jpeg_bytes())
 
 
 def text_named_jpeg(folder: Path) -> Path:
@@ -701,3 +717,84 @@ def png_photo(folder: Path) -> Path:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return _write(folder, "scan.png", buffer.getvalue())
+
+
+# --------------------------------------------------------------------------- photos as bytes
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def noise_jpeg_bytes(
+    width: int = 64, height: int = 48, *, seed: int = 0, orientation: int | None = None
+) -> bytes:
+    """A JPEG of noise (so it does not compress to nothing: a large one makes a large file),
+    optionally with an EXIF orientation; the left half is dark and the right half light, to
+    tell turns apart."""
+    pixels = random.Random(seed).randbytes(width * height * 3)
+    noise = Image.frombytes("RGB", (width, height), pixels)
+    image = noise.point(lambda v: 170 + v * 85 // 255)
+    half = width // 2
+    if half:
+        image.paste(noise.crop((0, 0, half, height)).point(lambda v: v * 90 // 255), (0, 0))
+    output = io.BytesIO()
+    if orientation is None:
+        image.save(output, "JPEG", quality=92)
+    else:
+        exif = Image.Exif()
+        exif[ExifTags.Base.Orientation] = orientation
+        image.save(output, "JPEG", quality=92, exif=exif)
+    return output.getvalue()
+
+
+def png_bytes(width: int = 32, height: int = 24, mode: str = "RGBA") -> bytes:
+    output = io.BytesIO()
+    Image.new(mode, (width, height), (10, 120, 30, 128) if mode == "RGBA" else 128).save(
+        output, "PNG"
+    )
+    return output.getvalue()
+
+
+# --------------------------------------------------------------------------- photo records
+
+
+def survey_record(expedition_code: str = "ULY-2026") -> dict[str, Any]:
+    return {
+        "type": "survey",
+        "uuid": str(uuid.uuid4()),
+        "base_rev": 0,
+        "rev": 1,
+        "data": {
+            "expedition_code": expedition_code,
+            "title": "Фотосъёмка раскопа",
+            "team": ["recorder"],
+            "started_on": "2026-06-01",
+            "ended_on": None,
+            "notes": None,
+        },
+    }
+
+
+def photo_record(
+    survey_uuid: str, data: bytes, width: int = 64, height: int = 48
+) -> dict[str, Any]:
+    return {
+        "type": "photo",
+        "uuid": str(uuid.uuid4()),
+        "base_rev": 0,
+        "rev": 1,
+        "data": {
+            "survey_uuid": survey_uuid,
+            "sha256": sha256(data),
+            "bytes": len(data),
+            "media_type": "image/jpeg",
+            "width": width,
+            "height": height,
+            "taken_at": "2026-06-02T10:15:00+05:00",
+            "position": None,
+            "position_source": "none",
+            "caption": "Басқамыр, шурф 2",
+            "find_uuids": [],
+        },
+    }

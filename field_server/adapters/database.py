@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 WRITE_OPTION = "qazba_write"
+
+# SQLite lets one writer in at a time, and a writer that finds the lock taken polls for it,
+# sleeping 1, 2, 5, 10, 15, 20, 25 … ms between tries: it may sleep on long after the lock is
+# free. Writers of one process therefore queue on a lock of their own first, which hands over
+# at once; SQLite's lock still orders them against other processes.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def normalise_database_url(url: str) -> str:
@@ -35,11 +43,18 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def writer_queue(engine: Engine) -> threading.RLock | None:
+    """The lock this process's writers take before SQLite's; None for PostgreSQL, whose
+    writers lock only the rows they touch."""
+    return _SQLITE_WRITERS.get(engine)
+
+
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, echo=echo, connect_args={"timeout": 60})
+    _SQLITE_WRITERS[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

@@ -12,7 +12,7 @@ from field_server.adapters import photo_repositories as photo_repo
 from field_server.adapters import register_repository
 from field_server.adapters import repositories as repo
 from field_server.adapters import review_repositories as review_repo
-from field_server.adapters.database import WRITE_OPTION
+from field_server.adapters.database import WRITE_OPTION, writer_queue
 
 
 class UnitOfWork:
@@ -48,9 +48,24 @@ class UnitOfWork:
         self._sequenced = sequenced
 
     def __enter__(self) -> UnitOfWork:
-        connection = self._engine.connect()
-        if self._write:
-            connection = connection.execution_options(**{WRITE_OPTION: True})
+        queue = writer_queue(self._engine) if self._write else None
+        # after a minute in the queue, go on to SQLite's lock, which times out as it always did
+        self._queue = queue if queue is not None and queue.acquire(timeout=60) else None
+        try:
+            connection = self._engine.connect()
+            try:
+                if self._write:
+                    connection = connection.execution_options(**{WRITE_OPTION: True})
+                self._begin(connection)
+            except BaseException:
+                connection.close()
+                raise
+        except BaseException:
+            self._release_queue()
+            raise
+        return self
+
+    def _begin(self, connection: Connection) -> None:
         self.connection = connection
         self._transaction = connection.begin()
         self.users = repo.Users(connection)
@@ -71,7 +86,6 @@ class UnitOfWork:
         self.history = review_repo.FindHistory(connection)
         if self._write and self._sequenced:
             self.changes.lock()
-        return self
 
     def commit(self) -> None:
         self.changes.flush()
@@ -87,7 +101,15 @@ class UnitOfWork:
             if self._transaction.is_active:
                 self._transaction.rollback()
         finally:
-            self.connection.close()
+            try:
+                self.connection.close()
+            finally:
+                self._release_queue()
+
+    def _release_queue(self) -> None:
+        if self._queue is not None:
+            self._queue.release()
+            self._queue = None
 
 
 class UnitOfWorkFactory:

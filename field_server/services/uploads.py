@@ -200,9 +200,17 @@ class Uploads:
     def _write_chunk(self, row: UploadRow, chunk: Chunk, room: int) -> tuple[int, Any | None]:
         """Append the chunk; returns the new offset and, when the upload was written from its
         first byte in this request, the SHA-256 of the whole file (saving a second read)."""
-        checksum = chunk.checksum.new_digest() if chunk.checksum is not None else None
         whole = hashlib.sha256() if chunk.offset == 0 else None
-        digests = [d for d in (checksum, whole) if d is not None]
+        if chunk.checksum is None:
+            checksum = None
+        elif whole is not None and chunk.checksum.algorithm == "sha256":
+            # a chunk from the first byte has the file's digest so far: hash its bytes once
+            checksum = whole
+        else:
+            checksum = chunk.checksum.new_digest()
+        digests = [d for d in (whole, checksum) if d is not None]
+        if checksum is whole:
+            digests = digests[:1]
         appended = self.staging.append(
             row.id,
             chunk.offset,

@@ -19,7 +19,7 @@ from tusclient.exceptions import TusCommunicationError
 
 from tests.e2e.server_process import free_port, running_server
 from tests.integration.conftest import PASSWORD, build_world
-from tests.photo_samples import jpeg, sha256
+from tests.media_factory import noise_jpeg_bytes, sha256
 
 pytestmark = pytest.mark.e2e
 
@@ -57,8 +57,8 @@ def test_a_third_party_tus_client_sends_photos_the_server_stores_byte_for_byte(
     database_url: str, tmp_path: Path
 ) -> None:
     seeded(database_url, tmp_path)
-    whole = jpeg(2400, 1800, seed=1)  # over twice the JSON limit, sent in one PATCH
-    chunked = jpeg(900, 700, seed=2)
+    whole = noise_jpeg_bytes(2400, 1800, seed=1)  # over twice the JSON limit, sent in one PATCH
+    chunked = noise_jpeg_bytes(900, 700, seed=2)
     assert len(whole) > 2 * JSON_LIMIT
     data_dir = tmp_path / "server"
     limits = {
@@ -150,7 +150,7 @@ def test_an_upload_resumes_from_the_servers_offset_after_the_server_stops_mid_ch
     database_url: str, tmp_path: Path
 ) -> None:
     seeded(database_url, tmp_path)
-    data = jpeg(1600, 1200, seed=5)
+    data = noise_jpeg_bytes(1600, 1200, seed=5)
     digest = sha256(data)
     data_dir, port = tmp_path / "server", free_port()
 
@@ -209,7 +209,7 @@ def test_two_server_processes_take_turns_with_the_chunks_of_one_upload(
 ) -> None:
     """Processes share nothing but the database and the data folder (a shared volume)."""
     seeded(postgres_url, tmp_path)
-    data = jpeg(900, 700, seed=8)
+    data = noise_jpeg_bytes(900, 700, seed=8)
     digest = sha256(data)
     data_dir = tmp_path / "shared"
     with (

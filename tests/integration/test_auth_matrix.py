@@ -20,7 +20,7 @@ from field_server.config import ServerConfig
 from field_server.domain.find_status import FindStatus
 from field_server.services import auth
 from field_server.services.auth import now_utc, token_digest
-from tests import photo_samples, samples
+from tests import media_factory, samples
 from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
 from tests.integration.museum_status import set_status
@@ -134,20 +134,20 @@ def pull(world: World, who: str | None) -> TestResponse:
     return world.client.get("/api/v1/sync/pull?since=0&limit=10", headers=world.headers(who))
 
 
-MATRIX_PHOTO = photo_samples.jpeg(seed=99)
+MATRIX_PHOTO = media_factory.noise_jpeg_bytes(seed=99)
 
 
 def photos_missing(world: World, who: str | None) -> TestResponse:
     return world.client.post(
         "/api/v1/photos/missing",
         headers=world.headers(who),
-        json={"sha256": [photo_samples.sha256(MATRIX_PHOTO)]},
+        json={"sha256": [media_factory.sha256(MATRIX_PHOTO)]},
     )
 
 
 def recorded_photo(world: World) -> str:
     """A photo the recorder recorded in ULY-2026 and uploaded (made once per world)."""
-    digest = photo_samples.sha256(MATRIX_PHOTO)
+    digest = media_factory.sha256(MATRIX_PHOTO)
     with world.runtime.uow() as uow:
         if uow.blobs.get(digest) is not None:
             return digest

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 from field_server.adapters import tables
 from field_server.adapters.schema_migration import _alembic_config, head_revision
 from field_server.services import auth
-from tests import photo_samples as samples
+from tests import media_factory as media
 from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World
 
@@ -69,7 +69,7 @@ def test_options_tells_the_version_extensions_size_limit_and_checksums_without_a
 def test_a_request_not_speaking_tus_1_0_0_gets_412_with_tus_version_and_changes_nothing(
     world: World, version: str | None
 ) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     path = tus.created(world, "recorder", data)
     headers = {**world.headers("recorder"), "Upload-Length": str(len(data))}
     if version is not None:
@@ -78,7 +78,7 @@ def test_a_request_not_speaking_tus_1_0_0_gets_412_with_tus_version_and_changes_
     answers = [
         world.client.post(
             "/api/v1/uploads",
-            headers={**headers, "Upload-Metadata": tus.metadata(samples.sha256(data))},
+            headers={**headers, "Upload-Metadata": tus.metadata(media.sha256(data))},
         ),
         world.client.head(path, headers=headers),
         world.client.patch(path, data=data, headers={**headers, **octets}),
@@ -97,7 +97,7 @@ def test_a_request_not_speaking_tus_1_0_0_gets_412_with_tus_version_and_changes_
 def test_a_new_upload_is_at_offset_zero_and_head_tells_its_length_and_metadata(
     world: World,
 ) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     response = tus.create(world, "recorder", data)
     assert response.status_code == 201
     assert response.headers["Tus-Resumable"] == "1.0.0"
@@ -108,7 +108,7 @@ def test_a_new_upload_is_at_offset_zero_and_head_tells_its_length_and_metadata(
     assert head.status_code == 200
     assert head.headers["Upload-Offset"] == "0"
     assert head.headers["Upload-Length"] == str(len(data))
-    assert head.headers["Upload-Metadata"] == tus.metadata(samples.sha256(data))
+    assert head.headers["Upload-Metadata"] == tus.metadata(media.sha256(data))
     assert head.headers["Cache-Control"] == "no-store"
     assert head.headers["Tus-Resumable"] == "1.0.0"
 
@@ -175,7 +175,7 @@ def test_an_upload_longer_than_tus_max_size_gets_413(world: World) -> None:
 
 def test_a_recorder_of_no_expedition_may_not_upload(world: World) -> None:
     auth.create_user(world.runtime.uow, "loner", PASSWORD, ["recorder"], cost=TEST_SCRYPT_COST)
-    response = tus.create(world, "loner", samples.jpeg())
+    response = tus.create(world, "loner", media.noise_jpeg_bytes())
     assert response.status_code == 403
     assert problem_code(response) == "forbidden"
 
@@ -186,7 +186,7 @@ def test_a_recorder_of_no_expedition_may_not_upload(world: World) -> None:
 def test_a_photo_sent_in_chunks_is_stored_once_under_its_digest_and_served_as_sent(
     world: World,
 ) -> None:
-    data = samples.jpeg(400, 300, seed=3)
+    data = media.noise_jpeg_bytes(400, 300, seed=3)
     path = tus.created(world, "recorder", data)
     offsets = []
     for start in range(0, len(data), 10_000):
@@ -197,7 +197,7 @@ def test_a_photo_sent_in_chunks_is_stored_once_under_its_digest_and_served_as_se
     assert offsets == [min(s + 10_000, len(data)) for s in range(0, len(data), 10_000)]
     assert tus.offset_of(world, "recorder", path) == len(data)
 
-    digest = samples.sha256(data)
+    digest = media.sha256(data)
     assert stored_files(world) == [store_root(world) / digest[:2] / digest[2:4] / digest]
     assert not staging_file(world, path).exists()
     photo = fetch(world, "recorder", f"/api/v1/photos/{digest}")
@@ -207,7 +207,7 @@ def test_a_photo_sent_in_chunks_is_stored_once_under_its_digest_and_served_as_se
 
 
 def test_a_patch_at_another_offset_gets_409_and_changes_nothing(world: World) -> None:
-    data = samples.jpeg(200, 100)
+    data = media.noise_jpeg_bytes(200, 100)
     path = tus.created(world, "recorder", data)
     assert tus.patch(world, "recorder", path, 0, data[:1000]).status_code == 204
     for wrong in (0, 999, 1001, len(data)):
@@ -223,7 +223,7 @@ def test_a_patch_at_another_offset_gets_409_and_changes_nothing(world: World) ->
 def test_a_patch_that_is_not_application_offset_octet_stream_gets_415(
     world: World, content_type: str | None
 ) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     path = tus.created(world, "recorder", data)
     headers = {**world.headers("recorder"), **tus.TUS, "Upload-Offset": "0"}
     if content_type:
@@ -237,7 +237,7 @@ def test_a_patch_that_is_not_application_offset_octet_stream_gets_415(
 def test_a_patch_without_a_readable_upload_offset_gets_400(
     world: World, offset: str | None
 ) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     path = tus.created(world, "recorder", data)
     headers = {**world.headers("recorder"), **tus.TUS, "Content-Type": tus.OCTETS}
     if offset is not None:
@@ -251,7 +251,7 @@ def test_a_patch_without_a_readable_upload_offset_gets_400(
 def test_a_chunk_failing_its_checksum_gets_460_is_discarded_and_can_be_sent_again(
     world: World, algorithm: str
 ) -> None:
-    data = samples.jpeg(200, 100, seed=5)
+    data = media.noise_jpeg_bytes(200, 100, seed=5)
     path = tus.created(world, "recorder", data)
     first, second = data[:3000], data[3000:]
     good = tus.checksum_header(algorithm, first)
@@ -277,7 +277,7 @@ def test_a_chunk_failing_its_checksum_gets_460_is_discarded_and_can_be_sent_agai
 def test_an_unsupported_or_malformed_checksum_gets_400_and_the_chunk_is_not_taken(
     world: World, checksum: str
 ) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     path = tus.created(world, "recorder", data)
     response = tus.patch(world, "recorder", path, 0, data, checksum=checksum)
     assert response.status_code == 400
@@ -286,7 +286,7 @@ def test_an_unsupported_or_malformed_checksum_gets_400_and_the_chunk_is_not_take
 
 
 def test_a_chunk_past_upload_length_gets_413_and_is_discarded(world: World) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     path = tus.created(world, "recorder", data)
     assert tus.patch(world, "recorder", path, 0, data[:100]).status_code == 204
     response = tus.patch(world, "recorder", path, 100, data[100:] + b"extra")
@@ -306,7 +306,7 @@ def test_an_unknown_or_malformed_upload_id_gets_404(world: World) -> None:
 
 
 def test_another_users_upload_is_404_to_head_patch_and_delete(world: World) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     path = tus.created(world, "recorder", data)
     for other in ("leader", "admin"):
         assert tus.head(world, other, path).status_code == 404
@@ -338,7 +338,7 @@ def interrupted_patch(
 def test_an_interrupted_patch_keeps_what_arrived_so_a_resume_sends_only_the_rest(
     world: World,
 ) -> None:
-    data = samples.jpeg(300, 200, seed=9)
+    data = media.noise_jpeg_bytes(300, 200, seed=9)
     path = tus.created(world, "recorder", data)
     interrupted_patch(world, path, 0, data[:7000], announced=len(data))
 
@@ -347,13 +347,13 @@ def test_an_interrupted_patch_keeps_what_arrived_so_a_resume_sends_only_the_rest
     response = tus.patch(world, "recorder", path, offset, data[offset:])
     assert response.status_code == 204
     assert response.headers["Upload-Offset"] == str(len(data))
-    digest = samples.sha256(data)
+    digest = media.sha256(data)
     body = fetch(world, "recorder", f"/api/v1/photos/{digest}")
     assert body.get_data() == data
 
 
 def test_an_interrupted_patch_with_a_checksum_counts_none_of_its_bytes(world: World) -> None:
-    data = samples.jpeg(300, 200, seed=9)
+    data = media.noise_jpeg_bytes(300, 200, seed=9)
     path = tus.created(world, "recorder", data)
     checksum = tus.checksum_header("sha1", data)
     interrupted_patch(
@@ -366,14 +366,14 @@ def test_an_interrupted_patch_with_a_checksum_counts_none_of_its_bytes(world: Wo
 def test_a_file_whose_sha256_is_not_the_declared_one_is_discarded_with_a_clear_error(
     world: World,
 ) -> None:
-    data = samples.jpeg()
-    declared = samples.sha256(data + b"something else")
+    data = media.noise_jpeg_bytes()
+    declared = media.sha256(data + b"something else")
     path = tus.created(world, "recorder", data, digest=declared)
     response = tus.patch(world, "recorder", path, 0, data)
     assert response.status_code == 422
     body = response.get_json()
     assert body["code"] == "sha256_mismatch"
-    assert declared in body["detail"] and samples.sha256(data) in body["detail"]
+    assert declared in body["detail"] and media.sha256(data) in body["detail"]
     assert "discarded" in body["detail"]
 
     assert tus.head(world, "recorder", path).status_code == 404
@@ -381,24 +381,24 @@ def test_a_file_whose_sha256_is_not_the_declared_one_is_discarded_with_a_clear_e
     assert stored_files(world) == []
     missing = world.client.post(
         "/api/v1/photos/missing",
-        json={"sha256": [declared, samples.sha256(data)]},
+        json={"sha256": [declared, media.sha256(data)]},
         headers=world.headers("recorder"),
     )
-    assert missing.get_json() == {"missing": [declared, samples.sha256(data)]}
+    assert missing.get_json() == {"missing": [declared, media.sha256(data)]}
 
 
 def test_the_same_photo_from_two_people_is_stored_once(world: World) -> None:
-    data = samples.jpeg(120, 80, seed=11)
+    data = media.noise_jpeg_bytes(120, 80, seed=11)
     tus.upload(world, "recorder", data)
     second = tus.upload(world, "outsider", data, chunk_size=500)
     assert tus.offset_of(world, "outsider", second) == len(data)
     assert len(stored_files(world)) == 1
     with world.runtime.uow() as uow:
-        assert uow.blobs.known([samples.sha256(data)]) == {samples.sha256(data)}
+        assert uow.blobs.known([media.sha256(data)]) == {media.sha256(data)}
     for who in ("recorder", "outsider"):
         missing = world.client.post(
             "/api/v1/photos/missing",
-            json={"sha256": [samples.sha256(data)]},
+            json={"sha256": [media.sha256(data)]},
             headers=world.headers(who),
         )
         assert missing.get_json() == {"missing": []}
@@ -430,7 +430,7 @@ class _HeldBody(io.BytesIO):
 
 
 def test_two_patches_of_one_upload_at_once_do_not_interleave(world: World) -> None:
-    data = samples.jpeg(300, 200, seed=13)
+    data = media.noise_jpeg_bytes(300, 200, seed=13)
     path = tus.created(world, "recorder", data)
     headers = {
         **world.headers("recorder"),
@@ -469,7 +469,7 @@ def test_two_patches_of_one_upload_at_once_do_not_interleave(world: World) -> No
     first.join(30)
     second.join(30)
     assert answers == {"slow": 204, "quick": 409}
-    digest = samples.sha256(data)
+    digest = media.sha256(data)
     served = fetch(world, "recorder", f"/api/v1/photos/{digest}")
     assert served.get_data() == data
 
@@ -478,7 +478,7 @@ def test_two_patches_of_one_upload_at_once_do_not_interleave(world: World) -> No
 
 
 def test_bytes_a_dead_process_wrote_past_the_committed_offset_are_cut_off(world: World) -> None:
-    data = samples.jpeg(200, 100, seed=17)
+    data = media.noise_jpeg_bytes(200, 100, seed=17)
     path = tus.created(world, "recorder", data)
     assert tus.patch(world, "recorder", path, 0, data[:2000]).status_code == 204
     with staging_file(world, path).open("ab") as staged:
@@ -486,7 +486,7 @@ def test_bytes_a_dead_process_wrote_past_the_committed_offset_are_cut_off(world:
     assert tus.offset_of(world, "recorder", path) == 2000
     response = tus.patch(world, "recorder", path, 2000, data[2000:])
     assert response.status_code == 204
-    digest = samples.sha256(data)
+    digest = media.sha256(data)
     served = fetch(world, "recorder", f"/api/v1/photos/{digest}")
     assert served.get_data() == data
 
@@ -494,7 +494,7 @@ def test_bytes_a_dead_process_wrote_past_the_committed_offset_are_cut_off(world:
 def test_a_lost_staging_file_sends_the_client_back_to_the_bytes_really_there(
     world: World,
 ) -> None:
-    data = samples.jpeg(200, 100, seed=19)
+    data = media.noise_jpeg_bytes(200, 100, seed=19)
     path = tus.created(world, "recorder", data)
     assert tus.patch(world, "recorder", path, 0, data[:2000]).status_code == 204
     staging_file(world, path).unlink()
@@ -507,7 +507,7 @@ def test_a_lost_staging_file_sends_the_client_back_to_the_bytes_really_there(
 
 
 def test_delete_terminates_an_upload_and_frees_its_bytes(world: World) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     path = tus.created(world, "recorder", data)
     assert tus.patch(world, "recorder", path, 0, data[:500]).status_code == 204
     headers = {**world.headers("recorder"), **tus.TUS}
@@ -521,7 +521,7 @@ def test_delete_terminates_an_upload_and_frees_its_bytes(world: World) -> None:
 
 
 def test_terminating_a_finished_upload_keeps_its_photo(world: World) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     digest = tus.stored_photo(world, "recorder", data)
     path = tus.created(world, "leader", data)
     assert tus.patch(world, "leader", path, 0, data).status_code == 204
@@ -534,7 +534,7 @@ def test_terminating_a_finished_upload_keeps_its_photo(world: World) -> None:
 def test_x_http_method_override_carries_patch_and_delete_for_clients_without_them(
     world: World,
 ) -> None:
-    data = samples.jpeg()
+    data = media.noise_jpeg_bytes()
     path = tus.created(world, "recorder", data)
     headers = {**world.headers("recorder"), **tus.TUS}
     response = world.client.post(
@@ -560,8 +560,8 @@ def test_x_http_method_override_carries_patch_and_delete_for_clients_without_the
 def test_missing_lists_the_digests_without_a_file_once_each_in_the_order_asked(
     world: World,
 ) -> None:
-    stored = tus.stored_photo(world, "recorder", samples.jpeg(seed=1))
-    absent = [samples.sha256(bytes([n])) for n in range(3)]
+    stored = tus.stored_photo(world, "recorder", media.noise_jpeg_bytes(seed=1))
+    absent = [media.sha256(bytes([n])) for n in range(3)]
     response = world.client.post(
         "/api/v1/photos/missing",
         json={"sha256": [absent[2], stored, absent[0], absent[2], absent[1]]},
@@ -578,7 +578,7 @@ def test_missing_lists_the_digests_without_a_file_once_each_in_the_order_asked(
 def test_missing_refuses_digests_that_are_not_sha256_with_a_problem_per_item(
     world: World,
 ) -> None:
-    good = samples.sha256(b"x")
+    good = media.sha256(b"x")
     response = world.client.post(
         "/api/v1/photos/missing",
         json={"sha256": [good, good.upper(), "abc", 42, good + "\n"]},
@@ -612,7 +612,7 @@ def test_missing_takes_ten_thousand_digests_and_refuses_more(world: World) -> No
 def test_a_recorded_photo_whose_file_was_lost_is_asked_for_again_and_heals(
     world: World,
 ) -> None:
-    data = samples.jpeg(seed=21)
+    data = media.noise_jpeg_bytes(seed=21)
     digest = tus.stored_photo(world, "recorder", data)
     [blob] = stored_files(world)
     blob.unlink()
@@ -637,7 +637,7 @@ def test_a_recorded_photo_whose_file_was_lost_is_asked_for_again_and_heals(
 def test_a_photo_is_served_with_its_etag_and_type_and_answers_304_and_ranges(
     world: World,
 ) -> None:
-    data = samples.jpeg(200, 100, seed=23)
+    data = media.noise_jpeg_bytes(200, 100, seed=23)
     digest = tus.stored_photo(world, "recorder", data)
     url = f"/api/v1/photos/{digest}"
     response = fetch(world, "recorder", url)
@@ -657,10 +657,10 @@ def test_a_photo_is_served_with_its_etag_and_type_and_answers_304_and_ranges(
 
 
 def test_the_media_type_and_size_come_from_the_file_not_its_name(world: World) -> None:
-    data = samples.png(30, 20)
+    data = media.png_bytes(30, 20)
     path = tus.created(world, "recorder", data)  # metadata names it IMG_0042.JPG
     assert tus.patch(world, "recorder", path, 0, data).status_code == 204
-    digest = samples.sha256(data)
+    digest = media.sha256(data)
     response = fetch(world, "recorder", f"/api/v1/photos/{digest}")
     assert response.headers["Content-Type"] == "image/png"
     with world.runtime.uow() as uow:
@@ -673,7 +673,7 @@ def test_the_media_type_and_size_come_from_the_file_not_its_name(world: World) -
 def test_bytes_that_are_no_image_are_kept_as_octets(world: World) -> None:
     data = b"not a photo, but the device sent it under its digest"
     tus.upload(world, "recorder", data)
-    digest = samples.sha256(data)
+    digest = media.sha256(data)
     response = fetch(world, "recorder", f"/api/v1/photos/{digest}")
     assert response.headers["Content-Type"] == "application/octet-stream"
     assert response.get_data() == data
@@ -682,10 +682,10 @@ def test_bytes_that_are_no_image_are_kept_as_octets(world: World) -> None:
 def test_who_reads_a_photo_the_museum_its_expedition_and_its_uploader_only(
     world: World,
 ) -> None:
-    recorded = tus.stored_photo(world, "recorder", samples.jpeg(seed=31))
-    uploaded_only = samples.jpeg(seed=32)
+    recorded = tus.stored_photo(world, "recorder", media.noise_jpeg_bytes(seed=31))
+    uploaded_only = media.noise_jpeg_bytes(seed=32)
     tus.upload(world, "outsider", uploaded_only)
-    unreadable = samples.sha256(uploaded_only)
+    unreadable = media.sha256(uploaded_only)
 
     def status(who: str, digest: str) -> int:
         return fetch(world, who, f"/api/v1/photos/{digest}").status_code
@@ -702,7 +702,7 @@ def test_who_reads_a_photo_the_museum_its_expedition_and_its_uploader_only(
     }
     for museum in ("reviewer", "registrar", "admin"):
         assert (status(museum, recorded), status(museum, unreadable)) == (200, 200)
-    never = samples.sha256(b"never uploaded")
+    never = media.sha256(b"never uploaded")
     assert status("admin", never) == 404
     assert status("admin", "not-a-digest") == 404
 
@@ -711,7 +711,7 @@ def test_who_reads_a_photo_the_museum_its_expedition_and_its_uploader_only(
 
 
 def thumbnail(world: World, data: bytes) -> TestResponse:
-    digest = samples.sha256(data)
+    digest = media.sha256(data)
     path = tus.created(world, "recorder", data)
     assert tus.patch(world, "recorder", path, 0, data).status_code == 204
     return fetch(world, "recorder", f"/api/v1/photos/{digest}/thumb")
@@ -720,13 +720,13 @@ def thumbnail(world: World, data: bytes) -> TestResponse:
 def test_a_thumbnail_is_a_jpeg_of_at_most_320_px_kept_beside_the_photo(world: World) -> None:
     from PIL import Image
 
-    data = samples.jpeg(1000, 500, seed=41)
+    data = media.noise_jpeg_bytes(1000, 500, seed=41)
     response = thumbnail(world, data)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "image/jpeg"
     with Image.open(io.BytesIO(response.get_data())) as image:
         assert (image.format, image.size) == ("JPEG", (320, 160))
-    digest = samples.sha256(data)
+    digest = media.sha256(data)
     kept = store_root(world) / digest[:2] / digest[2:4] / f"{digest}.thumb-320.jpg"
     assert kept.read_bytes() == response.get_data()
     again = fetch(world, "recorder", f"/api/v1/photos/{digest}/thumb")
@@ -739,7 +739,7 @@ def test_a_thumbnail_is_turned_upright_by_the_exif_orientation(
 ) -> None:
     from PIL import Image, ImageStat
 
-    response = thumbnail(world, samples.jpeg(640, 320, seed=43, orientation=orientation))
+    response = thumbnail(world, media.noise_jpeg_bytes(640, 320, seed=43, orientation=orientation))
     with Image.open(io.BytesIO(response.get_data())) as image:
         assert image.size == size
         # orientation 6 turns the dark left half to the top
@@ -753,10 +753,10 @@ def test_a_thumbnail_is_turned_upright_by_the_exif_orientation(
 @pytest.mark.parametrize(
     ("make", "code"),
     [
-        (samples.png_bomb, "image_too_large"),
-        (samples.jpeg_bomb, "image_too_large"),
-        (lambda: samples.png_bomb(10_000, 10_000), "image_too_large"),
-        (samples.truncated_jpeg, "unreadable_image"),
+        (media.png_bomb_bytes, "image_too_large"),
+        (media.jpeg_bomb_bytes, "image_too_large"),
+        (lambda: media.png_bomb_bytes(10_000, 10_000), "image_too_large"),
+        (media.truncated_jpeg_bytes, "unreadable_image"),
         (lambda: b"GIF89a but not really", "unreadable_image"),
         (lambda: b"plain text, no image", "unreadable_image"),
     ],
@@ -771,7 +771,7 @@ def test_a_hostile_or_broken_file_gets_422_from_thumb_never_a_server_error(
 
 
 def test_a_thumbnail_of_a_transparent_png_is_a_jpeg(world: World) -> None:
-    response = thumbnail(world, samples.png(400, 200, "RGBA"))
+    response = thumbnail(world, media.png_bytes(400, 200, "RGBA"))
     assert response.status_code == 200
     assert response.get_data()[:3] == b"\xff\xd8\xff"
 
@@ -780,8 +780,8 @@ def test_a_thumbnail_of_a_transparent_png_is_a_jpeg(world: World) -> None:
 
 
 def test_revision_0002_fills_the_photo_digest_of_records_pushed_before_it(world: World) -> None:
-    survey = samples.survey_record()
-    photo = samples.photo_record(survey["uuid"], samples.jpeg(seed=51))
+    survey = media.survey_record()
+    photo = media.photo_record(survey["uuid"], media.noise_jpeg_bytes(seed=51))
     world.pushed("recorder", [survey, photo])
     engine = world.runtime.uow.engine
     config = _alembic_config()

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from werkzeug.test import TestResponse
 
 from tests.integration.conftest import World
-from tests.photo_samples import photo_record, sha256, survey_record
+from tests.media_factory import photo_record, sha256, survey_record
 
 UPLOADS = "/api/v1/uploads"
 TUS = {"Tus-Resumable": "1.0.0"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 
 from field_server.adapters.photo_images import (
     OCTET_STREAM,
@@ -15,7 +15,7 @@ from field_server.adapters.photo_images import (
     media_type,
     thumbnail,
 )
-from tests import photo_samples as samples
+from tests import media_factory as media
 
 
 def encoded(image: Image.Image, format: str, **options: object) -> bytes:
@@ -27,8 +27,8 @@ def encoded(image: Image.Image, format: str, **options: object) -> bytes:
 @pytest.mark.parametrize(
     ("head", "expected"),
     [
-        (samples.jpeg()[:16], "image/jpeg"),
-        (samples.png()[:16], "image/png"),
+        (media.noise_jpeg_bytes()[:16], "image/jpeg"),
+        (media.png_bytes()[:16], "image/png"),
         (b"II*\x00\x08\x00\x00\x00", "image/tiff"),
         (b"MM\x00*\x00\x00\x00\x08", "image/tiff"),
         (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "image/webp"),
@@ -45,12 +45,12 @@ def test_the_media_type_comes_from_the_first_bytes(head: bytes, expected: str) -
 
 
 def test_dimensions_come_from_the_header_without_decoding() -> None:
-    assert dimensions(io.BytesIO(samples.jpeg(64, 48))) == (64, 48)
-    assert dimensions(io.BytesIO(samples.truncated_jpeg())) == (320, 240)
+    assert dimensions(io.BytesIO(media.noise_jpeg_bytes(64, 48))) == (64, 48)
+    assert dimensions(io.BytesIO(media.truncated_jpeg_bytes())) == (320, 240)
 
 
 @pytest.mark.parametrize(
-    "data", [samples.png_bomb(), samples.jpeg_bomb(), b"text", b"", samples.png()[:20]]
+    "data", [media.png_bomb_bytes(), media.jpeg_bomb_bytes(), b"text", b"", media.png_bytes()[:20]]
 )
 def test_no_dimensions_for_what_pillow_refuses_or_cannot_read(data: bytes) -> None:
     assert dimensions(io.BytesIO(data)) is None
@@ -59,7 +59,7 @@ def test_no_dimensions_for_what_pillow_refuses_or_cannot_read(data: bytes) -> No
 def test_a_thumbnail_is_a_jpeg_of_at_most_320_px_on_its_long_side() -> None:
     sizes = [((1000, 500), (320, 160)), ((200, 900), (71, 320)), ((40, 30), (40, 30))]
     for size, expected in sizes:
-        data = thumbnail(io.BytesIO(samples.jpeg(*size)))
+        data = thumbnail(io.BytesIO(media.noise_jpeg_bytes(*size)))
         with Image.open(io.BytesIO(data)) as image:
             assert (image.format, image.size) == ("JPEG", expected)
 
@@ -71,10 +71,10 @@ def test_a_thumbnail_is_a_jpeg_of_at_most_320_px_on_its_long_side() -> None:
 def test_a_thumbnail_applies_the_exif_orientation(
     orientation: int, expected: tuple[int, int]
 ) -> None:
-    data = thumbnail(io.BytesIO(samples.jpeg(640, 320, orientation=orientation)))
+    data = thumbnail(io.BytesIO(media.noise_jpeg_bytes(640, 320, orientation=orientation)))
     with Image.open(io.BytesIO(data)) as image:
         assert image.size == expected
-        assert samples.EXIF_ORIENTATION not in image.getexif()
+        assert ExifTags.Base.Orientation not in image.getexif()
 
 
 def test_a_large_camera_jpeg_is_decoded_at_a_reduced_scale() -> None:
@@ -105,7 +105,7 @@ def test_a_thumbnail_of_any_image_mode_is_an_rgb_or_grey_jpeg(image: Image.Image
 
 @pytest.mark.parametrize(
     "data",
-    [samples.png_bomb(), samples.jpeg_bomb(), samples.png_bomb(10_000, 10_000)],
+    [media.png_bomb_bytes(), media.jpeg_bomb_bytes(), media.png_bomb_bytes(10_000, 10_000)],
     ids=["png-10-gigapixels", "jpeg-4-gigapixels", "png-100-megapixels"],
 )
 def test_a_decompression_bomb_is_refused_before_decoding(data: bytes) -> None:
@@ -116,7 +116,7 @@ def test_a_decompression_bomb_is_refused_before_decoding(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [samples.truncated_jpeg(), b"plain text", b"", b"\x89PNG\r\n\x1a\n" + bytes(30)],
+    [media.truncated_jpeg_bytes(), b"plain text", b"", b"\x89PNG\r\n\x1a\n" + bytes(30)],
     ids=["truncated-jpeg", "text", "empty", "png-signature-only"],
 )
 def test_a_truncated_or_foreign_file_is_refused_as_unreadable(data: bytes) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from field_server.adapters import photo_store
 from field_server.adapters.photo_store import FilesystemPhotoStore, PhotoStore
-from tests.photo_samples import sha256
+from tests.media_factory import sha256
 
 
 def staged(tmp_path: Path, data: bytes, name: str = "upload") -> Path:
