@@ -16,7 +16,7 @@ import pytest
 
 from field_server.adapters.database import make_engine
 from field_server.adapters.schema_migration import upgrade_database
-from tests import photo_samples, samples
+from tests import media_factory, samples
 from tests.e2e.server_process import running_server
 from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, build_world, sample_batch
@@ -65,7 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     upgrade_database(engine)
     engine.dispose()
     world = build_world(url, folder / "data")
-    photo = photo_samples.jpeg(width=320, height=240, seed=7)
+    photo = media_factory.noise_jpeg_bytes(width=320, height=240, seed=7)
     digest = tus.stored_photo(world, "recorder", photo)
 
     uly = sample_batch("ULY-2026")

@@ -12,7 +12,7 @@ from typing import Any
 from field_server.app import create_app
 from field_server.config import ServerConfig
 from field_server.services import auth
-from tests import photo_samples
+from tests import media_factory
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
 from tests.integration.web_session import browser, csrf_of
 
@@ -220,7 +220,7 @@ def test_the_finds_table_filters_searches_sorts_and_pages_without_javascript(
 
 def test_the_dashboard_counts_finds_and_lists_those_waiting_for_photos(world: World) -> None:
     batch = sample_batch("ULY-2026")
-    missing = photo_samples.sha256(b"a photo the laptop has not sent yet")
+    missing = media_factory.sha256(b"a photo the laptop has not sent yet")
     batch[1]["data"]["photos"] = [missing]
     world.pushed("recorder", batch)
     html = browser(world, "reviewer").get("/expeditions/ULY-2026").get_data(as_text=True)
