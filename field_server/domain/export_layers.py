@@ -62,6 +62,30 @@ class FindFeature:
 
 
 @dataclass(frozen=True)
+class FindChunk:
+    """A chunk of selected finds column by column (index i of every list is one find): the
+    writers walk the columns they need instead of an object per find."""
+
+    uuids: list[str]
+    datas: list[dict[str, Any]]  # the wire data
+    statuses: list[str | None]
+    register_numbers: list[str | None]
+    flags: list[tuple[str, ...]]
+    lons: list[float]  # WGS 84
+    lats: list[float]
+    xs: list[float]  # in the export's CRS
+    ys: list[float]
+
+    def __len__(self) -> int:
+        return len(self.uuids)
+
+    def features(self) -> Iterator[FindFeature]:
+        columns = (self.uuids, self.datas, self.statuses, self.register_numbers, self.flags)
+        for uuid, data, status, number, flags, x, y in zip(*columns, self.xs, self.ys, strict=True):
+            yield FindFeature(uuid, data, status, number, flags, x, y)
+
+
+@dataclass(frozen=True)
 class SiteFeature:
     code: str
     name: str
@@ -95,7 +119,7 @@ class ExportSource(Protocol):
 
     def sites(self) -> list[SiteFeature]: ...
 
-    def find_chunks(self) -> Iterator[list[FindFeature]]: ...
+    def find_chunks(self) -> Iterator[FindChunk]: ...
 
     def trenches(self) -> list[TrenchFeature]: ...
 
@@ -127,12 +151,20 @@ class TrenchCollector:
     )
 
     def add(self, data: dict[str, Any]) -> None:
-        trench = data.get("trench")
-        if not trench:
-            return
-        lons, lats = self.positions.setdefault((data.get("site_code"), trench), ([], []))
-        lons.append(float(data["position"]["lon"]))
-        lats.append(float(data["position"]["lat"]))
+        position = data["position"]
+        self.add_chunk([data], [float(position["lon"])], [float(position["lat"])])
+
+    def add_chunk(self, datas: list[dict[str, Any]], lons: list[float], lats: list[float]) -> None:
+        positions = self.positions
+        for data, lon, lat in zip(datas, lons, lats, strict=True):
+            trench = data.get("trench")
+            if trench:
+                key = (data.get("site_code"), trench)
+                found = positions.get(key)
+                if found is None:
+                    found = positions[key] = ([], [])
+                found[0].append(lon)
+                found[1].append(lat)
 
     def trenches(self, epsg: int) -> list[TrenchFeature]:
         found = []

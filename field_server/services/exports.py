@@ -26,7 +26,7 @@ from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.export_layers import (
     ExportHeader,
-    FindFeature,
+    FindChunk,
     SiteFeature,
     TrackFeature,
     TrenchCollector,
@@ -298,28 +298,29 @@ class _Source:
             )
         return found
 
-    def find_chunks(self) -> Iterator[list[FindFeature]]:
+    def find_chunks(self) -> Iterator[FindChunk]:
         by_site = self.plan.request.fmt == "kml"
         for rows in self.uow.records.stream_finds(self.plan.selection, by_site=by_site):
-            datas = [json.loads(row.data) for row in rows]
-            lons = [d["position"]["lon"] for d in datas]
-            lats = [d["position"]["lat"] for d in datas]
+            # one parse per chunk: the JSON parser is called once, not once per find
+            datas = json.loads("[" + ",".join([row.data for row in rows]) + "]")
+            if len(datas) != len(rows):
+                raise RuntimeError("a stored find is not one JSON object")
+            positions = [data["position"] for data in datas]
+            lons = [float(position["lon"]) for position in positions]
+            lats = [float(position["lat"]) for position in positions]
             xs, ys = crs_module.project(self.epsg, lons, lats)
-            chunk = []
-            for row, data, x, y in zip(rows, datas, xs.tolist(), ys.tolist(), strict=True):
-                self.collector.add(data)
-                chunk.append(
-                    FindFeature(
-                        row.uuid,
-                        data,
-                        row.status,
-                        row.register_number,
-                        tuple(flag["code"] for flag in json.loads(row.flags)),
-                        x,
-                        y,
-                    )
-                )
-            yield chunk
+            self.collector.add_chunk(datas, lons, lats)
+            yield FindChunk(
+                [row.uuid for row in rows],
+                datas,
+                [row.status for row in rows],
+                [row.register_number for row in rows],
+                [_flag_codes(row.flags) for row in rows],
+                lons,
+                lats,
+                xs.tolist(),
+                ys.tolist(),
+            )
         self._finds_done = True
 
     def trenches(self) -> list[TrenchFeature]:
@@ -341,6 +342,12 @@ class _Source:
                 data["points"],
                 None if line is None else crs_module.project_geometry(self.epsg, line),
             )
+
+
+def _flag_codes(stored: str) -> tuple[str, ...]:
+    if stored == "[]":  # nearly every find: no need to parse
+        return ()
+    return tuple(flag["code"] for flag in json.loads(stored))
 
 
 # -- the map figure ------------------------------------------------------------------------
@@ -367,7 +374,9 @@ def figure_fields(source: Any, lang: str) -> dict[str, Any]:
     sites = source.sites()
     finds: list[tuple[float, float, str]] = []
     for chunk in source.find_chunks():
-        finds.extend((f.x, f.y, f.data["material"]) for f in chunk)
+        finds.extend(
+            zip(chunk.xs, chunk.ys, [data["material"] for data in chunk.datas], strict=True)
+        )
     trenches = source.trenches()
     tracks = [
         (t.name or t.source_file, t.projected) for t in source.tracks() if t.projected is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from field_server.domain.export_layers import FindFeature
+from field_server.domain.export_layers import FindChunk
 
 # (column, where it comes from in the wire data; "position." for the position's members)
 FIND_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -53,18 +53,47 @@ REAL_COLUMNS = frozenset(
 )
 
 
-def find_values(find: FindFeature) -> dict[str, Any]:
-    """A find's attributes by column; lists (photos, flags) as space-separated text."""
-    data, position = find.data, find.data["position"]
-    values: dict[str, Any] = {}
-    for column, source in FIND_COLUMNS:
-        if source.startswith("position."):
-            values[column] = position.get(source.removeprefix("position."))
-        elif source:
-            values[column] = data.get(source)
-    values["uuid"] = find.uuid
-    values["photos"] = " ".join(data.get("photos") or ()) or None
-    values["status"] = find.status
-    values["register_number"] = find.register_number
-    values["flags"] = " ".join(find.flags) or None
-    return values
+def find_rows(chunk: FindChunk) -> list[tuple[Any, ...]]:
+    """The finds' attributes as tuples in FIND_COLUMNS order; lists (photos, flags) as
+    space-separated text. Spelled out member by member: this runs once per exported find."""
+    rows = []
+    for uuid, data, status, number, flags in zip(
+        chunk.uuids, chunk.datas, chunk.statuses, chunk.register_numbers, chunk.flags, strict=True
+    ):
+        get = data.get
+        at = data["position"].get
+        photos = get("photos")
+        rows.append(
+            (
+                get("find_number"),
+                uuid,
+                get("survey_uuid"),
+                get("site_code"),
+                get("trench"),
+                get("context"),
+                get("kind"),
+                get("material"),
+                get("object_name"),
+                get("description"),
+                get("quantity"),
+                get("weight_g"),
+                get("length_mm"),
+                get("width_mm"),
+                get("height_mm"),
+                get("condition"),
+                at("elevation_m"),
+                at("depth_m"),
+                at("horizontal_accuracy_m"),
+                at("vertical_accuracy_m"),
+                at("method"),
+                get("found_on"),
+                get("recorded_at"),
+                get("recorded_by"),
+                " ".join(photos) if photos else None,
+                get("notes"),
+                status,
+                number,
+                " ".join(flags) if flags else None,
+            )
+        )
+    return rows

@@ -160,7 +160,7 @@ def write_kml(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]:
     current: object = ...  # no folder open yet
     for chunk in source.find_chunks():
         parts = []
-        for find in chunk:
+        for find in chunk.features():
             code = find.data.get("site_code")
             if code != current:
                 if current is not ...:
