@@ -150,10 +150,6 @@ class TrenchCollector:
         default_factory=dict
     )
 
-    def add(self, data: dict[str, Any]) -> None:
-        position = data["position"]
-        self.add_chunk([data], [float(position["lon"])], [float(position["lat"])])
-
     def add_chunk(self, datas: list[dict[str, Any]], lons: list[float], lats: list[float]) -> None:
         positions = self.positions
         for data, lon, lat in zip(datas, lons, lats, strict=True):

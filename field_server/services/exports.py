@@ -249,7 +249,8 @@ def plan_export(
             found_from=filters.get("from"),
             found_to=filters.get("to"),
         )
-        bounds = uow.records.find_bounds(selection)
+        # WGS 84 covers every valid position: no need to scan the finds for their box
+        bounds = None if request.epsg == crs_module.WGS84 else uow.records.find_bounds(selection)
     try:
         crs_module.check_covers(request.epsg, bounds)
     except CrsError as error:

@@ -11,7 +11,7 @@ from shapely.geometry import Polygon
 from field_core.geo import crs
 from field_server.domain.export_layers import (
     ExportHeader,
-    FindFeature,
+    FindChunk,
     SiteFeature,
     TrackFeature,
     TrenchCollector,
@@ -44,13 +44,16 @@ class FakeSource:
         square = Polygon([(LON, LAT), (LON + 0.001, LAT), (LON + 0.001, LAT + 0.001)])
         return [SiteFeature("DMB", "Домбауыл", square, crs.project_geometry(crs.UTM_42N, square))]
 
-    def find_chunks(self) -> Iterator[list[FindFeature]]:
-        chunk = []
-        for i, data in enumerate(self.finds):
-            self.collector.add(data)
-            x, y = crs.project_point(crs.UTM_42N, data["position"]["lon"], LAT)
-            chunk.append(FindFeature(str(i), data, "synced", None, (), x, y))
-        yield chunk
+    def find_chunks(self) -> Iterator[FindChunk]:
+        lons = [data["position"]["lon"] for data in self.finds]
+        lats = [data["position"]["lat"] for data in self.finds]
+        self.collector.add_chunk(self.finds, lons, lats)
+        xs, ys = zip(*(crs.project_point(crs.UTM_42N, lon, LAT) for lon in lons), strict=True)
+        count = len(self.finds)
+        yield FindChunk(
+            [str(i) for i in range(count)], self.finds, ["synced"] * count, [None] * count,
+            [()] * count, lons, lats, list(xs), list(ys),
+        )  # fmt: skip
 
     def trenches(self) -> list[TrenchFeature]:
         return self.collector.trenches(crs.UTM_42N)

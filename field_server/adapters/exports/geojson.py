@@ -4,7 +4,8 @@ at a time so memory does not grow with the number of finds."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -13,7 +14,12 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from field_server.adapters.exports.fields import FIND_COLUMNS, find_rows
+from field_server.adapters.exports.fields import (
+    FIND_COLUMNS,
+    INTEGER_COLUMNS,
+    REAL_COLUMNS,
+    find_rows,
+)
 from field_server.domain.export_layers import ExportSource, FindChunk
 
 DECIMALS = 8  # about a millimetre in degrees
@@ -30,20 +36,46 @@ _FIND_FEATURE = (
 )
 
 
-def _json_value(value: Any) -> str:
+def _finite(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError("a find holds a number JSON cannot carry")
+    return float.__repr__(value)  # what json writes for a float
+
+
+def _number(value: int | float | None) -> str:
     if value is None:
         return "null"
-    if value.__class__ is str:
-        return encode_basestring(value)  # type: ignore[no-any-return]
-    return _dumps(value)
+    if value.__class__ is float:
+        return _finite(value)  # type: ignore[arg-type]
+    return _dumps(value) if value.__class__ is bool else int.__repr__(value)  # type: ignore[arg-type]
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)  # type: ignore[no-any-return]
+
+
+# the wire schema requires these, so they are always strings and need no check for null
+_REQUIRED_TEXT = frozenset(
+    {"find_number", "uuid", "survey_uuid", "kind", "material", "object_name", "found_on",
+     "recorded_at", "recorded_by"}
+)  # fmt: skip
+# each column's value to JSON, chosen once by the column's type rather than per value
+_COLUMN_JSON: tuple[Callable[[Any], str], ...] = tuple(
+    encode_basestring
+    if name in _REQUIRED_TEXT
+    else _number
+    if name in INTEGER_COLUMNS or name in REAL_COLUMNS
+    else _text
+    for name, _ in FIND_COLUMNS
+)
 
 
 def find_features(chunk: FindChunk) -> list[str]:
     """The finds of a chunk as GeoJSON Feature texts."""
     return [
         _FIND_FEATURE
-        % (*[_json_value(value) for value in row], _dumps(round(lon, DECIMALS)),
-           _dumps(round(lat, DECIMALS)))
+        % (*[to_json(value) for to_json, value in zip(_COLUMN_JSON, row, strict=True)],
+           _finite(round(lon, DECIMALS)), _finite(round(lat, DECIMALS)))
         for row, lon, lat in zip(find_rows(chunk), chunk.lons, chunk.lats, strict=True)
     ]  # fmt: skip
 

@@ -72,7 +72,10 @@ def write_gpx(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]:
         f"<time>{header.exported_at.strftime('%Y-%m-%dT%H:%M:%SZ')}</time></metadata>\n"
     ).encode()
     for chunk in source.find_chunks():
-        yield "\n".join(_find_wpt(f, header.photo_thumb_url) for f in chunk.features()).encode() + b"\n"
+        yield (
+            "\n".join(_find_wpt(f, header.photo_thumb_url) for f in chunk.features()).encode()
+            + b"\n"
+        )
     # GPX orders waypoints, then routes, then tracks; tracks are few, so they are read thrice
     for track in source.tracks():
         if track.kind == "waypoints":
