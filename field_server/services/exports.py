@@ -75,7 +75,7 @@ class ExportRequest:
     filters: dict[str, str]
     epsg: int
     bom: bool = False
-    lang: str = "ru"
+    lang: str = "kk"  # the interface's default language
 
 
 def check_request(fmt: str, query: Mapping[str, str]) -> ExportRequest:
@@ -137,13 +137,16 @@ def check_request(fmt: str, query: Mapping[str, str]) -> ExportRequest:
     bom = query.get("bom", "0")
     if bom not in ("0", "1"):
         errors.append({"field": "bom", "message": "0 or 1"})
-    lang = query.get("lang", "ru")
+    lang = query.get("lang", "kk")
     if lang not in LANGUAGES:
         errors.append({"field": "lang", "message": f"one of {', '.join(LANGUAGES)}"})
     if errors:
-        crs_codes = {e["message"] for e in errors if e["field"] == "crs"}
-        detail = next(iter(crs_codes)) if crs_codes and len(errors) == 1 else None
-        raise InvalidInput(detail or "the export's parameters are not valid", errors)
+        detail = "the export's parameters are not valid"
+        if len(errors) == 1:
+            [error] = errors
+            crs_message = error["field"] == "crs"
+            detail = error["message"] if crs_message else f"{error['field']}: {error['message']}"
+        raise InvalidInput(detail, errors)
     return ExportRequest(fmt, filters, epsg, bom == "1", lang)
 
 
@@ -355,11 +358,36 @@ def _flag_codes(stored: str) -> tuple[str, ...]:
 
 _TITLE_WORD = {"kk": "Экспедиция", "ru": "Экспедиция", "en": "Expedition"}
 _LEGEND_TITLE = {"kk": "Материал", "ru": "Материал", "en": "Material"}
-_NOTE = {
-    "kk": "Координаталар: {crs}. WGS 84-тен түрлендіру: {shift}.",
-    "ru": "Координаты: {crs}. Пересчёт из WGS 84: {shift}.",
-    "en": "Coordinates: {crs}. From WGS 84 by {shift}.",
+# the figure prints its CRS label itself; the note says how WGS 84 got there, in the language
+_SAME_DATUM = {
+    "kk": "WGS 84 координаталары датумды түрлендірусіз",
+    "ru": "координаты WGS 84 без смены датума",
+    "en": "WGS 84 positions, no datum transformation",
 }
+_SHIFTED = {
+    "kk": "WGS 84-тен түрлендіру: {name}, мәлімделген дәлдігі {accuracy} м",
+    "ru": "пересчёт из WGS 84: {name}, заявленная точность {accuracy} м",
+    "en": "from WGS 84 by {name}, stated accuracy {accuracy} m",
+}
+_SHIFTED_UNSTATED = {
+    "kk": "WGS 84-тен түрлендіру: {name} (дәлдігі көрсетілмеген)",
+    "ru": "пересчёт из WGS 84: {name} (точность не указана)",
+    "en": "from WGS 84 by {name} (accuracy not stated)",
+}
+
+
+def figure_note(shift: crs_module.DatumShift, lang: str) -> str:
+    """The figure's small print on the datum transformation, in the figure's language."""
+    if shift == crs_module.NO_SHIFT:
+        text = _SAME_DATUM[lang]
+    elif shift.accuracy_m is None:
+        text = _SHIFTED_UNSTATED[lang].format(name=shift.name)
+    else:
+        accuracy = f"{shift.accuracy_m:g}"
+        if lang != "en":
+            accuracy = accuracy.replace(".", ",")  # the decimal comma of Kazakh and Russian
+        text = _SHIFTED[lang].format(name=shift.name, accuracy=accuracy)
+    return text[0].upper() + text[1:] + "."
 
 
 def build_map_figure(source: Any, lang: str) -> Any:
@@ -399,5 +427,5 @@ def figure_fields(source: Any, lang: str) -> dict[str, Any]:
             code: material_label(code, lang) for code in MATERIAL_CODES if code in used
         },
         "legend_title": _LEGEND_TITLE[lang],
-        "note": _NOTE[lang].format(crs=header.crs.label, shift=header.crs.shift.describe()),
+        "note": figure_note(header.crs.shift, lang),
     }

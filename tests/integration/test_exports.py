@@ -12,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pypdf
 import pytest
+from click.testing import CliRunner
+from field_core.contract import material_label
 from lxml import etree
+from PIL import Image
 from shapely import wkt
 from shapely.geometry import Polygon, mapping, shape
 
 from field_core.geo import crs
+from field_server import cli
 from tests import samples
 from tests.integration.conftest import World, sample_batch
 
@@ -376,3 +381,120 @@ def test_spatial_checks_rerun_the_push_flags_over_every_find(filled: World) -> N
                 {"type": "Point", "coordinates": [data["position"]["lon"], data["position"]["lat"]]}
             )
         )
+
+
+# -- the map figure ----------------------------------------------------------------------
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+EXPEDITION_TITLE = "Ұлытау археологиялық экспедициясы 2026"
+
+
+def svg_texts(payload: bytes) -> set[str]:
+    root = etree.fromstring(payload, parser=etree.XMLParser(resolve_entities=False))
+    return {"".join(element.itertext()) for element in root.iter(f"{SVG_NS}text")}
+
+
+def used_materials(**where: str) -> set[str]:
+    return {d["material"] for d in expected_finds(**where)}
+
+
+@pytest.mark.parametrize(
+    ("query", "language"), [("", "kk"), ("?lang=ru", "ru"), ("?lang=en", "en")]
+)
+def test_the_svg_figure_holds_its_labels_as_text_in_the_language_asked(
+    filled: World, query: str, language: str
+) -> None:
+    response = get(filled, URL + "svg" + query)
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    assert "filename*=UTF-8''ULY-2026-epsg32642.svg" in response.headers["Content-Disposition"]
+    texts = svg_texts(response.get_data())
+    word = {"kk": "Экспедиция", "ru": "Экспедиция", "en": "Expedition"}[language]
+    assert f"{word} ULY-2026 — {EXPEDITION_TITLE}" in texts
+    legend = [t for t in texts if t.startswith(("Материал (", "Material ("))]
+    assert legend == [f"{'Material' if language == 'en' else 'Материал'} ({len(expected_finds())})"]
+    for code in used_materials():
+        label = material_label(code, language)
+        assert any(t.startswith(f"{label} — ") for t in texts), label
+    if language == "kk":
+        assert "Қож" in {material_label(code, "kk") for code in used_materials()}
+        assert any(t.startswith("Қож — ") for t in texts)  # slag, in Kazakh
+        assert any("WGS 84 координаталары датумды түрлендірусіз." in t for t in texts)
+    if language == "ru":
+        assert any(t.startswith("Шлак — ") for t in texts)
+        assert any("Координаты WGS 84 без смены датума." in t for t in texts)
+
+
+def test_the_png_figure_is_print_wide_and_not_blank(filled: World) -> None:
+    response = get(filled, URL + "png?site=DMB")
+    assert response.status_code == 200
+    assert response.mimetype == "image/png"
+    with Image.open(io.BytesIO(response.get_data())) as image:
+        assert image.format == "PNG"
+        assert image.width >= 1600
+        pixels = image.convert("RGB")
+    colours = pixels.getcolors(pixels.width * pixels.height)
+    assert colours is not None and len(colours) > 50
+    non_white = sum(n for n, colour in colours if colour != (255, 255, 255))
+    assert non_white > 0.02 * pixels.width * pixels.height
+
+
+def test_the_pdf_figure_opens_with_its_title_as_text(filled: World) -> None:
+    response = get(filled, URL + "pdf?crs=EPSG:28412&lang=ru")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    reader = pypdf.PdfReader(io.BytesIO(response.get_data()))
+    assert len(reader.pages) == 1
+    text = reader.pages[0].extract_text()
+    assert f"Экспедиция ULY-2026 — {EXPEDITION_TITLE}" in text
+    assert "Pulkovo 1942 / Gauss-Kruger zone 12" in text
+    assert reader.metadata is not None
+    assert "EPSG:15865" in str(reader.metadata.subject)
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
+def test_a_figure_in_an_unknown_language_is_a_problem(filled: World, fmt: str) -> None:
+    response = get(filled, f"{URL}{fmt}?lang=de")
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [{"field": "lang", "message": "one of kk, ru, en"}]
+
+
+def cli_env(world: World, tmp_path: Path) -> dict[str, str]:
+    return {
+        "FIELD_SERVER_DATABASE_URL": world.runtime.config.database_url,
+        "FIELD_SERVER_DATA_DIR": str(tmp_path / "cli-data"),
+        "FIELD_SERVER_SECRET_KEY": "test-secret",
+    }
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
+def test_the_cli_writes_each_figure_format(filled: World, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"карта.{fmt}"
+    done = CliRunner().invoke(
+        cli.main,
+        ["export", "ULY-2026", "--format", fmt, "--out", str(out), "--lang", "ru"],
+        env=cli_env(filled, tmp_path),
+    )
+    assert done.exit_code == 0, done.output
+    payload = out.read_bytes()
+    if fmt == "svg":
+        assert any(t.startswith("Шлак — ") for t in svg_texts(payload))
+    elif fmt == "png":
+        with Image.open(io.BytesIO(payload)) as image:
+            assert image.format == "PNG" and image.width >= 1600
+    else:
+        text = pypdf.PdfReader(io.BytesIO(payload)).pages[0].extract_text()
+        assert EXPEDITION_TITLE in text
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_the_cli_refuses_an_unknown_language_in_one_line(filled: World, tmp_path: Path) -> None:
+    out = tmp_path / "map.svg"
+    done = CliRunner().invoke(
+        cli.main,
+        ["export", "ULY-2026", "--format", "svg", "--out", str(out), "--lang", "de"],
+        env=cli_env(filled, tmp_path),
+    )
+    assert done.exit_code != 0
+    assert done.output.strip() == "Error: lang: one of kk, ru, en"
+    assert not out.exists()

@@ -18,7 +18,7 @@ from field_server.domain.export_layers import (
     TrenchFeature,
     track_line,
 )
-from field_server.services.exports import figure_fields
+from field_server.services.exports import figure_fields, figure_note
 
 # Dombauyl, with UTM 42N coordinates computed by hand (see tests/unit/test_crs.py)
 LON, LAT, X, Y = 67.8447, 48.1933, 414142.8854, 5338430.3396
@@ -89,4 +89,21 @@ def test_the_figure_holds_projected_finds_sites_trenches_and_tracks() -> None:
     assert name == "Күн 1" and track.coords[0] == pytest.approx((X, Y), abs=0.001)
     assert fields["material_labels"] == {"ceramic": "Керамика", "slag": "Қож"}
     assert fields["legend_title"] == "Материал"
-    assert "WGS 84 / UTM zone 42N (EPSG:32642)" in fields["note"]
+    # the figure prints the CRS label itself: the note only says how WGS 84 got there
+    assert fields["note"] == "WGS 84 координаталары датумды түрлендірусіз."
+
+
+@pytest.mark.parametrize(
+    ("lang", "note"),
+    [
+        ("kk", "WGS 84-тен түрлендіру: Pulkovo 1942 to WGS 84 (16) (EPSG:15865), "
+               "мәлімделген дәлдігі 4,5 м."),
+        ("ru", "Пересчёт из WGS 84: Pulkovo 1942 to WGS 84 (16) (EPSG:15865), "
+               "заявленная точность 4,5 м."),
+        ("en", "From WGS 84 by Pulkovo 1942 to WGS 84 (16) (EPSG:15865), stated accuracy 4.5 m."),
+    ],
+)  # fmt: skip
+def test_the_note_names_the_datum_transformation_in_the_figure_language(
+    lang: str, note: str
+) -> None:
+    assert figure_note(crs.crs_info(crs.PULKOVO_GK_ZONE_12).shift, lang) == note
