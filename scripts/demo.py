@@ -5,7 +5,8 @@ sample expeditions with their sites and teams, and sends every sample survey and
 that comes with a GPS log and a camera card (Dombauyl) is recorded on a field laptop with the
 real ``field-client`` (its home under ./var/field-laptop): login, pull, the finds, the GPX and
 photo imports, sync. The others are pushed through the HTTP API as the recorders' devices would.
-It then pulls the result back and prints a summary.
+It then pulls the result back, writes every export of ULY-2026 under ./var/exports through the
+export endpoint, and prints a summary.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
@@ -206,10 +208,59 @@ def main() -> None:
     try:
         wait_for(base, server)
         summary = run_demo(Api(base), expeditions, FieldLaptop(data_dir / "field-laptop"))
+        exports = write_exports(Api(base).login("reviewer"), data_dir / "exports")
     finally:
         server.terminate()
         server.wait(timeout=30)
     print_summary(summary, expeditions, data_dir)
+    print_exports(exports)
+
+
+# every export of the sample expedition: (format, query); the figure is in Kazakh by default
+DEMO_EXPORTS = (
+    ("geojson", ""),
+    ("kml", ""),
+    ("gpx", ""),
+    ("csv", ""),
+    ("csv", "crs=EPSG:32642"),
+    ("csv", "crs=EPSG:28412"),
+    ("gpkg", "crs=EPSG:32642"),
+    ("svg", ""),
+    ("png", ""),
+    ("pdf", ""),
+)
+
+
+def write_exports(reviewer: Api, folder: Path, code: str = "ULY-2026") -> list[Path]:
+    """Each export through GET /api/v1/expeditions/<code>/export.<fmt>, under the file name the
+    server gives it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt, query in DEMO_EXPORTS:
+        path = f"/api/v1/expeditions/{code}/export.{fmt}" + (f"?{query}" if query else "")
+        request = urllib.request.Request(reviewer.base + path)
+        request.add_header("Authorization", f"Bearer {reviewer.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                disposition = response.headers.get("Content-Disposition", "")
+                payload = response.read()
+        except urllib.error.HTTPError as error:
+            problem = error.read().decode("utf-8", "replace")
+            raise SystemExit(f"demo: GET {path} failed: {error.code} {problem}") from None
+        name = disposition.partition("filename*=UTF-8''")[2]
+        target = folder / Path(urllib.parse.unquote(name) or f"{code}.{fmt}").name
+        target.write_bytes(payload)
+        written.append(target)
+    return written
+
+
+def print_exports(paths: list[Path]) -> None:
+    table = Table(title="Exports of ULY-2026 (GET /api/v1/expeditions/ULY-2026/export.<fmt>)")
+    table.add_column("file")
+    table.add_column("bytes", justify="right")
+    for path in paths:
+        table.add_row(str(path), f"{path.stat().st_size:,}")
+    console.print(table)
 
 
 def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -> dict[str, Any]:

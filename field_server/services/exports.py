@@ -390,6 +390,17 @@ def figure_note(shift: crs_module.DatumShift, lang: str) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def figure_title(code: str, expedition_title: str, site_name: str | None, lang: str) -> str:
+    """A title that fits one printed line: the site's name when one site is drawn, else the
+    expedition's title (without saying "expedition" twice when the title already does)."""
+    word = _TITLE_WORD[lang]
+    if site_name is not None:
+        return f"{word} {code} — {site_name}"
+    if any(w in expedition_title.casefold() for w in ("экспедиц", "expedition")):
+        return f"{expedition_title} ({code})"
+    return f"{word} {code} — {expedition_title}"
+
+
 def build_map_figure(source: Any, lang: str) -> Any:
     """The MapFigure of an export source, in the figure's CRS and language."""
     from field_server.adapters.map_figure import MapFigure
@@ -410,10 +421,9 @@ def figure_fields(source: Any, lang: str) -> dict[str, Any]:
     tracks = [
         (t.name or t.source_file, t.projected) for t in source.tracks() if t.projected is not None
     ]
-    title = f"{_TITLE_WORD[lang]} {header.expedition_code} — {header.expedition_title}"
     site_code = header.filters.get("site")
-    if site_code is not None:
-        title += f" — {next((s.name for s in sites if s.code == site_code), site_code)}"
+    site_name = next((s.name for s in sites if s.code == site_code), site_code)
+    title = figure_title(header.expedition_code, header.expedition_title, site_name, lang)
     used = {material for _, _, material in finds}
     return {
         "title": title,

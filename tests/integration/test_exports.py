@@ -452,8 +452,7 @@ def test_the_svg_figure_holds_its_labels_as_text_in_the_language_asked(
     assert response.mimetype == "image/svg+xml"
     assert "filename*=UTF-8''ULY-2026-epsg32642.svg" in response.headers["Content-Disposition"]
     texts = svg_texts(response.get_data())
-    word = {"kk": "Экспедиция", "ru": "Экспедиция", "en": "Expedition"}[language]
-    assert f"{word} ULY-2026 — {EXPEDITION_TITLE}" in texts
+    assert f"{EXPEDITION_TITLE} (ULY-2026)" in texts
     legend = [t for t in texts if t.startswith(("Материал (", "Material ("))]
     assert legend == [f"{'Material' if language == 'en' else 'Материал'} ({len(expected_finds())})"]
     for code in used_materials():
@@ -466,6 +465,14 @@ def test_the_svg_figure_holds_its_labels_as_text_in_the_language_asked(
     if language == "ru":
         assert any(t.startswith("Шлак — ") for t in texts)
         assert any("Координаты WGS 84 без смены датума." in t for t in texts)
+
+
+def test_a_figure_of_one_site_is_titled_by_the_site(filled: World) -> None:
+    site = next(s for e in samples.expeditions() for s in e["sites"] if s["code"] == "DMB")
+    texts = svg_texts(get(filled, URL + "svg?site=DMB&lang=ru").get_data())
+    assert f"Экспедиция ULY-2026 — {site['name']}" in texts
+    legend = [t for t in texts if t.startswith("Материал (")]
+    assert legend == [f"Материал ({len(expected_finds(site_code='DMB'))})"]
 
 
 def test_the_png_figure_is_print_wide_and_not_blank(filled: World) -> None:
@@ -489,7 +496,7 @@ def test_the_pdf_figure_opens_with_its_title_as_text(filled: World) -> None:
     reader = pypdf.PdfReader(io.BytesIO(response.get_data()))
     assert len(reader.pages) == 1
     text = reader.pages[0].extract_text()
-    assert f"Экспедиция ULY-2026 — {EXPEDITION_TITLE}" in text
+    assert f"{EXPEDITION_TITLE} (ULY-2026)" in text
     assert "Pulkovo 1942 / Gauss-Kruger zone 12" in text
     assert reader.metadata is not None
     assert "EPSG:15865" in str(reader.metadata.subject)

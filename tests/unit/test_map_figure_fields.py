@@ -18,7 +18,7 @@ from field_server.domain.export_layers import (
     TrenchFeature,
     track_line,
 )
-from field_server.services.exports import figure_fields, figure_note
+from field_server.services.exports import figure_fields, figure_note, figure_title
 
 # Dombauyl, with UTM 42N coordinates computed by hand (see tests/unit/test_crs.py)
 LON, LAT, X, Y = 67.8447, 48.1933, 414142.8854, 5338430.3396
@@ -70,9 +70,7 @@ def test_the_figure_holds_projected_finds_sites_trenches_and_tracks() -> None:
     fields = figure_fields(FakeSource(), "kk")
     assert fields["crs_label"] == "WGS 84 / UTM zone 42N (EPSG:32642)"
     assert fields["crs_is_geographic"] is False
-    assert fields["title"] == (
-        "Экспедиция ULY-2026 — Ұлытау археологиялық экспедициясы 2026 — Домбауыл"
-    )
+    assert fields["title"] == "Экспедиция ULY-2026 — Домбауыл"
     x, y, material = fields["finds"][0]
     assert (x, y, material) == (pytest.approx(X, abs=0.001), pytest.approx(Y, abs=0.001), "ceramic")
     assert [f[2] for f in fields["finds"]] == ["ceramic", "slag", "ceramic"]
@@ -107,3 +105,20 @@ def test_the_note_names_the_datum_transformation_in_the_figure_language(
     lang: str, note: str
 ) -> None:
     assert figure_note(crs.crs_info(crs.PULKOVO_GK_ZONE_12).shift, lang) == note
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "lang", "expected"),
+    [
+        ("Ұлытау археологиялық экспедициясы 2026", None, "kk",
+         "Ұлытау археологиялық экспедициясы 2026 (ULY-2026)"),
+        ("Ulytau survey 2026", None, "en", "Expedition ULY-2026 — Ulytau survey 2026"),
+        ("Ұлытау 2026", None, "ru", "Экспедиция ULY-2026 — Ұлытау 2026"),
+        ("Ұлытау археологиялық экспедициясы 2026", "Домбауыл кесенесі", "ru",
+         "Экспедиция ULY-2026 — Домбауыл кесенесі"),
+    ],
+)  # fmt: skip
+def test_the_title_names_the_expedition_once_and_the_site_when_one_is_drawn(
+    title: str, site: str | None, lang: str, expected: str
+) -> None:
+    assert figure_title("ULY-2026", title, site, lang) == expected
