@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Float, and_, cast, func, insert, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Float,
+    Select,
+    and_,
+    cast,
+    column,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -620,6 +633,99 @@ class Records:
         )
         yield from self._c.execute(query).partitions()
 
+    def stream_find_columns(
+        self,
+        selection: FindFilter,
+        columns: Sequence[tuple[str, str]],
+        *,
+        by_site: bool = False,
+        chunk: int = 2000,
+    ) -> Iterator[Sequence[Any]]:
+        """The selected finds in chunks of tuples: a value per column, then WGS 84 lon and lat.
+
+        A column is (source, kind): ``source`` a dotted member of the stored JSON
+        (``position.method``) or ``record.<column>``; ``kind`` ``text``, ``integer`` or ``real``,
+        ``words`` (a JSON array of strings, space-separated, None when empty) or ``codes`` (the
+        record's flags: their codes, space-separated). The database reads the JSON, so Python
+        never decodes whole records: SQLite with ``json_extract``, PostgreSQL from one JSONB
+        cast per row. One statement; a server-side cursor on PostgreSQL.
+        """
+        if self._c.dialect.name == "sqlite":
+            query = self._find_columns_sqlite(selection, columns, by_site)
+        else:
+            query = self._find_columns_postgresql(selection, columns, by_site)
+        yield from self._c.execute(query.execution_options(yield_per=chunk)).partitions()
+
+    def _find_columns_sqlite(
+        self, selection: FindFilter, columns: Sequence[tuple[str, str]], by_site: bool
+    ) -> Select[Any]:
+        records = t.records.c
+
+        def member(path: str, kind: str) -> ColumnElement[Any]:
+            if kind == "words":
+                each = func.json_each(records.data, "$." + path).table_valued("value")
+                return select(func.group_concat(each.c.value, " ")).scalar_subquery()
+            return _typed(func.json_extract(records.data, "$." + path), kind)
+
+        def flag_codes() -> ColumnElement[Any]:
+            each = func.json_each(records.flags).table_valued("value")
+            codes = func.json_extract(each.c.value, "$.code")
+            return select(func.group_concat(codes, " ")).scalar_subquery()
+
+        values = [
+            _find_column(source, kind, records, member, flag_codes) for source, kind in columns
+        ]
+        order = [self._data_text("site_code"), records.seq] if by_site else [records.seq]
+        return (
+            select(*values, member("position.lon", "real"), member("position.lat", "real"))
+            .where(*self._find_conditions(selection))
+            .order_by(*order)
+        )
+
+    def _find_columns_postgresql(
+        self, selection: FindFilter, columns: Sequence[tuple[str, str]], by_site: bool
+    ) -> Select[Any]:
+        records = t.records.c
+        # OFFSET 0 keeps the subquery apart, so the text is cast to JSONB once per row rather
+        # than once per column
+        find = (
+            select(
+                records.uuid,
+                records.status,
+                records.register_number,
+                records.flags,
+                records.seq,
+                cast(records.data, JSONB).label("doc"),
+            )
+            .where(*self._find_conditions(selection))
+            .offset(0)
+            .subquery("find")
+        )
+        doc = find.c.doc
+
+        def at(path: str) -> Any:
+            keys = path.split(".")
+            return doc[keys[0]] if len(keys) == 1 else doc[tuple(keys)]
+
+        def member(path: str, kind: str) -> ColumnElement[Any]:
+            if kind == "words":
+                each = func.jsonb_array_elements_text(at(path)).table_valued("value")
+                return select(func.string_agg(each.c.value, " ")).scalar_subquery()
+            return _typed(at(path).astext, kind)
+
+        def flag_codes() -> ColumnElement[Any]:
+            flags = cast(find.c.flags, JSONB)
+            each = func.jsonb_array_elements(flags).table_valued(column("value", JSONB))
+            return select(func.string_agg(each.c.value["code"].astext, " ")).scalar_subquery()
+
+        values = [
+            _find_column(source, kind, find.c, member, flag_codes) for source, kind in columns
+        ]
+        order = [at("site_code").astext, find.c.seq] if by_site else [find.c.seq]
+        return select(
+            *values, member("position.lon", "real"), member("position.lat", "real")
+        ).order_by(*order)
+
     def stream_tracks(self, expedition_id: int, survey_uuid: str | None) -> Iterator[Any]:
         """The expedition's track records (uuid, data), one at a time."""
         query = select(t.records.c.uuid, t.records.c.data).where(
@@ -767,3 +873,27 @@ def _bulk_insert(connection: Connection, table: Any, rows: list[dict[str, Any]])
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _typed(value: ColumnElement[Any], kind: str) -> ColumnElement[Any]:
+    if kind == "integer":
+        return cast(value, BigInteger)
+    if kind == "real":
+        return cast(value, Float)
+    if kind == "text":
+        return value
+    raise ValueError(f"no column kind {kind!r}")
+
+
+def _find_column(
+    source: str,
+    kind: str,
+    record_columns: Any,
+    member: Callable[[str, str], ColumnElement[Any]],
+    flag_codes: Callable[[], ColumnElement[Any]],
+) -> ColumnElement[Any]:
+    if source == "record.flags" and kind == "codes":
+        return flag_codes()
+    if source.startswith("record."):
+        return record_columns[source.removeprefix("record.")]  # type: ignore[no-any-return]
+    return member(source, kind)

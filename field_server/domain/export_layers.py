@@ -42,47 +42,104 @@ class ExportHeader:
         return self.crs.metadata_note()
 
 
+# What every export writes of a find, in one order: (column, source, kind). The source is a
+# dotted member of the find's wire data or ``record.<column>`` of the stored record; kinds:
+# text, integer, real, words (a list of strings, space-separated) and codes (the flags' codes).
+FIND_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("find_number", "find_number", "text"),
+    ("uuid", "record.uuid", "text"),
+    ("survey_uuid", "survey_uuid", "text"),
+    ("site_code", "site_code", "text"),
+    ("trench", "trench", "text"),
+    ("context", "context", "text"),
+    ("kind", "kind", "text"),
+    ("material", "material", "text"),
+    ("object_name", "object_name", "text"),
+    ("description", "description", "text"),
+    ("quantity", "quantity", "integer"),
+    ("weight_g", "weight_g", "real"),
+    ("length_mm", "length_mm", "real"),
+    ("width_mm", "width_mm", "real"),
+    ("height_mm", "height_mm", "real"),
+    ("condition", "condition", "text"),
+    ("elevation_m", "position.elevation_m", "real"),
+    ("depth_m", "position.depth_m", "real"),
+    ("horizontal_accuracy_m", "position.horizontal_accuracy_m", "real"),
+    ("vertical_accuracy_m", "position.vertical_accuracy_m", "real"),
+    ("method", "position.method", "text"),
+    ("found_on", "found_on", "text"),
+    ("recorded_at", "recorded_at", "text"),
+    ("recorded_by", "recorded_by", "text"),
+    ("photos", "photos", "words"),
+    ("notes", "notes", "text"),
+    ("status", "record.status", "text"),
+    ("register_number", "record.register_number", "text"),
+    ("flags", "record.flags", "codes"),
+)
+COLUMN_NAMES = tuple(name for name, _, _ in FIND_COLUMNS)
+COLUMN_INDEX = {name: index for index, name in enumerate(COLUMN_NAMES)}
+
+
+def find_row(record: dict[str, Any], data: dict[str, Any]) -> tuple[Any, ...]:
+    """A find's FIND_COLUMNS values from its stored record (``uuid``, ``status``,
+    ``register_number``, ``flags``) and wire data: what the database computes for an export,
+    written out for readers and tests."""
+    values: list[Any] = []
+    for _, source, kind in FIND_COLUMNS:
+        if source.startswith("record."):
+            value = record.get(source.removeprefix("record."))
+        else:
+            value = data
+            for key in source.split("."):
+                value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and kind == "real":
+            value = float(value)
+        elif kind == "words":
+            value = " ".join(value or ()) or None
+        elif kind == "codes":
+            value = " ".join(flag["code"] for flag in value or ()) or None
+        values.append(value)
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class FindFeature:
-    uuid: str
-    data: dict[str, Any]
-    status: str | None
-    register_number: str | None
-    flags: tuple[str, ...]
+    """One find, its values by column name (photos and flags as space-separated text)."""
+
+    values: dict[str, Any]
+    lon: float  # WGS 84
+    lat: float
     x: float  # in the export's CRS
     y: float
 
-    @property
-    def lon(self) -> float:
-        return float(self.data["position"]["lon"])
-
-    @property
-    def lat(self) -> float:
-        return float(self.data["position"]["lat"])
+    def __getitem__(self, column: str) -> Any:
+        return self.values[column]
 
 
 @dataclass(frozen=True)
 class FindChunk:
-    """A chunk of selected finds column by column (index i of every list is one find): the
-    writers walk the columns they need instead of an object per find."""
+    """A chunk of selected finds: ``rows`` hold the FIND_COLUMNS values of each find, and the
+    coordinate lists the same finds' positions. Writers read the columns they need; nothing is
+    built per find that a format does not use."""
 
-    uuids: list[str]
-    datas: list[dict[str, Any]]  # the wire data
-    statuses: list[str | None]
-    register_numbers: list[str | None]
-    flags: list[tuple[str, ...]]
+    rows: list[tuple[Any, ...]]
     lons: list[float]  # WGS 84
     lats: list[float]
     xs: list[float]  # in the export's CRS
     ys: list[float]
 
     def __len__(self) -> int:
-        return len(self.uuids)
+        return len(self.rows)
+
+    def column(self, name: str) -> list[Any]:
+        index = COLUMN_INDEX[name]
+        return [row[index] for row in self.rows]
 
     def features(self) -> Iterator[FindFeature]:
-        columns = (self.uuids, self.datas, self.statuses, self.register_numbers, self.flags)
-        for uuid, data, status, number, flags, x, y in zip(*columns, self.xs, self.ys, strict=True):
-            yield FindFeature(uuid, data, status, number, flags, x, y)
+        for row, lon, lat, x, y in zip(
+            self.rows, self.lons, self.lats, self.xs, self.ys, strict=True
+        ):
+            yield FindFeature(dict(zip(COLUMN_NAMES, row, strict=True)), lon, lat, x, y)
 
 
 @dataclass(frozen=True)
@@ -150,12 +207,14 @@ class TrenchCollector:
         default_factory=dict
     )
 
-    def add_chunk(self, datas: list[dict[str, Any]], lons: list[float], lats: list[float]) -> None:
+    def add_chunk(self, chunk: FindChunk) -> None:
         positions = self.positions
-        for data, lon, lat in zip(datas, lons, lats, strict=True):
-            trench = data.get("trench")
+        sites, trenches = chunk.column("site_code"), chunk.column("trench")
+        for site_code, trench, lon, lat in zip(
+            sites, trenches, chunk.lons, chunk.lats, strict=True
+        ):
             if trench:
-                key = (data.get("site_code"), trench)
+                key = (site_code, trench)
                 found = positions.get(key)
                 if found is None:
                     found = positions[key] = ([], [])

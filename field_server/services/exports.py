@@ -25,6 +25,7 @@ from field_server.adapters.repositories import ExpeditionRow, FindFilter
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.export_layers import (
+    FIND_COLUMNS,
     ExportHeader,
     FindChunk,
     SiteFeature,
@@ -304,27 +305,17 @@ class _Source:
 
     def find_chunks(self) -> Iterator[FindChunk]:
         by_site = self.plan.request.fmt == "kml"
-        for rows in self.uow.records.stream_finds(self.plan.selection, by_site=by_site):
-            # one parse per chunk: the JSON parser is called once, not once per find
-            datas = json.loads("[" + ",".join([row.data for row in rows]) + "]")
-            if len(datas) != len(rows):
-                raise RuntimeError("a stored find is not one JSON object")
-            positions = [data["position"] for data in datas]
-            lons = [float(position["lon"]) for position in positions]
-            lats = [float(position["lat"]) for position in positions]
+        columns = [(source, kind) for _, source, kind in FIND_COLUMNS]
+        for rows in self.uow.records.stream_find_columns(
+            self.plan.selection, columns, by_site=by_site
+        ):
+            # each row: the FIND_COLUMNS values, then lon and lat
+            lons = [row[-2] for row in rows]
+            lats = [row[-1] for row in rows]
             xs, ys = crs_module.project(self.epsg, lons, lats)
-            self.collector.add_chunk(datas, lons, lats)
-            yield FindChunk(
-                [row.uuid for row in rows],
-                datas,
-                [row.status for row in rows],
-                [row.register_number for row in rows],
-                [_flag_codes(row.flags) for row in rows],
-                lons,
-                lats,
-                xs.tolist(),
-                ys.tolist(),
-            )
+            chunk = FindChunk([row[:-2] for row in rows], lons, lats, xs.tolist(), ys.tolist())
+            self.collector.add_chunk(chunk)
+            yield chunk
         self._finds_done = True
 
     def trenches(self) -> list[TrenchFeature]:
@@ -346,12 +337,6 @@ class _Source:
                 data["points"],
                 None if line is None else crs_module.project_geometry(self.epsg, line),
             )
-
-
-def _flag_codes(stored: str) -> tuple[str, ...]:
-    if stored == "[]":  # nearly every find: no need to parse
-        return ()
-    return tuple(flag["code"] for flag in json.loads(stored))
 
 
 # -- the map figure ------------------------------------------------------------------------
@@ -414,9 +399,7 @@ def figure_fields(source: Any, lang: str) -> dict[str, Any]:
     sites = source.sites()
     finds: list[tuple[float, float, str]] = []
     for chunk in source.find_chunks():
-        finds.extend(
-            zip(chunk.xs, chunk.ys, [data["material"] for data in chunk.datas], strict=True)
-        )
+        finds.extend(zip(chunk.xs, chunk.ys, chunk.column("material"), strict=True))
     trenches = source.trenches()
     tracks = [
         (t.name or t.source_file, t.projected) for t in source.tracks() if t.projected is not None

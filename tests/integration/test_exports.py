@@ -24,6 +24,8 @@ from shapely.geometry import Polygon, mapping, shape
 
 from field_core.geo import crs
 from field_server import cli
+from field_server.adapters.repositories import FindFilter
+from field_server.domain.export_layers import COLUMN_NAMES, FIND_COLUMNS, find_row
 from tests import samples
 from tests.integration.conftest import World, sample_batch
 
@@ -548,3 +550,39 @@ def test_the_cli_refuses_an_unknown_language_in_one_line(filled: World, tmp_path
     assert done.exit_code != 0
     assert done.output.strip() == "Error: lang: one of kk, ru, en"
     assert not out.exists()
+
+
+# -- the database's reading of the stored finds -------------------------------------------
+
+
+def test_the_database_reads_every_column_as_the_wire_data_has_it(filled: World) -> None:
+    """The export columns come from SQL over the stored JSON (json_extract on SQLite, JSONB on
+    PostgreSQL); they must equal what the wire data says, photos and flags included."""
+    photographed = samples.fresh_find(dombauyl_batch()[1], photos=["ab" * 32, "cd" * 32])
+    filled.pushed("recorder", [photographed])
+    columns = [(source, kind) for _, source, kind in FIND_COLUMNS]
+    with filled.runtime.uow() as unit:
+        expedition = unit.expeditions.by_code("ULY-2026")
+        assert expedition is not None
+        selection = FindFilter(expedition.id)
+        read = [row for rows in unit.records.stream_find_columns(selection, columns)
+                for row in rows]  # fmt: skip
+        stored = [row for rows in unit.records.stream_finds(selection) for row in rows]
+    assert len(read) == len(stored) == len(expected_finds()) + 1
+    flagged = photos = 0
+    for row, record in zip(read, stored, strict=True):
+        data = json.loads(record.data)
+        flags = json.loads(record.flags)
+        expected = find_row(
+            {"uuid": record.uuid, "status": record.status,
+             "register_number": record.register_number, "flags": flags},
+            data,
+        )  # fmt: skip
+        assert row[:-2] == expected
+        assert [type(v) for v in row[:-2]] == [type(v) for v in expected]
+        assert row[-2:] == (data["position"]["lon"], data["position"]["lat"])
+        flagged += bool(flags)
+        photos += bool(data["photos"])
+    assert flagged and photos == 1
+    by_uuid = {row[1]: row for row in read}
+    assert by_uuid[photographed["uuid"]][COLUMN_NAMES.index("photos")] == f"{'ab' * 32} {'cd' * 32}"

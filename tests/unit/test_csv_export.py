@@ -13,7 +13,7 @@ import pytest
 
 from field_core.geo import crs
 from field_server.adapters.exports.csv import text_cell, write_csv
-from field_server.domain.export_layers import ExportHeader, FindChunk
+from field_server.domain.export_layers import ExportHeader, FindChunk, find_row
 
 BASE: dict[str, Any] = {
     "survey_uuid": "165d2e4c-052f-4c92-8639-2d7dd2ca4b81",
@@ -38,14 +38,13 @@ class OneChunk:
         self.finds = finds
 
     def find_chunks(self) -> Iterator[FindChunk]:
-        count = len(self.finds)
-        datas = [data for data, _, _ in self.finds]
+        rows = [
+            find_row({"uuid": f"00000000-0000-4000-8000-{i:012d}", "status": "synced"}, data)
+            for i, (data, _, _) in enumerate(self.finds)
+        ]
         lons = [lon for _, lon, _ in self.finds]
         lats = [lat for _, _, lat in self.finds]
-        yield FindChunk(
-            [f"00000000-0000-4000-8000-{i:012d}" for i in range(count)], datas,
-            ["synced"] * count, [None] * count, [()] * count, lons, lats, lons, lats,
-        )  # fmt: skip
+        yield FindChunk(rows, lons, lats, lons, lats)
 
 
 def rows_of(source: Any, **options: Any) -> list[dict[str, str]]:

@@ -16,6 +16,7 @@ from field_server.domain.export_layers import (
     TrackFeature,
     TrenchCollector,
     TrenchFeature,
+    find_row,
     track_line,
 )
 from field_server.services.exports import figure_fields, figure_note, figure_title
@@ -47,13 +48,11 @@ class FakeSource:
     def find_chunks(self) -> Iterator[FindChunk]:
         lons = [data["position"]["lon"] for data in self.finds]
         lats = [data["position"]["lat"] for data in self.finds]
-        self.collector.add_chunk(self.finds, lons, lats)
         xs, ys = zip(*(crs.project_point(crs.UTM_42N, lon, LAT) for lon in lons), strict=True)
-        count = len(self.finds)
-        yield FindChunk(
-            [str(i) for i in range(count)], self.finds, ["synced"] * count, [None] * count,
-            [()] * count, lons, lats, list(xs), list(ys),
-        )  # fmt: skip
+        rows = [find_row({"uuid": str(i), "status": "synced"}, d) for i, d in enumerate(self.finds)]
+        chunk = FindChunk(rows, lons, lats, list(xs), list(ys))
+        self.collector.add_chunk(chunk)
+        yield chunk
 
     def trenches(self) -> list[TrenchFeature]:
         return self.collector.trenches(crs.UTM_42N)

@@ -16,12 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from field_server.adapters.exports.fields import (
-    FIND_COLUMNS,
-    INTEGER_COLUMNS,
-    REAL_COLUMNS,
-    find_rows,
-)
+from field_server.adapters.exports.fields import COLUMN_NAMES, INTEGER_COLUMNS, REAL_COLUMNS
 from field_server.domain.export_layers import ExportSource
 
 WGS84_DECIMALS = 8  # about a millimetre
@@ -58,7 +53,7 @@ def write_csv(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]:
     crs = source.header.crs
     # projected coordinates to the millimetre; degrees to about a millimetre
     xy_decimals = WGS84_DECIMALS if crs.is_geographic else 3
-    names = [name for name, _ in FIND_COLUMNS]
+    names = COLUMN_NAMES
     cells: list[Callable[[Any], str]] = [
         _number if name in INTEGER_COLUMNS or name in REAL_COLUMNS else _text for name in names
     ]
@@ -68,7 +63,7 @@ def write_csv(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]:
     for chunk in source.find_chunks():
         lines = []
         for row, lon, lat, x, y in zip(
-            find_rows(chunk), chunk.lons, chunk.lats, chunk.xs, chunk.ys, strict=True
+            chunk.rows, chunk.lons, chunk.lats, chunk.xs, chunk.ys, strict=True
         ):
             lines.append(
                 ",".join([cell(value) for cell, value in zip(cells, row, strict=True)])

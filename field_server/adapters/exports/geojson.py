@@ -14,12 +14,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from field_server.adapters.exports.fields import (
-    FIND_COLUMNS,
-    INTEGER_COLUMNS,
-    REAL_COLUMNS,
-    find_rows,
-)
+from field_server.adapters.exports.fields import COLUMN_NAMES, INTEGER_COLUMNS, REAL_COLUMNS
 from field_server.domain.export_layers import ExportSource, FindChunk
 
 DECIMALS = 8  # about a millimetre in degrees
@@ -31,7 +26,7 @@ _dumps = _ENCODER.encode
 # same for every find, so they are written once here instead of encoded a hundred thousand times.
 _FIND_FEATURE = (
     '{"type":"Feature","properties":{"layer":"find",'
-    + ",".join(f"{_dumps(name)}:%s" for name, _ in FIND_COLUMNS)
+    + ",".join(f"{_dumps(name)}:%s" for name in COLUMN_NAMES)
     + '},"geometry":{"type":"Point","coordinates":[%s,%s]}}'
 )
 
@@ -66,7 +61,7 @@ _COLUMN_JSON: tuple[Callable[[Any], str], ...] = tuple(
     else _number
     if name in INTEGER_COLUMNS or name in REAL_COLUMNS
     else _text
-    for name, _ in FIND_COLUMNS
+    for name in COLUMN_NAMES
 )
 
 
@@ -76,7 +71,7 @@ def find_features(chunk: FindChunk) -> list[str]:
         _FIND_FEATURE
         % (*[to_json(value) for to_json, value in zip(_COLUMN_JSON, row, strict=True)],
            _finite(round(lon, DECIMALS)), _finite(round(lat, DECIMALS)))
-        for row, lon, lat in zip(find_rows(chunk), chunk.lons, chunk.lats, strict=True)
+        for row, lon, lat in zip(chunk.rows, chunk.lons, chunk.lats, strict=True)
     ]  # fmt: skip
 
 

@@ -20,12 +20,7 @@ from shapely.geometry import MultiPoint, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from field_core.geo import crs as crs_module
-from field_server.adapters.exports.fields import (
-    FIND_COLUMNS,
-    INTEGER_COLUMNS,
-    REAL_COLUMNS,
-    find_rows,
-)
+from field_server.adapters.exports.fields import COLUMN_NAMES, INTEGER_COLUMNS, REAL_COLUMNS
 from field_server.domain.export_layers import ExportSource
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -152,7 +147,7 @@ def _kind(column: str) -> str:
 
 
 def _finds(connection: sqlite3.Connection, source: ExportSource, srs_id: int, note: str) -> None:
-    columns = [(name, _kind(name)) for name, _ in FIND_COLUMNS] + [("lon", "REAL"), ("lat", "REAL")]
+    columns = [(name, _kind(name)) for name in COLUMN_NAMES] + [("lon", "REAL"), ("lat", "REAL")]
     _layer(connection, "finds", "POINT", columns, srs_id, f"Finds. {note}")
     sql = (
         f"INSERT INTO finds (geom, {', '.join(chr(34) + n + chr(34) for n, _ in columns)}) "
@@ -172,7 +167,7 @@ def _finds(connection: sqlite3.Connection, source: ExportSource, srs_id: int, no
             [
                 (head + pack_xy(x, y), *row, lon, lat)
                 for row, x, y, lon, lat in zip(
-                    find_rows(chunk), xs, ys, chunk.lons, chunk.lats, strict=True
+                    chunk.rows, xs, ys, chunk.lons, chunk.lats, strict=True
                 )
             ],
         )
