@@ -13,11 +13,14 @@ from sqlalchemy import (
     Connection,
     Float,
     Select,
+    String,
+    Text,
     and_,
     cast,
     column,
     func,
     insert,
+    literal,
     select,
     tuple_,
     update,
@@ -645,8 +648,9 @@ class Records:
 
         A column is (source, kind): ``source`` a dotted member of the stored JSON
         (``position.method``) or ``record.<column>``; ``kind`` ``text``, ``integer`` or ``real``,
-        ``words`` (a JSON array of strings, space-separated, None when empty) or ``codes`` (the
-        record's flags: their codes, space-separated). The database reads the JSON, so Python
+        ``words`` (a JSON array of strings, space-separated, None when empty), ``codes`` (the
+        record's flags: their codes, space-separated) or ``json`` (a member's JSON text, "null"
+        when it is absent). The database reads the JSON, so Python
         never decodes whole records: SQLite with ``json_extract``, PostgreSQL from one JSONB
         cast per row. One statement; a server-side cursor on PostgreSQL.
         """
@@ -665,6 +669,10 @@ class Records:
             if kind == "words":
                 each = func.json_each(records.data, "$." + path).table_valued("value")
                 return select(func.group_concat(each.c.value, " ")).scalar_subquery()
+            if kind == "json":
+                # the member's own JSON text, as stored (SQLite 3.38's -> operator)
+                text = records.data.op("->")(literal("$." + path, String))
+                return func.coalesce(text, "null")
             return _typed(func.json_extract(records.data, "$." + path), kind)
 
         def flag_codes() -> ColumnElement[Any]:
@@ -711,6 +719,8 @@ class Records:
             if kind == "words":
                 each = func.jsonb_array_elements_text(at(path)).table_valued("value")
                 return select(func.string_agg(each.c.value, " ")).scalar_subquery()
+            if kind == "json":
+                return func.coalesce(cast(at(path), Text), "null")
             return _typed(at(path).astext, kind)
 
         def flag_codes() -> ColumnElement[Any]:

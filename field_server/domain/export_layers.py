@@ -78,6 +78,20 @@ FIND_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 COLUMN_NAMES = tuple(name for name, _, _ in FIND_COLUMNS)
 COLUMN_INDEX = {name: index for index, name in enumerate(COLUMN_NAMES)}
+# The columns the database can hand over as JSON text for JSON formats (members of the wire
+# data, as stored); the others (the record's columns, joined lists) stay values.
+JSON_READY = tuple(
+    kind in ("text", "integer", "real") and not source.startswith("record.")
+    for _, source, kind in FIND_COLUMNS
+)
+
+
+def column_spec(*, as_json: bool = False) -> list[tuple[str, str]]:
+    """The (source, kind) of each column as the database is asked for it."""
+    return [
+        (source, "json" if as_json and ready else kind)
+        for (_, source, kind), ready in zip(FIND_COLUMNS, JSON_READY, strict=True)
+    ]
 
 
 def find_row(record: dict[str, Any], data: dict[str, Any]) -> tuple[Any, ...]:
@@ -118,15 +132,28 @@ class FindFeature:
 
 @dataclass(frozen=True)
 class FindChunk:
-    """A chunk of selected finds: ``rows`` hold the FIND_COLUMNS values of each find, and the
-    coordinate lists the same finds' positions. Writers read the columns they need; nothing is
-    built per find that a format does not use."""
+    """A chunk of selected finds: ``rows`` hold the FIND_COLUMNS values of each find (for a
+    JSON format, the JSON_READY ones as JSON text), the other lists the same finds' site, trench
+    and position. Writers read the columns they need; nothing is built per find in vain."""
 
     rows: list[tuple[Any, ...]]
+    site_codes: list[str | None]
+    trenches: list[str | None]
     lons: list[float]  # WGS 84
     lats: list[float]
     xs: list[float]  # in the export's CRS
     ys: list[float]
+
+    @classmethod
+    def of_rows(
+        cls, rows: list[tuple[Any, ...]], lons: list[float], lats: list[float],
+        xs: list[float], ys: list[float],
+    ) -> FindChunk:  # fmt: skip
+        """A chunk whose rows hold plain values (site and trench read from them)."""
+        site, trench = COLUMN_INDEX["site_code"], COLUMN_INDEX["trench"]
+        return cls(
+            rows, [row[site] for row in rows], [row[trench] for row in rows], lons, lats, xs, ys
+        )
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -176,7 +203,7 @@ class ExportSource(Protocol):
 
     def sites(self) -> list[SiteFeature]: ...
 
-    def find_chunks(self) -> Iterator[FindChunk]: ...
+    def find_chunks(self, *, as_json: bool = False) -> Iterator[FindChunk]: ...
 
     def trenches(self) -> list[TrenchFeature]: ...
 
@@ -209,9 +236,8 @@ class TrenchCollector:
 
     def add_chunk(self, chunk: FindChunk) -> None:
         positions = self.positions
-        sites, trenches = chunk.column("site_code"), chunk.column("trench")
         for site_code, trench, lon, lat in zip(
-            sites, trenches, chunk.lons, chunk.lats, strict=True
+            chunk.site_codes, chunk.trenches, chunk.lons, chunk.lats, strict=True
         ):
             if trench:
                 key = (site_code, trench)

@@ -25,13 +25,13 @@ from field_server.adapters.repositories import ExpeditionRow, FindFilter
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.export_layers import (
-    FIND_COLUMNS,
     ExportHeader,
     FindChunk,
     SiteFeature,
     TrackFeature,
     TrenchCollector,
     TrenchFeature,
+    column_spec,
     track_line,
 )
 from field_server.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
@@ -303,17 +303,27 @@ class _Source:
             )
         return found
 
-    def find_chunks(self) -> Iterator[FindChunk]:
+    def find_chunks(self, *, as_json: bool = False) -> Iterator[FindChunk]:
         by_site = self.plan.request.fmt == "kml"
-        columns = [(source, kind) for _, source, kind in FIND_COLUMNS]
+        columns = column_spec(as_json=as_json)
+        width = len(columns)
+        if as_json:  # the trenches need the site and trench as values, not JSON
+            columns += [("site_code", "text"), ("trench", "text")]
         for rows in self.uow.records.stream_find_columns(
             self.plan.selection, columns, by_site=by_site
         ):
-            # each row: the FIND_COLUMNS values, then lon and lat
+            # each row: the columns asked for, then lon and lat
             lons = [row[-2] for row in rows]
             lats = [row[-1] for row in rows]
             xs, ys = crs_module.project(self.epsg, lons, lats)
-            chunk = FindChunk([row[:-2] for row in rows], lons, lats, xs.tolist(), ys.tolist())
+            values = [row[:width] for row in rows]
+            if as_json:
+                chunk = FindChunk(
+                    values, [row[width] for row in rows], [row[width + 1] for row in rows],
+                    lons, lats, xs.tolist(), ys.tolist(),
+                )  # fmt: skip
+            else:
+                chunk = FindChunk.of_rows(values, lons, lats, xs.tolist(), ys.tolist())
             self.collector.add_chunk(chunk)
             yield chunk
         self._finds_done = True

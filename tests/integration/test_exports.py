@@ -25,7 +25,13 @@ from shapely.geometry import Polygon, mapping, shape
 from field_core.geo import crs
 from field_server import cli
 from field_server.adapters.repositories import FindFilter
-from field_server.domain.export_layers import COLUMN_NAMES, FIND_COLUMNS, find_row
+from field_server.domain.export_layers import (
+    COLUMN_NAMES,
+    FIND_COLUMNS,
+    JSON_READY,
+    column_spec,
+    find_row,
+)
 from tests import samples
 from tests.integration.conftest import World, sample_batch
 
@@ -568,6 +574,8 @@ def test_the_database_reads_every_column_as_the_wire_data_has_it(filled: World) 
         read = [row for rows in unit.records.stream_find_columns(selection, columns)
                 for row in rows]  # fmt: skip
         stored = [row for rows in unit.records.stream_finds(selection) for row in rows]
+        as_json = [row for rows in unit.records.stream_find_columns(
+            selection, column_spec(as_json=True)) for row in rows]  # fmt: skip
     assert len(read) == len(stored) == len(expected_finds()) + 1
     flagged = photos = 0
     for row, record in zip(read, stored, strict=True):
@@ -581,6 +589,10 @@ def test_the_database_reads_every_column_as_the_wire_data_has_it(filled: World) 
         assert row[:-2] == expected
         assert [type(v) for v in row[:-2]] == [type(v) for v in expected]
         assert row[-2:] == (data["position"]["lon"], data["position"]["lat"])
+        [json_row] = [r for r in as_json if r[1] == record.uuid]
+        decoded = [json.loads(v) if ready else v for v, ready in
+                   zip(json_row[:-2], JSON_READY, strict=True)]  # fmt: skip
+        assert decoded == list(expected)
         flagged += bool(flags)
         photos += bool(data["photos"])
     assert flagged and photos == 1

@@ -44,7 +44,7 @@ class OneChunk:
         ]
         lons = [lon for _, lon, _ in self.finds]
         lats = [lat for _, _, lat in self.finds]
-        yield FindChunk(rows, lons, lats, lons, lats)
+        yield FindChunk.of_rows(rows, lons, lats, lons, lats)
 
 
 def rows_of(source: Any, **options: Any) -> list[dict[str, str]]:

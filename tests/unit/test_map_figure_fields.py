@@ -50,7 +50,7 @@ class FakeSource:
         lats = [data["position"]["lat"] for data in self.finds]
         xs, ys = zip(*(crs.project_point(crs.UTM_42N, lon, LAT) for lon in lons), strict=True)
         rows = [find_row({"uuid": str(i), "status": "synced"}, d) for i, d in enumerate(self.finds)]
-        chunk = FindChunk(rows, lons, lats, list(xs), list(ys))
+        chunk = FindChunk.of_rows(rows, lons, lats, list(xs), list(ys))
         self.collector.add_chunk(chunk)
         yield chunk
 

@@ -14,8 +14,8 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from field_server.adapters.exports.fields import COLUMN_NAMES, INTEGER_COLUMNS, REAL_COLUMNS
-from field_server.domain.export_layers import ExportSource, FindChunk
+from field_server.adapters.exports.fields import COLUMN_NAMES
+from field_server.domain.export_layers import JSON_READY, ExportSource, FindChunk
 
 DECIMALS = 8  # about a millimetre in degrees
 
@@ -37,42 +37,30 @@ def _finite(value: float) -> str:
     return float.__repr__(value)  # what json writes for a float
 
 
-def _number(value: int | float | None) -> str:
-    if value is None:
-        return "null"
-    if value.__class__ is float:
-        return _finite(value)  # type: ignore[arg-type]
-    return _dumps(value) if value.__class__ is bool else int.__repr__(value)  # type: ignore[arg-type]
-
-
 def _text(value: str | None) -> str:
     return "null" if value is None else encode_basestring(value)  # type: ignore[no-any-return]
 
 
-# the wire schema requires these, so they are always strings and need no check for null
-_REQUIRED_TEXT = frozenset(
-    {"find_number", "uuid", "survey_uuid", "kind", "material", "object_name", "found_on",
-     "recorded_at", "recorded_by"}
-)  # fmt: skip
-# each column's value to JSON, chosen once by the column's type rather than per value
-_COLUMN_JSON: tuple[Callable[[Any], str], ...] = tuple(
-    encode_basestring
-    if name in _REQUIRED_TEXT
-    else _number
-    if name in INTEGER_COLUMNS or name in REAL_COLUMNS
-    else _text
-    for name in COLUMN_NAMES
+# The columns the database does not hand over as JSON (JSON_READY), each with its encoder:
+# only these few are encoded here, a handful of calls per find instead of one per column.
+_ENCODE_HERE: tuple[tuple[int, Callable[[Any], str]], ...] = tuple(
+    (index, encode_basestring if name == "uuid" else _text)
+    for index, (name, ready) in enumerate(zip(COLUMN_NAMES, JSON_READY, strict=True))
+    if not ready
 )
 
 
 def find_features(chunk: FindChunk) -> list[str]:
-    """The finds of a chunk as GeoJSON Feature texts."""
-    return [
-        _FIND_FEATURE
-        % (*[to_json(value) for to_json, value in zip(_COLUMN_JSON, row, strict=True)],
-           _finite(round(lon, DECIMALS)), _finite(round(lat, DECIMALS)))
-        for row, lon, lat in zip(chunk.rows, chunk.lons, chunk.lats, strict=True)
-    ]  # fmt: skip
+    """The finds of a chunk read ``as_json`` as GeoJSON Feature texts."""
+    features = []
+    for row, lon, lat in zip(chunk.rows, chunk.lons, chunk.lats, strict=True):
+        values = list(row)
+        for index, encode in _ENCODE_HERE:
+            values[index] = encode(values[index])
+        values.append(_finite(round(lon, DECIMALS)))
+        values.append(_finite(round(lat, DECIMALS)))
+        features.append(_FIND_FEATURE % tuple(values))
+    return features
 
 
 def geometry_json(geometry: BaseGeometry) -> dict[str, Any]:
@@ -110,7 +98,7 @@ def write_geojson(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]
             {"layer": "site", "site_code": site.code, "name": site.name},
             geometry_json(site.geometry),
         )
-    for chunk in source.find_chunks():
+    for chunk in source.find_chunks(as_json=True):
         if not len(chunk):
             continue
         texts = find_features(chunk)
