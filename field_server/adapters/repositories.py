@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import (
@@ -14,10 +15,8 @@ from sqlalchemy import (
     Float,
     Select,
     String,
-    Text,
     and_,
     cast,
-    column,
     func,
     insert,
     literal,
@@ -650,14 +649,14 @@ class Records:
         (``position.method``) or ``record.<column>``; ``kind`` ``text``, ``integer`` or ``real``,
         ``words`` (a JSON array of strings, space-separated, None when empty), ``codes`` (the
         record's flags: their codes, space-separated) or ``json`` (a member's JSON text, "null"
-        when it is absent). The database reads the JSON, so Python
-        never decodes whole records: SQLite with ``json_extract``, PostgreSQL from one JSONB
-        cast per row. One statement; a server-side cursor on PostgreSQL.
+        when it is absent). SQLite reads the JSON itself (``json_extract``), so Python never
+        decodes whole records there; on PostgreSQL the records are decoded here, a chunk at a
+        time. One statement; a server-side cursor on PostgreSQL.
         """
-        if self._c.dialect.name == "sqlite":
-            query = self._find_columns_sqlite(selection, columns, by_site)
-        else:
-            query = self._find_columns_postgresql(selection, columns, by_site)
+        if self._c.dialect.name != "sqlite":
+            yield from self._find_columns_decoded(selection, columns, by_site, chunk)
+            return
+        query = self._find_columns_sqlite(selection, columns, by_site)
         yield from self._c.execute(query.execution_options(yield_per=chunk)).partitions()
 
     def _find_columns_sqlite(
@@ -690,51 +689,34 @@ class Records:
             .order_by(*order)
         )
 
-    def _find_columns_postgresql(
-        self, selection: FindFilter, columns: Sequence[tuple[str, str]], by_site: bool
-    ) -> Select[Any]:
+    def _find_columns_decoded(
+        self,
+        selection: FindFilter,
+        columns: Sequence[tuple[str, str]],
+        by_site: bool,
+        chunk: int,
+    ) -> Iterator[Sequence[Any]]:
+        # PostgreSQL: casting each stored text to JSONB costs the server more than Python's
+        # parser costs here (measured: about 20 µs against 13 µs a find), so the records are
+        # read whole and the columns taken in Python, one list per column and chunk.
         records = t.records.c
-        # OFFSET 0 keeps the subquery apart, so the text is cast to JSONB once per row rather
-        # than once per column
-        find = (
-            select(
-                records.uuid,
-                records.status,
-                records.register_number,
-                records.flags,
-                records.seq,
-                cast(records.data, JSONB).label("doc"),
-            )
+        order = [self._data_text("site_code"), records.seq] if by_site else [records.seq]
+        query = (
+            select(records.uuid, records.status, records.register_number, records.flags,
+                   records.data)
             .where(*self._find_conditions(selection))
-            .offset(0)
-            .subquery("find")
-        )
-        doc = find.c.doc
-
-        def at(path: str) -> Any:
-            keys = path.split(".")
-            return doc[keys[0]] if len(keys) == 1 else doc[tuple(keys)]
-
-        def member(path: str, kind: str) -> ColumnElement[Any]:
-            if kind == "words":
-                each = func.jsonb_array_elements_text(at(path)).table_valued("value")
-                return select(func.string_agg(each.c.value, " ")).scalar_subquery()
-            if kind == "json":
-                return func.coalesce(cast(at(path), Text), "null")
-            return _typed(at(path).astext, kind)
-
-        def flag_codes() -> ColumnElement[Any]:
-            flags = cast(find.c.flags, JSONB)
-            each = func.jsonb_array_elements(flags).table_valued(column("value", JSONB))
-            return select(func.string_agg(each.c.value["code"].astext, " ")).scalar_subquery()
-
-        values = [
-            _find_column(source, kind, find.c, member, flag_codes) for source, kind in columns
-        ]
-        order = [at("site_code").astext, find.c.seq] if by_site else [find.c.seq]
-        return select(
-            *values, member("position.lon", "real"), member("position.lat", "real")
-        ).order_by(*order)
+            .order_by(*order)
+            .execution_options(yield_per=chunk)
+        )  # fmt: skip
+        for rows in self._c.execute(query).partitions():
+            datas = json.loads("[" + ",".join([row.data for row in rows]) + "]")
+            if len(datas) != len(rows):
+                raise ValueError("a stored find is not one JSON object")
+            picked = [_picked(rows, datas, source, kind) for source, kind in columns]
+            positions = [data["position"] for data in datas]
+            picked.append([float(position["lon"]) for position in positions])
+            picked.append([float(position["lat"]) for position in positions])
+            yield list(zip(*picked, strict=True))
 
     def stream_tracks(self, expedition_id: int, survey_uuid: str | None) -> Iterator[Any]:
         """The expedition's track records (uuid, data), one at a time."""
@@ -907,3 +889,45 @@ def _find_column(
     if source.startswith("record."):
         return record_columns[source.removeprefix("record.")]  # type: ignore[no-any-return]
     return member(source, kind)
+
+
+_JSON_OF: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring,
+    int: int.__repr__,
+    float: float.__repr__,  # stored JSON holds no NaN or infinity (canonical_json refuses them)
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+}
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _picked(rows: Sequence[Any], datas: list[dict[str, Any]], source: str, kind: str) -> list[Any]:
+    """One column of a chunk of decoded finds (see Records.stream_find_columns)."""
+    if source.startswith("record."):
+        name = source.removeprefix("record.")
+        if kind == "codes":
+            return [_flag_codes(row.flags) for row in rows]
+        return [getattr(row, name) for row in rows]
+    keys = source.split(".")
+    if len(keys) == 1:
+        values = [data.get(keys[0]) for data in datas]
+    else:
+        outer, inner = keys
+        values = [(data.get(outer) or {}).get(inner) for data in datas]
+    if kind == "text":
+        return values
+    if kind == "real":
+        return [None if value is None else float(value) for value in values]
+    if kind == "integer":
+        return [None if value is None else int(value) for value in values]
+    if kind == "words":
+        return [" ".join(value) if value else None for value in values]
+    if kind == "json":
+        return [_JSON_OF.get(value.__class__, _JSON_TEXT)(value) for value in values]
+    raise ValueError(f"no column kind {kind!r}")
+
+
+def _flag_codes(stored: str) -> str | None:
+    if stored == "[]":  # nearly every find
+        return None
+    return " ".join(flag["code"] for flag in json.loads(stored)) or None

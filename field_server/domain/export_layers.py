@@ -7,7 +7,7 @@ area), or, with fewer than three finds, their bounding box grown by 1 m.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -86,12 +86,15 @@ JSON_READY = tuple(
 )
 
 
-def column_spec(*, as_json: bool = False) -> list[tuple[str, str]]:
-    """The (source, kind) of each column as the database is asked for it."""
-    return [
-        (source, "json" if as_json and ready else kind)
-        for (_, source, kind), ready in zip(FIND_COLUMNS, JSON_READY, strict=True)
-    ]
+def column_spec(
+    names: Sequence[str] = COLUMN_NAMES, *, as_json: bool = False
+) -> list[tuple[str, str]]:
+    """The (source, kind) of the named columns as the database is asked for them."""
+    spec = {
+        name: (source, "json" if as_json and ready else kind)
+        for (name, source, kind), ready in zip(FIND_COLUMNS, JSON_READY, strict=True)
+    }
+    return [spec[name] for name in names]
 
 
 def find_row(record: dict[str, Any], data: dict[str, Any]) -> tuple[Any, ...]:
@@ -132,9 +135,10 @@ class FindFeature:
 
 @dataclass(frozen=True)
 class FindChunk:
-    """A chunk of selected finds: ``rows`` hold the FIND_COLUMNS values of each find (for a
-    JSON format, the JSON_READY ones as JSON text), the other lists the same finds' site, trench
-    and position. Writers read the columns they need; nothing is built per find in vain."""
+    """A chunk of selected finds: ``rows`` hold each find's values of the columns ``names``
+    (FIND_COLUMNS unless a writer asked for fewer; for a JSON format the JSON_READY ones as JSON
+    text), the other lists the same finds' site, trench and position. Writers read the columns
+    they need; nothing is built per find in vain."""
 
     rows: list[tuple[Any, ...]]
     site_codes: list[str | None]
@@ -143,13 +147,14 @@ class FindChunk:
     lats: list[float]
     xs: list[float]  # in the export's CRS
     ys: list[float]
+    names: tuple[str, ...] = COLUMN_NAMES
 
     @classmethod
     def of_rows(
         cls, rows: list[tuple[Any, ...]], lons: list[float], lats: list[float],
         xs: list[float], ys: list[float],
     ) -> FindChunk:  # fmt: skip
-        """A chunk whose rows hold plain values (site and trench read from them)."""
+        """A chunk whose rows hold every column as values (site and trench read from them)."""
         site, trench = COLUMN_INDEX["site_code"], COLUMN_INDEX["trench"]
         return cls(
             rows, [row[site] for row in rows], [row[trench] for row in rows], lons, lats, xs, ys
@@ -159,14 +164,14 @@ class FindChunk:
         return len(self.rows)
 
     def column(self, name: str) -> list[Any]:
-        index = COLUMN_INDEX[name]
+        index = self.names.index(name)
         return [row[index] for row in self.rows]
 
     def features(self) -> Iterator[FindFeature]:
         for row, lon, lat, x, y in zip(
             self.rows, self.lons, self.lats, self.xs, self.ys, strict=True
         ):
-            yield FindFeature(dict(zip(COLUMN_NAMES, row, strict=True)), lon, lat, x, y)
+            yield FindFeature(dict(zip(self.names, row, strict=True)), lon, lat, x, y)
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,9 @@ class ExportSource(Protocol):
 
     def sites(self) -> list[SiteFeature]: ...
 
-    def find_chunks(self, *, as_json: bool = False) -> Iterator[FindChunk]: ...
+    def find_chunks(
+        self, names: Sequence[str] = COLUMN_NAMES, *, as_json: bool = False
+    ) -> Iterator[FindChunk]: ...
 
     def trenches(self) -> list[TrenchFeature]: ...
 

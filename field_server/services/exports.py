@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from field_server.adapters.repositories import ExpeditionRow, FindFilter
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.export_layers import (
+    COLUMN_NAMES,
     ExportHeader,
     FindChunk,
     SiteFeature,
@@ -303,11 +304,14 @@ class _Source:
             )
         return found
 
-    def find_chunks(self, *, as_json: bool = False) -> Iterator[FindChunk]:
+    def find_chunks(
+        self, names: Sequence[str] = COLUMN_NAMES, *, as_json: bool = False
+    ) -> Iterator[FindChunk]:
         by_site = self.plan.request.fmt == "kml"
-        columns = column_spec(as_json=as_json)
+        columns = column_spec(names, as_json=as_json)
         width = len(columns)
-        if as_json:  # the trenches need the site and trench as values, not JSON
+        every_value = names == COLUMN_NAMES and not as_json
+        if not every_value:  # the trenches need the site and trench as values
             columns += [("site_code", "text"), ("trench", "text")]
         for rows in self.uow.records.stream_find_columns(
             self.plan.selection, columns, by_site=by_site
@@ -317,13 +321,13 @@ class _Source:
             lats = [row[-1] for row in rows]
             xs, ys = crs_module.project(self.epsg, lons, lats)
             values = [row[:width] for row in rows]
-            if as_json:
+            if every_value:
+                chunk = FindChunk.of_rows(values, lons, lats, xs.tolist(), ys.tolist())
+            else:
                 chunk = FindChunk(
                     values, [row[width] for row in rows], [row[width + 1] for row in rows],
-                    lons, lats, xs.tolist(), ys.tolist(),
+                    lons, lats, xs.tolist(), ys.tolist(), tuple(names),
                 )  # fmt: skip
-            else:
-                chunk = FindChunk.of_rows(values, lons, lats, xs.tolist(), ys.tolist())
             self.collector.add_chunk(chunk)
             yield chunk
         self._finds_done = True
@@ -408,7 +412,7 @@ def figure_fields(source: Any, lang: str) -> dict[str, Any]:
     header: ExportHeader = source.header
     sites = source.sites()
     finds: list[tuple[float, float, str]] = []
-    for chunk in source.find_chunks():
+    for chunk in source.find_chunks(("material",)):
         finds.extend(zip(chunk.xs, chunk.ys, chunk.column("material"), strict=True))
     trenches = source.trenches()
     tracks = [

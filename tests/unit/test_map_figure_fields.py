@@ -45,7 +45,8 @@ class FakeSource:
         square = Polygon([(LON, LAT), (LON + 0.001, LAT), (LON + 0.001, LAT + 0.001)])
         return [SiteFeature("DMB", "Домбауыл", square, crs.project_geometry(crs.UTM_42N, square))]
 
-    def find_chunks(self) -> Iterator[FindChunk]:
+    def find_chunks(self, names: object = (), *, as_json: bool = False) -> Iterator[FindChunk]:
+        # every column, whichever were asked for: the figure must pick its own
         lons = [data["position"]["lon"] for data in self.finds]
         lats = [data["position"]["lat"] for data in self.finds]
         xs, ys = zip(*(crs.project_point(crs.UTM_42N, lon, LAT) for lon in lons), strict=True)
