@@ -605,12 +605,26 @@ class Records:
 
     def find_bounds(self, selection: FindFilter) -> tuple[float, float, float, float] | None:
         """The WGS 84 box (min lon, min lat, max lon, max lat) of the selected finds."""
-        lon, lat = self._data_number("position.lon"), self._data_number("position.lat")
-        row = self._c.execute(
-            select(func.min(lon), func.min(lat), func.max(lon), func.max(lat)).where(
-                *self._find_conditions(selection)
+        conditions = self._find_conditions(selection)
+        if self._c.dialect.name == "sqlite":
+            box = select(
+                self._data_number("position.lon").label("lon"),
+                self._data_number("position.lat").label("lat"),
+            ).where(*conditions)
+        else:
+            # one JSONB cast per find, not one per member and aggregate (OFFSET 0 keeps the
+            # subquery from being folded into the outer query)
+            found = select(cast(t.records.c.data, JSONB).label("doc")).where(*conditions)
+            doc = found.offset(0).subquery().c.doc
+            box = select(
+                cast(doc[("position", "lon")].astext, Float).label("lon"),
+                cast(doc[("position", "lat")].astext, Float).label("lat"),
             )
-        ).one()
+        area = box.subquery()
+        row = self._c.execute(
+            select(func.min(area.c.lon), func.min(area.c.lat), func.max(area.c.lon),
+                   func.max(area.c.lat))
+        ).one()  # fmt: skip
         if row[0] is None:
             return None
         return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
