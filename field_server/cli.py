@@ -402,7 +402,7 @@ def serve(host: str, port: int, threads: int) -> None:
 @click.option("--from", "found_from", default=None, help="found on or after (YYYY-MM-DD)")
 @click.option("--to", "found_to", default=None, help="found on or before (YYYY-MM-DD)")
 @click.option("--bom", is_flag=True, help="csv: start with a UTF-8 byte order mark")
-@click.option("--lang", default=None, help="the figure's language: kk, ru or en")
+@click.option("--lang", default=None, help="the figure's language: kk (default), ru or en")
 @click.option("--base-url", default="", help="photo links in KML/GPX (default: relative)")
 @_one_line_errors
 def export(
@@ -421,12 +421,13 @@ def export(
     query = {names.get(k, k): v for k, v in options.items() if v is not None}
     if bom:
         query["bom"] = "1"
-    plan = plan_export(uow, None, code, fmt, query, photo_base_url=base_url)
     part = out_path.with_name(f".{out_path.name}.part")
     try:
+        plan = plan_export(uow, None, code, fmt, query, photo_base_url=base_url)
         with part.open("wb") as out:
             plan.write_to(out, out_path.parent)
         part.replace(out_path)
     finally:
         part.unlink(missing_ok=True)
+        uow.engine.dispose()  # the command may run inside a longer process (tests, scripts)
     click.echo(f"{plan.filename} written to {out_path}")

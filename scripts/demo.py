@@ -6,7 +6,9 @@ that comes with a GPS log and a camera card (Dombauyl) is recorded on a field la
 real ``field-client`` (its home under ./var/field-laptop): login, pull, the finds, the GPX and
 photo imports, sync. The others are pushed through the HTTP API as the recorders' devices would.
 It then pulls the result back, runs duplicate detection, merges the planted double entry of a
-sherd, approves ULY-2026's other finds as a reviewer would, and prints a summary.
+sherd, approves ULY-2026's other finds as a reviewer would, accessions them in two acts,
+writes every export of ULY-2026 under ./var/exports through the export endpoint, and prints
+a summary.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
@@ -208,11 +211,61 @@ def main() -> None:
         wait_for(base, server)
         summary = run_demo(Api(base), expeditions, FieldLaptop(data_dir / "field-laptop"))
         summary["acts"] = register_step(Api(base), data_dir, summary["changes"])
+        exports = write_exports(Api(base).login("reviewer"), data_dir / "exports")
     finally:
         server.terminate()
         server.wait(timeout=30)
     print_summary(summary, expeditions, data_dir)
     print_acts(summary["acts"], data_dir)
+    print_exports(exports)
+    print_where_to_look(expeditions, data_dir)
+
+
+# every export of the sample expedition: (format, query); the figure is in Kazakh by default
+DEMO_EXPORTS = (
+    ("geojson", ""),
+    ("kml", ""),
+    ("gpx", ""),
+    ("csv", ""),
+    ("csv", "crs=EPSG:32642"),
+    ("csv", "crs=EPSG:28412"),
+    ("gpkg", "crs=EPSG:32642"),
+    ("svg", ""),
+    ("png", ""),
+    ("pdf", ""),
+)
+
+
+def write_exports(reviewer: Api, folder: Path, code: str = "ULY-2026") -> list[Path]:
+    """Each export through GET /api/v1/expeditions/<code>/export.<fmt>, under the file name the
+    server gives it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt, query in DEMO_EXPORTS:
+        path = f"/api/v1/expeditions/{code}/export.{fmt}" + (f"?{query}" if query else "")
+        request = urllib.request.Request(reviewer.base + path)
+        request.add_header("Authorization", f"Bearer {reviewer.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                disposition = response.headers.get("Content-Disposition", "")
+                payload = response.read()
+        except urllib.error.HTTPError as error:
+            problem = error.read().decode("utf-8", "replace")
+            raise SystemExit(f"demo: GET {path} failed: {error.code} {problem}") from None
+        name = disposition.partition("filename*=UTF-8''")[2]
+        target = folder / Path(urllib.parse.unquote(name) or f"{code}.{fmt}").name
+        target.write_bytes(payload)
+        written.append(target)
+    return written
+
+
+def print_exports(paths: list[Path]) -> None:
+    table = Table(title="Exports of ULY-2026 (GET /api/v1/expeditions/ULY-2026/export.<fmt>)")
+    table.add_column("file")
+    table.add_column("bytes", justify="right")
+    for path in paths:
+        table.add_row(str(path), f"{path.stat().st_size:,}")
+    console.print(table)
 
 
 def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -> dict[str, Any]:
@@ -542,20 +595,6 @@ def print_summary(
         f"Pull from 0 returned {len(summary['changes'])} records; cursor {summary['cursor']}."
     )
     print_review(summary["review"])
-    console.print(
-        f"Data in {data_dir}. Serve it with [bold]make serve[/bold]: the review UI at "
-        "[bold]http://127.0.0.1:5000/[/bold], the API at http://127.0.0.1:5000/api/v1/health."
-    )
-    recorders = ", ".join(
-        f"{m['username']} ({e['code']}{', leader' if m['leader'] else ''})"
-        for e in expeditions
-        for m in e["team"]
-    )
-    console.print(
-        f"Demo logins, password [bold]{DEMO_PASSWORD}[/bold]: admin, reviewer, registrar; "
-        f"recorders {recorders}.",
-        highlight=False,
-    )
 
 
 def print_review(review: dict[str, Any]) -> None:
@@ -614,6 +653,24 @@ def print_laptop(laptop: dict[str, Any]) -> None:
     console.print(table)
     console.print(f"field-client status (FIELD_CLIENT_HOME={laptop['home']}):")
     console.print(laptop["status_text"], markup=False, highlight=False)
+
+
+def print_where_to_look(expeditions: list[dict[str, Any]], data_dir: Path) -> None:
+    """Last, so it is what a person sees when the demo ends."""
+    console.print(
+        f"Data in {data_dir}. Serve it with [bold]make serve[/bold]: the review UI at "
+        "[bold]http://127.0.0.1:5000/[/bold], the API at http://127.0.0.1:5000/api/v1/health."
+    )
+    recorders = ", ".join(
+        f"{m['username']} ({e['code']}{', leader' if m['leader'] else ''})"
+        for e in expeditions
+        for m in e["team"]
+    )
+    console.print(
+        f"Demo logins, password [bold]{DEMO_PASSWORD}[/bold]: admin, reviewer, registrar; "
+        f"recorders {recorders}.",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

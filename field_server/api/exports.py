@@ -37,7 +37,7 @@ READERS = "reviewers, registrars and admins; recorders of the expedition"
         ("from", "string", "found on or after this date (YYYY-MM-DD)"),
         ("to", "string", "found on or before this date (YYYY-MM-DD)"),
         ("bom", "string", "csv: 1 starts the file with a UTF-8 byte order mark"),
-        ("lang", "string", "the figure's language: kk, ru or en"),
+        ("lang", "string", "the figure's language: kk (default), ru or en"),
     ),
 )
 def export(actor: Actor, code: str, fmt: str) -> Response:

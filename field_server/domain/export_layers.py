@@ -7,7 +7,7 @@ area), or, with fewer than three finds, their bounding box grown by 1 m.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -42,23 +42,136 @@ class ExportHeader:
         return self.crs.metadata_note()
 
 
+# What every export writes of a find, in one order: (column, source, kind). The source is a
+# dotted member of the find's wire data or ``record.<column>`` of the stored record; kinds:
+# text, integer, real, words (a list of strings, space-separated) and codes (the flags' codes).
+FIND_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("find_number", "find_number", "text"),
+    ("uuid", "record.uuid", "text"),
+    ("survey_uuid", "survey_uuid", "text"),
+    ("site_code", "site_code", "text"),
+    ("trench", "trench", "text"),
+    ("context", "context", "text"),
+    ("kind", "kind", "text"),
+    ("material", "material", "text"),
+    ("object_name", "object_name", "text"),
+    ("description", "description", "text"),
+    ("quantity", "quantity", "integer"),
+    ("weight_g", "weight_g", "real"),
+    ("length_mm", "length_mm", "real"),
+    ("width_mm", "width_mm", "real"),
+    ("height_mm", "height_mm", "real"),
+    ("condition", "condition", "text"),
+    ("elevation_m", "position.elevation_m", "real"),
+    ("depth_m", "position.depth_m", "real"),
+    ("horizontal_accuracy_m", "position.horizontal_accuracy_m", "real"),
+    ("vertical_accuracy_m", "position.vertical_accuracy_m", "real"),
+    ("method", "position.method", "text"),
+    ("found_on", "found_on", "text"),
+    ("recorded_at", "recorded_at", "text"),
+    ("recorded_by", "recorded_by", "text"),
+    ("photos", "photos", "words"),
+    ("notes", "notes", "text"),
+    ("status", "record.status", "text"),
+    ("register_number", "record.register_number", "text"),
+    ("flags", "record.flags", "codes"),
+)
+COLUMN_NAMES = tuple(name for name, _, _ in FIND_COLUMNS)
+COLUMN_INDEX = {name: index for index, name in enumerate(COLUMN_NAMES)}
+# The columns the database can hand over as JSON text for JSON formats (members of the wire
+# data, as stored); the others (the record's columns, joined lists) stay values.
+JSON_READY = tuple(
+    kind in ("text", "integer", "real") and not source.startswith("record.")
+    for _, source, kind in FIND_COLUMNS
+)
+
+
+def column_spec(
+    names: Sequence[str] = COLUMN_NAMES, *, as_json: bool = False
+) -> list[tuple[str, str]]:
+    """The (source, kind) of the named columns as the database is asked for them."""
+    spec = {
+        name: (source, "json" if as_json and ready else kind)
+        for (name, source, kind), ready in zip(FIND_COLUMNS, JSON_READY, strict=True)
+    }
+    return [spec[name] for name in names]
+
+
+def find_row(record: dict[str, Any], data: dict[str, Any]) -> tuple[Any, ...]:
+    """A find's FIND_COLUMNS values from its stored record (``uuid``, ``status``,
+    ``register_number``, ``flags``) and wire data: what the database computes for an export,
+    written out for readers and tests."""
+    values: list[Any] = []
+    for _, source, kind in FIND_COLUMNS:
+        if source.startswith("record."):
+            value = record.get(source.removeprefix("record."))
+        else:
+            value = data
+            for key in source.split("."):
+                value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and kind == "real":
+            value = float(value)
+        elif kind == "words":
+            value = " ".join(value or ()) or None
+        elif kind == "codes":
+            value = " ".join(flag["code"] for flag in value or ()) or None
+        values.append(value)
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class FindFeature:
-    uuid: str
-    data: dict[str, Any]
-    status: str | None
-    register_number: str | None
-    flags: tuple[str, ...]
+    """One find, its values by column name (photos and flags as space-separated text)."""
+
+    values: dict[str, Any]
+    lon: float  # WGS 84
+    lat: float
     x: float  # in the export's CRS
     y: float
 
-    @property
-    def lon(self) -> float:
-        return float(self.data["position"]["lon"])
+    def __getitem__(self, column: str) -> Any:
+        return self.values[column]
 
-    @property
-    def lat(self) -> float:
-        return float(self.data["position"]["lat"])
+
+@dataclass(frozen=True)
+class FindChunk:
+    """A chunk of selected finds: ``rows`` hold each find's values of the columns ``names``
+    (FIND_COLUMNS unless a writer asked for fewer; for a JSON format the JSON_READY ones as JSON
+    text), the other lists the same finds' site, trench and position. Writers read the columns
+    they need; nothing is built per find in vain."""
+
+    rows: list[tuple[Any, ...]]
+    site_codes: list[str | None]
+    trenches: list[str | None]
+    lons: list[float]  # WGS 84
+    lats: list[float]
+    xs: list[float]  # in the export's CRS
+    ys: list[float]
+    names: tuple[str, ...] = COLUMN_NAMES
+
+    @classmethod
+    def of_rows(
+        cls, rows: list[tuple[Any, ...]], lons: list[float], lats: list[float],
+        xs: list[float], ys: list[float],
+    ) -> FindChunk:  # fmt: skip
+        """A chunk whose rows hold every column as values (site and trench read from them)."""
+        site, trench = COLUMN_INDEX["site_code"], COLUMN_INDEX["trench"]
+        return cls(
+            rows, [row[site] for row in rows], [row[trench] for row in rows], lons, lats, xs, ys
+        )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> list[Any]:
+        index = self.names.index(name)
+        return [row[index] for row in self.rows]
+
+    def features(self) -> Iterator[FindFeature]:
+        for row, lon, lat, x, y in zip(
+            self.rows, self.lons, self.lats, self.xs, self.ys, strict=True
+        ):
+            yield FindFeature(dict(zip(self.names, row, strict=True)), lon, lat, x, y)
 
 
 @dataclass(frozen=True)
@@ -95,7 +208,9 @@ class ExportSource(Protocol):
 
     def sites(self) -> list[SiteFeature]: ...
 
-    def find_chunks(self) -> Iterator[list[FindFeature]]: ...
+    def find_chunks(
+        self, names: Sequence[str] = COLUMN_NAMES, *, as_json: bool = False
+    ) -> Iterator[FindChunk]: ...
 
     def trenches(self) -> list[TrenchFeature]: ...
 
@@ -126,13 +241,18 @@ class TrenchCollector:
         default_factory=dict
     )
 
-    def add(self, data: dict[str, Any]) -> None:
-        trench = data.get("trench")
-        if not trench:
-            return
-        lons, lats = self.positions.setdefault((data.get("site_code"), trench), ([], []))
-        lons.append(float(data["position"]["lon"]))
-        lats.append(float(data["position"]["lat"]))
+    def add_chunk(self, chunk: FindChunk) -> None:
+        positions = self.positions
+        for site_code, trench, lon, lat in zip(
+            chunk.site_codes, chunk.trenches, chunk.lons, chunk.lats, strict=True
+        ):
+            if trench:
+                key = (site_code, trench)
+                found = positions.get(key)
+                if found is None:
+                    found = positions[key] = ([], [])
+                found[0].append(lon)
+                found[1].append(lat)
 
     def trenches(self, epsg: int) -> list[TrenchFeature]:
         found = []

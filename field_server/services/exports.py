@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,12 +25,14 @@ from field_server.adapters.repositories import ExpeditionRow, FindFilter
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.export_layers import (
+    COLUMN_NAMES,
     ExportHeader,
-    FindFeature,
+    FindChunk,
     SiteFeature,
     TrackFeature,
     TrenchCollector,
     TrenchFeature,
+    column_spec,
     track_line,
 )
 from field_server.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
@@ -75,7 +77,7 @@ class ExportRequest:
     filters: dict[str, str]
     epsg: int
     bom: bool = False
-    lang: str = "ru"
+    lang: str = "kk"  # the interface's default language
 
 
 def check_request(fmt: str, query: Mapping[str, str]) -> ExportRequest:
@@ -137,13 +139,16 @@ def check_request(fmt: str, query: Mapping[str, str]) -> ExportRequest:
     bom = query.get("bom", "0")
     if bom not in ("0", "1"):
         errors.append({"field": "bom", "message": "0 or 1"})
-    lang = query.get("lang", "ru")
+    lang = query.get("lang", "kk")
     if lang not in LANGUAGES:
         errors.append({"field": "lang", "message": f"one of {', '.join(LANGUAGES)}"})
     if errors:
-        crs_codes = {e["message"] for e in errors if e["field"] == "crs"}
-        detail = next(iter(crs_codes)) if crs_codes and len(errors) == 1 else None
-        raise InvalidInput(detail or "the export's parameters are not valid", errors)
+        detail = "the export's parameters are not valid"
+        if len(errors) == 1:
+            [error] = errors
+            crs_message = error["field"] == "crs"
+            detail = error["message"] if crs_message else f"{error['field']}: {error['message']}"
+        raise InvalidInput(detail, errors)
     return ExportRequest(fmt, filters, epsg, bom == "1", lang)
 
 
@@ -249,7 +254,8 @@ def plan_export(
             found_from=filters.get("from"),
             found_to=filters.get("to"),
         )
-        bounds = uow.records.find_bounds(selection)
+        # WGS 84 covers every valid position: no need to scan the finds for their box
+        bounds = None if request.epsg == crs_module.WGS84 else uow.records.find_bounds(selection)
     try:
         crs_module.check_covers(request.epsg, bounds)
     except CrsError as error:
@@ -298,27 +304,31 @@ class _Source:
             )
         return found
 
-    def find_chunks(self) -> Iterator[list[FindFeature]]:
+    def find_chunks(
+        self, names: Sequence[str] = COLUMN_NAMES, *, as_json: bool = False
+    ) -> Iterator[FindChunk]:
         by_site = self.plan.request.fmt == "kml"
-        for rows in self.uow.records.stream_finds(self.plan.selection, by_site=by_site):
-            datas = [json.loads(row.data) for row in rows]
-            lons = [d["position"]["lon"] for d in datas]
-            lats = [d["position"]["lat"] for d in datas]
+        columns = column_spec(names, as_json=as_json)
+        width = len(columns)
+        every_value = names == COLUMN_NAMES and not as_json
+        if not every_value:  # the trenches need the site and trench as values
+            columns += [("site_code", "text"), ("trench", "text")]
+        for rows in self.uow.records.stream_find_columns(
+            self.plan.selection, columns, by_site=by_site
+        ):
+            # each row: the columns asked for, then lon and lat
+            lons = [row[-2] for row in rows]
+            lats = [row[-1] for row in rows]
             xs, ys = crs_module.project(self.epsg, lons, lats)
-            chunk = []
-            for row, data, x, y in zip(rows, datas, xs.tolist(), ys.tolist(), strict=True):
-                self.collector.add(data)
-                chunk.append(
-                    FindFeature(
-                        row.uuid,
-                        data,
-                        row.status,
-                        row.register_number,
-                        tuple(flag["code"] for flag in json.loads(row.flags)),
-                        x,
-                        y,
-                    )
-                )
+            values = [row[:width] for row in rows]
+            if every_value:
+                chunk = FindChunk.of_rows(values, lons, lats, xs.tolist(), ys.tolist())
+            else:
+                chunk = FindChunk(
+                    values, [row[width] for row in rows], [row[width + 1] for row in rows],
+                    lons, lats, xs.tolist(), ys.tolist(), tuple(names),
+                )  # fmt: skip
+            self.collector.add_chunk(chunk)
             yield chunk
         self._finds_done = True
 
@@ -347,11 +357,47 @@ class _Source:
 
 _TITLE_WORD = {"kk": "Экспедиция", "ru": "Экспедиция", "en": "Expedition"}
 _LEGEND_TITLE = {"kk": "Материал", "ru": "Материал", "en": "Material"}
-_NOTE = {
-    "kk": "Координаталар: {crs}. WGS 84-тен түрлендіру: {shift}.",
-    "ru": "Координаты: {crs}. Пересчёт из WGS 84: {shift}.",
-    "en": "Coordinates: {crs}. From WGS 84 by {shift}.",
+# the figure prints its CRS label itself; the note says how WGS 84 got there, in the language
+_SAME_DATUM = {
+    "kk": "WGS 84 координаталары датумды түрлендірусіз",
+    "ru": "координаты WGS 84 без смены датума",
+    "en": "WGS 84 positions, no datum transformation",
 }
+_SHIFTED = {
+    "kk": "WGS 84-тен түрлендіру: {name}, мәлімделген дәлдігі {accuracy} м",
+    "ru": "пересчёт из WGS 84: {name}, заявленная точность {accuracy} м",
+    "en": "from WGS 84 by {name}, stated accuracy {accuracy} m",
+}
+_SHIFTED_UNSTATED = {
+    "kk": "WGS 84-тен түрлендіру: {name} (дәлдігі көрсетілмеген)",
+    "ru": "пересчёт из WGS 84: {name} (точность не указана)",
+    "en": "from WGS 84 by {name} (accuracy not stated)",
+}
+
+
+def figure_note(shift: crs_module.DatumShift, lang: str) -> str:
+    """The figure's small print on the datum transformation, in the figure's language."""
+    if shift == crs_module.NO_SHIFT:
+        text = _SAME_DATUM[lang]
+    elif shift.accuracy_m is None:
+        text = _SHIFTED_UNSTATED[lang].format(name=shift.name)
+    else:
+        accuracy = f"{shift.accuracy_m:g}"
+        if lang != "en":
+            accuracy = accuracy.replace(".", ",")  # the decimal comma of Kazakh and Russian
+        text = _SHIFTED[lang].format(name=shift.name, accuracy=accuracy)
+    return text[0].upper() + text[1:] + "."
+
+
+def figure_title(code: str, expedition_title: str, site_name: str | None, lang: str) -> str:
+    """A title that fits one printed line: the site's name when one site is drawn, else the
+    expedition's title (without saying "expedition" twice when the title already does)."""
+    word = _TITLE_WORD[lang]
+    if site_name is not None:
+        return f"{word} {code} — {site_name}"
+    if any(w in expedition_title.casefold() for w in ("экспедиц", "expedition")):
+        return f"{expedition_title} ({code})"
+    return f"{word} {code} — {expedition_title}"
 
 
 def build_map_figure(source: Any, lang: str) -> Any:
@@ -366,16 +412,15 @@ def figure_fields(source: Any, lang: str) -> dict[str, Any]:
     header: ExportHeader = source.header
     sites = source.sites()
     finds: list[tuple[float, float, str]] = []
-    for chunk in source.find_chunks():
-        finds.extend((f.x, f.y, f.data["material"]) for f in chunk)
+    for chunk in source.find_chunks(("material",)):
+        finds.extend(zip(chunk.xs, chunk.ys, chunk.column("material"), strict=True))
     trenches = source.trenches()
     tracks = [
         (t.name or t.source_file, t.projected) for t in source.tracks() if t.projected is not None
     ]
-    title = f"{_TITLE_WORD[lang]} {header.expedition_code} — {header.expedition_title}"
     site_code = header.filters.get("site")
-    if site_code is not None:
-        title += f" — {next((s.name for s in sites if s.code == site_code), site_code)}"
+    site_name = next((s.name for s in sites if s.code == site_code), site_code)
+    title = figure_title(header.expedition_code, header.expedition_title, site_name, lang)
     used = {material for _, _, material in finds}
     return {
         "title": title,
@@ -389,5 +434,5 @@ def figure_fields(source: Any, lang: str) -> dict[str, Any]:
             code: material_label(code, lang) for code in MATERIAL_CODES if code in used
         },
         "legend_title": _LEGEND_TITLE[lang],
-        "note": _NOTE[lang].format(crs=header.crs.label, shift=header.crs.shift.describe()),
+        "note": figure_note(header.crs.shift, lang),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -12,18 +13,67 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pypdf
 import pytest
+from click.testing import CliRunner
+from field_core.contract import material_label
 from lxml import etree
+from PIL import Image
 from shapely import wkt
 from shapely.geometry import Polygon, mapping, shape
 
 from field_core.geo import crs
+from field_server import cli
+from field_server.adapters.repositories import FindFilter
+from field_server.domain.export_layers import (
+    COLUMN_NAMES,
+    FIND_COLUMNS,
+    JSON_READY,
+    column_spec,
+    find_row,
+)
 from tests import samples
 from tests.integration.conftest import World, sample_batch
 
-STANDARDS = Path("/work/shared/standards")
-if not STANDARDS.exists():
-    STANDARDS = Path(__file__).resolve().parents[3] / "shared" / "standards"
+STANDARD_PLACES = (
+    "QAZBA_STANDARDS_DIR",
+    "<repository>/../shared/standards",
+    "/work/shared/standards",
+)
+
+
+def standards_dir(env: dict[str, str] | None = None) -> Path | None:
+    """Where the XSDs and JSON Schemas of the standards are: QAZBA_STANDARDS_DIR if set, else
+    the shared folder beside the repository, else /work/shared/standards; None if none is."""
+    env = dict(os.environ) if env is None else env
+    named = env.get("QAZBA_STANDARDS_DIR")
+    if named:
+        return Path(named) if Path(named).is_dir() else None
+    for place in (
+        Path(__file__).resolve().parents[3] / "shared" / "standards",
+        Path("/work/shared/standards"),
+    ):
+        if place.is_dir():
+            return place
+    return None
+
+
+def test_the_standards_are_found_where_the_environment_says(tmp_path: Path) -> None:
+    assert standards_dir({"QAZBA_STANDARDS_DIR": str(tmp_path)}) == tmp_path
+    assert standards_dir({"QAZBA_STANDARDS_DIR": str(tmp_path / "missing")}) is None
+
+
+@pytest.fixture(scope="module")
+def standards() -> Path:
+    found = standards_dir()
+    if found is not None:
+        return found
+    reason = f"the standards' schemas are in none of {', '.join(STANDARD_PLACES)}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must validate exports against them")
+    pytest.skip(reason)
+
+
 URL = "/api/v1/expeditions/ULY-2026/export."
 DOMBAUYL = "uly-2026-dombauyl"
 
@@ -110,13 +160,15 @@ def by_number(features: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 # -- GeoJSON ---------------------------------------------------------------------------
 
 
-def test_geojson_follows_rfc_7946_and_gdal_reads_every_find(filled: World, tmp_path: Path) -> None:
+def test_geojson_follows_rfc_7946_and_gdal_reads_every_find(
+    filled: World, tmp_path: Path, standards: Path
+) -> None:
     response = get(filled, URL + "geojson")
     assert response.status_code == 200
     assert response.mimetype == "application/geo+json"
     assert "filename*=UTF-8''ULY-2026.geojson" in response.headers["Content-Disposition"]
     document = json.loads(response.get_data())
-    schema = json.loads((STANDARDS / "geojson-schema/FeatureCollection.json").read_text())
+    schema = json.loads((standards / "geojson-schema/FeatureCollection.json").read_text())
     jsonschema.validate(document, schema)
     assert "crs" not in document
     assert "EPSG:15865" not in document["qazba"]["datum_transformation"]
@@ -198,14 +250,16 @@ def xsd(path: Path) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(path), parser))
 
 
-def test_kml_is_valid_ogc_kml_2_2_and_gdal_reads_every_find(filled: World, tmp_path: Path) -> None:
+def test_kml_is_valid_ogc_kml_2_2_and_gdal_reads_every_find(
+    filled: World, tmp_path: Path, standards: Path
+) -> None:
     sha = "ab" * 32
     photographed = samples.fresh_find(dombauyl_batch()[1], photos=[sha])["data"]
     filled.pushed("recorder", [samples.fresh_find(dombauyl_batch()[1], photos=[sha])])
     response = get(filled, URL + "kml")
     assert response.status_code == 200
     document = etree.fromstring(response.get_data())
-    schema = xsd(STANDARDS / "kml22/ogckml22.xsd")
+    schema = xsd(standards / "kml22/ogckml22.xsd")
     assert schema.validate(document), schema.error_log
     ns = {"k": "http://www.opengis.net/kml/2.2"}
     folders = [f.findtext("k:name", namespaces=ns) for f in document.iterfind(".//k:Folder", ns)]
@@ -225,11 +279,13 @@ def test_kml_is_valid_ogc_kml_2_2_and_gdal_reads_every_find(filled: World, tmp_p
     assert {d["find_number"] for d in expected_finds()} <= names
 
 
-def test_gpx_is_valid_gpx_1_1_with_finds_as_waypoints(filled: World, tmp_path: Path) -> None:
+def test_gpx_is_valid_gpx_1_1_with_finds_as_waypoints(
+    filled: World, tmp_path: Path, standards: Path
+) -> None:
     response = get(filled, URL + "gpx")
     assert response.status_code == 200
     document = etree.fromstring(response.get_data())
-    schema = xsd(STANDARDS / "gpx11/gpx.xsd")
+    schema = xsd(standards / "gpx11/gpx.xsd")
     assert schema.validate(document), schema.error_log
     path = tmp_path / "finds.gpx"
     path.write_bytes(response.get_data())
@@ -376,3 +432,169 @@ def test_spatial_checks_rerun_the_push_flags_over_every_find(filled: World) -> N
                 {"type": "Point", "coordinates": [data["position"]["lon"], data["position"]["lat"]]}
             )
         )
+
+
+# -- the map figure ----------------------------------------------------------------------
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+EXPEDITION_TITLE = "Ұлытау археологиялық экспедициясы 2026"
+
+
+def svg_texts(payload: bytes) -> set[str]:
+    root = etree.fromstring(payload, parser=etree.XMLParser(resolve_entities=False))
+    return {"".join(element.itertext()) for element in root.iter(f"{SVG_NS}text")}
+
+
+def used_materials(**where: str) -> set[str]:
+    return {d["material"] for d in expected_finds(**where)}
+
+
+@pytest.mark.parametrize(
+    ("query", "language"), [("", "kk"), ("?lang=ru", "ru"), ("?lang=en", "en")]
+)
+def test_the_svg_figure_holds_its_labels_as_text_in_the_language_asked(
+    filled: World, query: str, language: str
+) -> None:
+    response = get(filled, URL + "svg" + query)
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    assert "filename*=UTF-8''ULY-2026-epsg32642.svg" in response.headers["Content-Disposition"]
+    texts = svg_texts(response.get_data())
+    assert f"{EXPEDITION_TITLE} (ULY-2026)" in texts
+    legend = [t for t in texts if t.startswith(("Материал (", "Material ("))]
+    assert legend == [f"{'Material' if language == 'en' else 'Материал'} ({len(expected_finds())})"]
+    for code in used_materials():
+        label = material_label(code, language)
+        assert any(t.startswith(f"{label} — ") for t in texts), label
+    if language == "kk":
+        assert "Қож" in {material_label(code, "kk") for code in used_materials()}
+        assert any(t.startswith("Қож — ") for t in texts)  # slag, in Kazakh
+        assert any("WGS 84 координаталары датумды түрлендірусіз." in t for t in texts)
+    if language == "ru":
+        assert any(t.startswith("Шлак — ") for t in texts)
+        assert any("Координаты WGS 84 без смены датума." in t for t in texts)
+
+
+def test_a_figure_of_one_site_is_titled_by_the_site(filled: World) -> None:
+    site = next(s for e in samples.expeditions() for s in e["sites"] if s["code"] == "DMB")
+    texts = svg_texts(get(filled, URL + "svg?site=DMB&lang=ru").get_data())
+    assert f"Экспедиция ULY-2026 — {site['name']}" in texts
+    legend = [t for t in texts if t.startswith("Материал (")]
+    assert legend == [f"Материал ({len(expected_finds(site_code='DMB'))})"]
+
+
+def test_the_png_figure_is_print_wide_and_not_blank(filled: World) -> None:
+    response = get(filled, URL + "png?site=DMB")
+    assert response.status_code == 200
+    assert response.mimetype == "image/png"
+    with Image.open(io.BytesIO(response.get_data())) as image:
+        assert image.format == "PNG"
+        assert image.width >= 1600
+        pixels = image.convert("RGB")
+    colours = pixels.getcolors(pixels.width * pixels.height)
+    assert colours is not None and len(colours) > 50
+    non_white = sum(n for n, colour in colours if colour != (255, 255, 255))
+    assert non_white > 0.02 * pixels.width * pixels.height
+
+
+def test_the_pdf_figure_opens_with_its_title_as_text(filled: World) -> None:
+    response = get(filled, URL + "pdf?crs=EPSG:28412&lang=ru")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    reader = pypdf.PdfReader(io.BytesIO(response.get_data()))
+    assert len(reader.pages) == 1
+    text = reader.pages[0].extract_text()
+    assert f"{EXPEDITION_TITLE} (ULY-2026)" in text
+    assert "Pulkovo 1942 / Gauss-Kruger zone 12" in text
+    assert reader.metadata is not None
+    assert "EPSG:15865" in str(reader.metadata.subject)
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
+def test_a_figure_in_an_unknown_language_is_a_problem(filled: World, fmt: str) -> None:
+    response = get(filled, f"{URL}{fmt}?lang=de")
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [{"field": "lang", "message": "one of kk, ru, en"}]
+
+
+def cli_env(world: World, tmp_path: Path) -> dict[str, str]:
+    return {
+        "FIELD_SERVER_DATABASE_URL": world.runtime.config.database_url,
+        "FIELD_SERVER_DATA_DIR": str(tmp_path / "cli-data"),
+        "FIELD_SERVER_SECRET_KEY": "test-secret",
+    }
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
+def test_the_cli_writes_each_figure_format(filled: World, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"карта.{fmt}"
+    done = CliRunner().invoke(
+        cli.main,
+        ["export", "ULY-2026", "--format", fmt, "--out", str(out), "--lang", "ru"],
+        env=cli_env(filled, tmp_path),
+    )
+    assert done.exit_code == 0, done.output
+    payload = out.read_bytes()
+    if fmt == "svg":
+        assert any(t.startswith("Шлак — ") for t in svg_texts(payload))
+    elif fmt == "png":
+        with Image.open(io.BytesIO(payload)) as image:
+            assert image.format == "PNG" and image.width >= 1600
+    else:
+        text = pypdf.PdfReader(io.BytesIO(payload)).pages[0].extract_text()
+        assert EXPEDITION_TITLE in text
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_the_cli_refuses_an_unknown_language_in_one_line(filled: World, tmp_path: Path) -> None:
+    out = tmp_path / "map.svg"
+    done = CliRunner().invoke(
+        cli.main,
+        ["export", "ULY-2026", "--format", "svg", "--out", str(out), "--lang", "de"],
+        env=cli_env(filled, tmp_path),
+    )
+    assert done.exit_code != 0
+    assert done.output.strip() == "Error: lang: one of kk, ru, en"
+    assert not out.exists()
+
+
+# -- the database's reading of the stored finds -------------------------------------------
+
+
+def test_the_database_reads_every_column_as_the_wire_data_has_it(filled: World) -> None:
+    """The export columns come from SQL over the stored JSON (json_extract on SQLite, JSONB on
+    PostgreSQL); they must equal what the wire data says, photos and flags included."""
+    photographed = samples.fresh_find(dombauyl_batch()[1], photos=["ab" * 32, "cd" * 32])
+    filled.pushed("recorder", [photographed])
+    columns = [(source, kind) for _, source, kind in FIND_COLUMNS]
+    with filled.runtime.uow() as unit:
+        expedition = unit.expeditions.by_code("ULY-2026")
+        assert expedition is not None
+        selection = FindFilter(expedition.id)
+        read = [row for rows in unit.records.stream_find_columns(selection, columns)
+                for row in rows]  # fmt: skip
+        stored = [row for rows in unit.records.stream_finds(selection) for row in rows]
+        as_json = [row for rows in unit.records.stream_find_columns(
+            selection, column_spec(as_json=True)) for row in rows]  # fmt: skip
+    assert len(read) == len(stored) == len(expected_finds()) + 1
+    flagged = photos = 0
+    for row, record in zip(read, stored, strict=True):
+        data = json.loads(record.data)
+        flags = json.loads(record.flags)
+        expected = find_row(
+            {"uuid": record.uuid, "status": record.status,
+             "register_number": record.register_number, "flags": flags},
+            data,
+        )  # fmt: skip
+        assert row[:-2] == expected
+        assert [type(v) for v in row[:-2]] == [type(v) for v in expected]
+        assert row[-2:] == (data["position"]["lon"], data["position"]["lat"])
+        [json_row] = [r for r in as_json if r[1] == record.uuid]
+        decoded = [json.loads(v) if ready else v for v, ready in
+                   zip(json_row[:-2], JSON_READY, strict=True)]  # fmt: skip
+        assert decoded == list(expected)
+        flagged += bool(flags)
+        photos += bool(data["photos"])
+    assert flagged and photos == 1
+    by_uuid = {row[1]: row for row in read}
+    assert by_uuid[photographed["uuid"]][COLUMN_NAMES.index("photos")] == f"{'ab' * 32} {'cd' * 32}"

@@ -11,14 +11,15 @@ from shapely.geometry import Polygon
 from field_core.geo import crs
 from field_server.domain.export_layers import (
     ExportHeader,
-    FindFeature,
+    FindChunk,
     SiteFeature,
     TrackFeature,
     TrenchCollector,
     TrenchFeature,
+    find_row,
     track_line,
 )
-from field_server.services.exports import figure_fields
+from field_server.services.exports import figure_fields, figure_note, figure_title
 
 # Dombauyl, with UTM 42N coordinates computed by hand (see tests/unit/test_crs.py)
 LON, LAT, X, Y = 67.8447, 48.1933, 414142.8854, 5338430.3396
@@ -44,12 +45,14 @@ class FakeSource:
         square = Polygon([(LON, LAT), (LON + 0.001, LAT), (LON + 0.001, LAT + 0.001)])
         return [SiteFeature("DMB", "Домбауыл", square, crs.project_geometry(crs.UTM_42N, square))]
 
-    def find_chunks(self) -> Iterator[list[FindFeature]]:
-        chunk = []
-        for i, data in enumerate(self.finds):
-            self.collector.add(data)
-            x, y = crs.project_point(crs.UTM_42N, data["position"]["lon"], LAT)
-            chunk.append(FindFeature(str(i), data, "synced", None, (), x, y))
+    def find_chunks(self, names: object = (), *, as_json: bool = False) -> Iterator[FindChunk]:
+        # every column, whichever were asked for: the figure must pick its own
+        lons = [data["position"]["lon"] for data in self.finds]
+        lats = [data["position"]["lat"] for data in self.finds]
+        xs, ys = zip(*(crs.project_point(crs.UTM_42N, lon, LAT) for lon in lons), strict=True)
+        rows = [find_row({"uuid": str(i), "status": "synced"}, d) for i, d in enumerate(self.finds)]
+        chunk = FindChunk.of_rows(rows, lons, lats, list(xs), list(ys))
+        self.collector.add_chunk(chunk)
         yield chunk
 
     def trenches(self) -> list[TrenchFeature]:
@@ -67,9 +70,7 @@ def test_the_figure_holds_projected_finds_sites_trenches_and_tracks() -> None:
     fields = figure_fields(FakeSource(), "kk")
     assert fields["crs_label"] == "WGS 84 / UTM zone 42N (EPSG:32642)"
     assert fields["crs_is_geographic"] is False
-    assert fields["title"] == (
-        "Экспедиция ULY-2026 — Ұлытау археологиялық экспедициясы 2026 — Домбауыл"
-    )
+    assert fields["title"] == "Экспедиция ULY-2026 — Домбауыл"
     x, y, material = fields["finds"][0]
     assert (x, y, material) == (pytest.approx(X, abs=0.001), pytest.approx(Y, abs=0.001), "ceramic")
     assert [f[2] for f in fields["finds"]] == ["ceramic", "slag", "ceramic"]
@@ -86,4 +87,38 @@ def test_the_figure_holds_projected_finds_sites_trenches_and_tracks() -> None:
     assert name == "Күн 1" and track.coords[0] == pytest.approx((X, Y), abs=0.001)
     assert fields["material_labels"] == {"ceramic": "Керамика", "slag": "Қож"}
     assert fields["legend_title"] == "Материал"
-    assert "WGS 84 / UTM zone 42N (EPSG:32642)" in fields["note"]
+    # the figure prints the CRS label itself: the note only says how WGS 84 got there
+    assert fields["note"] == "WGS 84 координаталары датумды түрлендірусіз."
+
+
+@pytest.mark.parametrize(
+    ("lang", "note"),
+    [
+        ("kk", "WGS 84-тен түрлендіру: Pulkovo 1942 to WGS 84 (16) (EPSG:15865), "
+               "мәлімделген дәлдігі 4,5 м."),
+        ("ru", "Пересчёт из WGS 84: Pulkovo 1942 to WGS 84 (16) (EPSG:15865), "
+               "заявленная точность 4,5 м."),
+        ("en", "From WGS 84 by Pulkovo 1942 to WGS 84 (16) (EPSG:15865), stated accuracy 4.5 m."),
+    ],
+)  # fmt: skip
+def test_the_note_names_the_datum_transformation_in_the_figure_language(
+    lang: str, note: str
+) -> None:
+    assert figure_note(crs.crs_info(crs.PULKOVO_GK_ZONE_12).shift, lang) == note
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "lang", "expected"),
+    [
+        ("Ұлытау археологиялық экспедициясы 2026", None, "kk",
+         "Ұлытау археологиялық экспедициясы 2026 (ULY-2026)"),
+        ("Ulytau survey 2026", None, "en", "Expedition ULY-2026 — Ulytau survey 2026"),
+        ("Ұлытау 2026", None, "ru", "Экспедиция ULY-2026 — Ұлытау 2026"),
+        ("Ұлытау археологиялық экспедициясы 2026", "Домбауыл кесенесі", "ru",
+         "Экспедиция ULY-2026 — Домбауыл кесенесі"),
+    ],
+)  # fmt: skip
+def test_the_title_names_the_expedition_once_and_the_site_when_one_is_drawn(
+    title: str, site: str | None, lang: str, expected: str
+) -> None:
+    assert figure_title("ULY-2026", title, site, lang) == expected

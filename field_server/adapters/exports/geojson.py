@@ -4,7 +4,9 @@ at a time so memory does not grow with the number of finds."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
+from json.encoder import encode_basestring
 from typing import Any
 
 import numpy as np
@@ -12,14 +14,53 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from field_server.adapters.exports.fields import find_values
-from field_server.domain.export_layers import ExportSource
+from field_server.adapters.exports.fields import COLUMN_NAMES
+from field_server.domain.export_layers import JSON_READY, ExportSource, FindChunk
 
 DECIMALS = 8  # about a millimetre in degrees
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_dumps = _ENCODER.encode
+# A find's feature is this template filled with its values already in JSON: the keys are the
+# same for every find, so they are written once here instead of encoded a hundred thousand times.
+_FIND_FEATURE = (
+    '{"type":"Feature","properties":{"layer":"find",'
+    + ",".join(f"{_dumps(name)}:%s" for name in COLUMN_NAMES)
+    + '},"geometry":{"type":"Point","coordinates":[%s,%s]}}'
+)
+
+
+def _finite(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError("a find holds a number JSON cannot carry")
+    return float.__repr__(value)  # what json writes for a float
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)  # type: ignore[no-any-return]
+
+
+# The columns the database does not hand over as JSON (JSON_READY), each with its encoder:
+# only these few are encoded here, a handful of calls per find instead of one per column.
+_ENCODE_HERE: tuple[tuple[int, Callable[[Any], str]], ...] = tuple(
+    (index, encode_basestring if name == "uuid" else _text)
+    for index, (name, ready) in enumerate(zip(COLUMN_NAMES, JSON_READY, strict=True))
+    if not ready
+)
+
+
+def find_features(chunk: FindChunk) -> list[str]:
+    """The finds of a chunk read ``as_json`` as GeoJSON Feature texts."""
+    features = []
+    for row, lon, lat in zip(chunk.rows, chunk.lons, chunk.lats, strict=True):
+        values = list(row)
+        for index, encode in _ENCODE_HERE:
+            values[index] = encode(values[index])
+        values.append(_finite(round(lon, DECIMALS)))
+        values.append(_finite(round(lat, DECIMALS)))
+        features.append(_FIND_FEATURE % tuple(values))
+    return features
 
 
 def geometry_json(geometry: BaseGeometry) -> dict[str, Any]:
@@ -57,17 +98,12 @@ def write_geojson(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]
             {"layer": "site", "site_code": site.code, "name": site.name},
             geometry_json(site.geometry),
         )
-    for chunk in source.find_chunks():
-        yield b"".join(
-            feature(
-                {"layer": "find", **find_values(find)},
-                {
-                    "type": "Point",
-                    "coordinates": [round(find.lon, DECIMALS), round(find.lat, DECIMALS)],
-                },
-            )
-            for find in chunk
-        )
+    for chunk in source.find_chunks(as_json=True):
+        if not len(chunk):
+            continue
+        texts = find_features(chunk)
+        yield (("" if first else ",\n") + ",\n".join(texts)).encode("utf-8")
+        first = False
     for trench in source.trenches():
         yield feature(
             {

@@ -20,12 +20,7 @@ from shapely.geometry import MultiPoint, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from field_core.geo import crs as crs_module
-from field_server.adapters.exports.fields import (
-    FIND_COLUMNS,
-    INTEGER_COLUMNS,
-    REAL_COLUMNS,
-    find_values,
-)
+from field_server.adapters.exports.fields import COLUMN_NAMES, INTEGER_COLUMNS, REAL_COLUMNS
 from field_server.domain.export_layers import ExportSource
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -51,13 +46,6 @@ CREATE TABLE gpkg_geometry_columns (
   CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
   CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
 """
-
-
-def point_blob(srs_id: int, x: float, y: float) -> bytes:
-    """A GeoPackage point: header without envelope (a point is its own) and WKB Point."""
-    return struct.pack("<2sBBi", b"GP", 0, _LITTLE_ENDIAN, srs_id) + struct.pack(
-        "<BIdd", 1, 1, x, y
-    )
 
 
 def geometry_blob(srs_id: int, geometry: BaseGeometry) -> bytes:
@@ -159,31 +147,31 @@ def _kind(column: str) -> str:
 
 
 def _finds(connection: sqlite3.Connection, source: ExportSource, srs_id: int, note: str) -> None:
-    names = [name for name, _ in FIND_COLUMNS]
-    columns = [(name, _kind(name)) for name in names] + [("lon", "REAL"), ("lat", "REAL")]
+    columns = [(name, _kind(name)) for name in COLUMN_NAMES] + [("lon", "REAL"), ("lat", "REAL")]
     _layer(connection, "finds", "POINT", columns, srs_id, f"Finds. {note}")
     sql = (
         f"INSERT INTO finds (geom, {', '.join(chr(34) + n + chr(34) for n, _ in columns)}) "
         f"VALUES ({', '.join('?' * (len(columns) + 1))})"
     )
     extent = _Extent()
+    # a point's blob: the GeoPackage header without envelope (a point is its own), then WKB
+    # Point; everything but the two coordinates is the same for every find
+    head = struct.pack("<2sBBi", b"GP", 0, _LITTLE_ENDIAN, srs_id) + struct.pack("<BI", 1, 1)
+    pack_xy = struct.Struct("<dd").pack
     for chunk in source.find_chunks():
-        rows: list[tuple[Any, ...]] = []
-        for find in chunk:
-            values = find_values(find)
-            rows.append(
-                (
-                    point_blob(srs_id, find.x, find.y),
-                    *(values[n] for n in names),
-                    find.lon,
-                    find.lat,
+        if not len(chunk):
+            continue
+        xs, ys = chunk.xs, chunk.ys
+        connection.executemany(
+            sql,
+            [
+                (head + pack_xy(x, y), *row, lon, lat)
+                for row, x, y, lon, lat in zip(
+                    chunk.rows, xs, ys, chunk.lons, chunk.lats, strict=True
                 )
-            )
-        if chunk:
-            xs = [f.x for f in chunk]
-            ys = [f.y for f in chunk]
-            extent.add((min(xs), min(ys), max(xs), max(ys)))
-        connection.executemany(sql, rows)
+            ],
+        )
+        extent.add((min(xs), min(ys), max(xs), max(ys)))
     _set_extent(connection, "finds", extent)
 
 

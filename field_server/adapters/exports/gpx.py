@@ -28,23 +28,22 @@ def _wpt(tag: str, point: list[Any], name: str | None = None) -> str:
 
 
 def _find_wpt(find: FindFeature, thumb_url: Any) -> str:
-    data = find.data
-    position = data["position"]
+    values = find.values
     parts = [f'<wpt lat="{find.lat:.{DECIMALS}f}" lon="{find.lon:.{DECIMALS}f}">']
-    if position.get("elevation_m") is not None:
-        parts.append(f"<ele>{float(position['elevation_m']):.3f}</ele>")
-    moment = utc_time(data.get("recorded_at"))
+    if values["elevation_m"] is not None:
+        parts.append(f"<ele>{float(values['elevation_m']):.3f}</ele>")
+    moment = utc_time(values["recorded_at"])
     if moment:
         parts.append(f"<time>{moment}</time>")
-    parts.append(f"<name>{text(data['find_number'])}</name>")
-    where = " / ".join(str(data[k]) for k in ("site_code", "trench", "context") if data.get(k))
+    parts.append(f"<name>{text(values['find_number'])}</name>")
+    where = " / ".join(str(values[k]) for k in ("site_code", "trench", "context") if values[k])
     if where:
         parts.append(f"<cmt>{text(where)}</cmt>")
-    parts.append(f"<desc>{text(data['object_name'])}</desc>")
+    parts.append(f"<desc>{text(values['object_name'])}</desc>")
     parts.append("<src>Qazba</src>")
-    for sha in data.get("photos") or ():
+    for sha in (values["photos"] or "").split():
         parts.append(f"<link href={attr(thumb_url(sha))}><type>image/jpeg</type></link>")
-    parts.append(f"<type>{text(data['material'])}</type>")
+    parts.append(f"<type>{text(values['material'])}</type>")
     parts.append("</wpt>")
     return "".join(parts)
 
@@ -72,7 +71,10 @@ def write_gpx(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]:
         f"<time>{header.exported_at.strftime('%Y-%m-%dT%H:%M:%SZ')}</time></metadata>\n"
     ).encode()
     for chunk in source.find_chunks():
-        yield "\n".join(_find_wpt(f, header.photo_thumb_url) for f in chunk).encode() + b"\n"
+        yield (
+            "\n".join(_find_wpt(f, header.photo_thumb_url) for f in chunk.features()).encode()
+            + b"\n"
+        )
     # GPX orders waypoints, then routes, then tracks; tracks are few, so they are read thrice
     for track in source.tracks():
         if track.kind == "waypoints":

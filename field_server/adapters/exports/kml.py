@@ -83,40 +83,42 @@ def _styles() -> str:
 
 
 def _find_placemark(find: FindFeature, header: ExportHeader) -> str:
-    data = find.data
-    label = material_label(data["material"], "ru")
+    values = find.values
+    label = material_label(values["material"], "ru")
     rows = [
-        ("Объект / Object", data["object_name"]),
+        ("Объект / Object", values["object_name"]),
         ("Материал / Material", label),
-        ("Контекст / Context", data.get("context")),
-        ("Дата / Found on", data["found_on"]),
+        ("Контекст / Context", values["context"]),
+        ("Дата / Found on", values["found_on"]),
     ]
     html = "<h3>{}</h3><p>{}</p>".format(
-        text(data["find_number"]),
+        text(values["find_number"]),
         "<br/>".join(f"{text(k)}: {text(v)}" for k, v in rows if v),
     )
     html += "".join(
         f'<img src={attr(header.photo_thumb_url(sha))} width="160"/>'
-        for sha in data.get("photos") or ()
+        for sha in (values["photos"] or "").split()
     )
-    position = data["position"]
-    elevation = position.get("elevation_m")
+    elevation = values["elevation_m"]
     coordinates = f"{find.lon:.{DECIMALS}f},{find.lat:.{DECIMALS}f}" + (
         f",{float(elevation):.3f}" if elevation is not None else ""
     )
     return (
-        f"<Placemark><name>{text(data['find_number'])}</name>"
+        f"<Placemark><name>{text(values['find_number'])}</name>"
         f"<description>{text(html)}</description>"
-        f"<styleUrl>#material-{data['material']}</styleUrl>"
+        f"<styleUrl>#material-{values['material']}</styleUrl>"
         + _data(
             {
-                "uuid": find.uuid,
-                "material": data["material"],
-                "trench": data.get("trench"),
-                "context": data.get("context"),
-                "status": find.status,
-                "register_number": find.register_number,
-                "horizontal_accuracy_m": position.get("horizontal_accuracy_m"),
+                name: values[name]
+                for name in (
+                    "uuid",
+                    "material",
+                    "trench",
+                    "context",
+                    "status",
+                    "register_number",
+                    "horizontal_accuracy_m",
+                )
             }
         )
         + f"<Point><coordinates>{coordinates}</coordinates></Point></Placemark>"
@@ -160,8 +162,8 @@ def write_kml(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]:
     current: object = ...  # no folder open yet
     for chunk in source.find_chunks():
         parts = []
-        for find in chunk:
-            code = find.data.get("site_code")
+        for find in chunk.features():
+            code = find.values["site_code"]
             if code != current:
                 if current is not ...:
                     parts.append("</Folder>\n")

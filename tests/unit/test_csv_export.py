@@ -1,0 +1,109 @@
+"""The CSV writer: RFC 4180 quoting, cells a spreadsheet would run as formulas defused,
+numbers left as numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from field_core.geo import crs
+from field_server.adapters.exports.csv import text_cell, write_csv
+from field_server.domain.export_layers import ExportHeader, FindChunk, find_row
+
+BASE: dict[str, Any] = {
+    "survey_uuid": "165d2e4c-052f-4c92-8639-2d7dd2ca4b81",
+    "expedition_code": "ULY-2026",
+    "find_number": "ULY26-0001",
+    "kind": "small_find",
+    "material": "ceramic",
+    "object_name": "Құмыра сынығы",
+    "quantity": 1,
+    "found_on": "2026-07-29",
+    "recorded_at": "2026-07-29T10:11:53+05:00",
+    "recorded_by": "a.nurlankyzy",
+    "photos": [],
+}
+
+
+class OneChunk:
+    def __init__(self, epsg: int, finds: list[tuple[dict[str, Any], float, float]]) -> None:
+        self.header = ExportHeader(
+            "ULY-2026", "Ұлытау", crs.crs_info(epsg), datetime(2026, 8, 1, tzinfo=UTC), {}
+        )
+        self.finds = finds
+
+    def find_chunks(self) -> Iterator[FindChunk]:
+        rows = [
+            find_row({"uuid": f"00000000-0000-4000-8000-{i:012d}", "status": "synced"}, data)
+            for i, (data, _, _) in enumerate(self.finds)
+        ]
+        lons = [lon for _, lon, _ in self.finds]
+        lats = [lat for _, _, lat in self.finds]
+        yield FindChunk.of_rows(rows, lons, lats, lons, lats)
+
+
+def rows_of(source: Any, **options: Any) -> list[dict[str, str]]:
+    text = b"".join(write_csv(source, **options)).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ('=HYPERLINK("http://x.invalid","a")', '\'=HYPERLINK("http://x.invalid","a")'),
+        ("+7 701 000 00 00", "'+7 701 000 00 00"),
+        ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+        ("@SUM(1,1)", "'@SUM(1,1)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("-12", "-12"),  # only a number: no formula, kept as written
+        ("+3.5", "+3.5"),
+        ("Р-1 = траншея", "Р-1 = траншея"),  # an = inside the text is harmless
+        ("", ""),
+    ],
+)
+def test_text_that_a_spreadsheet_would_run_starts_with_an_apostrophe(
+    value: str, written: str
+) -> None:
+    data = {**BASE, "object_name": value, "notes": value, "position": {"lon": 1.0, "lat": 2.0}}
+    [row] = rows_of(OneChunk(crs.WGS84, [(data, 1.0, 2.0)]))
+    assert row["object_name"] == row["notes"] == written
+
+
+def test_numbers_stay_numbers_even_when_negative() -> None:
+    position = {"lon": -61.5, "lat": -12.25, "elevation_m": -28.0, "depth_m": 1.5}
+    data = {**BASE, "quantity": 3, "weight_g": -0.0, "position": position}
+    [row] = rows_of(OneChunk(crs.WGS84, [(data, -61.5, -12.25)]))
+    assert row["lon"] == "-61.50000000" and row["lat"] == "-12.25000000"
+    assert row["x"] == "-61.50000000" and row["y"] == "-12.25000000"
+    assert row["elevation_m"] == "-28.0" and row["depth_m"] == "1.5"
+    assert row["quantity"] == "3" and row["weight_g"] == "-0.0"
+
+
+def test_quotes_commas_and_line_breaks_are_quoted_as_rfc_4180_asks() -> None:
+    data = {
+        **BASE,
+        "object_name": 'Ернеу, "қызыл" ангоб',
+        "description": "бір\r\nекі",
+        "notes": "a,b",
+        "context": "102",
+        "position": {"lon": 67.8, "lat": 48.2},
+    }
+    payload = b"".join(write_csv(OneChunk(crs.UTM_42N, [(data, 67.8, 48.2)]), bom=True))
+    assert payload.startswith("\ufefffind_number,uuid,".encode())
+    assert '"Ернеу, ""қызыл"" ангоб"'.encode() in payload
+    assert b'"a,b"' in payload and '"бір\r\nекі"'.encode() in payload
+    [row] = rows_of(OneChunk(crs.UTM_42N, [(data, 67.8, 48.2)]))
+    assert row["object_name"] == 'Ернеу, "қызыл" ангоб'
+    assert row["description"] == "бір\r\nекі"
+    assert row["crs"] == "EPSG:32642" and row["x"] == "67.800"
+    assert row["site_code"] == "" and row["photos"] == ""
+
+
+def test_a_text_cell_is_left_alone_when_it_is_plain() -> None:
+    assert text_cell("Керамика") == "Керамика"
