@@ -83,9 +83,19 @@ def dombauyl_batch() -> list[dict[str, Any]]:
     return [json.loads(json.dumps(survey.survey)), *json.loads(json.dumps(survey.finds))]
 
 
+def uly_batch() -> list[dict[str, Any]]:
+    """Every ULY-2026 sample survey with its finds (the planted double entries too)."""
+    return [
+        json.loads(json.dumps(record))
+        for s in samples.surveys()
+        if s.expedition_code == "ULY-2026"
+        for record in (s.survey, *s.finds)
+    ]
+
+
 @pytest.fixture
 def filled(world: World) -> World:
-    world.pushed("recorder", [*sample_batch("ULY-2026"), *dombauyl_batch()])
+    world.pushed("recorder", uly_batch())
     return world
 
 
@@ -157,6 +167,11 @@ def by_number(features: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {f["properties"]["find_number"]: f for f in features}
 
 
+def by_number_and_name(features: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The sample data has a find number typed twice, for two different objects."""
+    return {(f["properties"]["find_number"], f["properties"]["object_name"]): f for f in features}
+
+
 # -- GeoJSON ---------------------------------------------------------------------------
 
 
@@ -194,9 +209,9 @@ def test_geojson_follows_rfc_7946_and_gdal_reads_every_find(
     path.write_bytes(response.get_data())
     [features] = gdal_layers(path).values()
     assert len(features) == len(document["features"])
-    finds = by_number([f for f in features if f["properties"]["layer"] == "find"])
+    finds = by_number_and_name([f for f in features if f["properties"]["layer"] == "find"])
     for data in expected_finds():
-        feature = finds[data["find_number"]]
+        feature = finds[data["find_number"], data["object_name"]]
         assert feature["properties"]["object_name"] == data["object_name"]
         assert feature["properties"]["material"] == data["material"]
         assert feature["geometry"]["coordinates"] == pytest.approx(
@@ -290,10 +305,10 @@ def test_gpx_is_valid_gpx_1_1_with_finds_as_waypoints(
     path = tmp_path / "finds.gpx"
     path.write_bytes(response.get_data())
     layers = gdal_layers(path)
-    waypoints = {f["properties"]["name"]: f for f in layers["waypoints"]}
+    waypoints = {(f["properties"]["name"], f["properties"]["desc"]): f for f in layers["waypoints"]}
+    assert len(layers["waypoints"]) == len(expected_finds())
     for data in expected_finds():
-        point = waypoints[data["find_number"]]
-        assert point["properties"]["desc"] == data["object_name"]
+        point = waypoints[data["find_number"], data["object_name"]]
         assert point["geometry"]["coordinates"][:2] == pytest.approx(
             [data["position"]["lon"], data["position"]["lat"]], abs=1e-8
         )
@@ -315,10 +330,10 @@ def test_geopackage_has_four_layers_in_the_chosen_srs(filled: World, tmp_path: P
     )
     layers = gdal_layers(path)
     assert set(layers) == {"finds", "sites", "trenches", "tracks"}
-    finds = by_number(layers["finds"])
-    assert set(finds) == {d["find_number"] for d in expected_finds()}
+    finds = by_number_and_name(layers["finds"])
+    assert set(finds) == {(d["find_number"], d["object_name"]) for d in expected_finds()}
     for data in expected_finds():
-        feature = finds[data["find_number"]]
+        feature = finds[data["find_number"], data["object_name"]]
         x, y = crs.project_point(28412, data["position"]["lon"], data["position"]["lat"])
         assert feature["geometry"]["coordinates"] == pytest.approx([x, y], abs=0.001)
         assert feature["properties"]["quantity"] == data["quantity"]
