@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import CHUNK, _bulk_insert, _chunks, _marker
-from field_server.domain.duplicates import FindTraits
-from field_server.domain.find_grid import cell_key, group_code
+from field_server.domain.duplicates import FindTraits, NearColumns, canonical_pair, grid_place
+from field_server.domain.find_grid import band_of_key, filed_keys
 
 OPEN = "open"
 MERGED = "merged"
@@ -24,24 +24,36 @@ WITHDRAWN = "withdrawn"  # closed by the server: the finds no longer match
 # find_traits columns in FindTraits' field order (photos come from find_photos)
 _TRAIT_NAMES = tuple(name for name in FindTraits.__slots__ if name != "photos")  # type: ignore[attr-defined]
 _TRAIT_COLUMNS = tuple(t.find_traits.c[name] for name in _TRAIT_NAMES)
+_TRAITS = f"SELECT {', '.join(_TRAIT_NAMES)} FROM {t.find_traits.name}"
+_LIVE = f"expedition_id = {{mark}} AND status <> '{MERGED}'"
+# The same, read by a scan in table order: a whole expedition is most of the table, and
+# SQLite would otherwise walk an (expedition_id, …) index and fetch each row out of order,
+# several times slower. The unary plus keeps either database off that index.
+_SCAN = f"+expedition_id = {{mark}} AND status <> '{MERGED}'"
+# what the near-match rule's cheap tests read (NearColumns.of_rows)
+_NEAR_COLUMNS = (
+    "uuid, group_code, context_code, day, lon, lat, horizontal_accuracy_m, "
+    "kind IN ('bulk', 'sample'), quantity, weight_g"
+)
 
 
 def traits_row(traits: FindTraits, expedition_id: int, status: str) -> dict[str, Any]:
-    """The find_traits row of a find, with the grid cell it is filed under."""
+    """The find_traits row of a find, with the grid keys it is filed under."""
     row = {name: getattr(traits, name) for name in _TRAIT_NAMES}
     row["expedition_id"] = expedition_id
     row["status"] = status
-    row["cell"] = cell_key(
-        group_code(traits.site_code, traits.material, traits.kind),
-        traits.horizontal_accuracy_m,
-        traits.lon,
-        traits.lat,
-    )
+    place = grid_place(traits)
+    row["cell"], row["context_cell"] = filed_keys(place)
+    row["group_code"], row["context_code"], row["day"] = place.group, place.context, place.day
     return row
 
 
 class FindTraitsIndex:
-    """What detection reads of finds; merged finds are left out of every read."""
+    """What detection reads of finds; merged finds are left out of every read.
+
+    The reads of many rows go to the driver's cursor and skip SQLAlchemy's result rows, which
+    cost more than the query itself on a whole expedition.
+    """
 
     def __init__(self, connection: Connection) -> None:
         self._c = connection
@@ -65,22 +77,38 @@ class FindTraitsIndex:
         links = [{"uuid": u, "sha256": s} for u in uuids for s in sorted(set(photos[u]))]
         _bulk_insert(self._c, t.find_photos, links)
 
+    def changed_since(self, expedition_id: int, seq: int) -> frozenset[str]:
+        """The expedition's finds written after change ``seq`` (pushed, revised, merged)."""
+        rows = self._c.execute(
+            select(t.records.c.uuid).where(
+                t.records.c.expedition_id == expedition_id,
+                t.records.c.seq > seq,
+                t.records.c.type == "find",
+            )
+        )
+        return frozenset(row.uuid for row in rows)
+
     def set_status(self, uuid: str, status: str) -> None:
         self._c.execute(
             update(t.find_traits).where(t.find_traits.c.uuid == uuid).values(status=status)
         )
 
-    def in_cells(self, expedition_id: int, keys: Iterable[int]) -> list[FindTraits]:
-        rows: list[Any] = []
-        for chunk in _chunks(sorted(set(keys))):
-            rows.extend(
-                self._c.execute(
-                    self._select().where(
-                        t.find_traits.c.expedition_id == expedition_id,
-                        t.find_traits.c.cell.in_(chunk),
-                    )
-                )
+    def widest_band(self, expedition_id: int) -> int:
+        """The widest grid band any find of the expedition is filed in (0 when none is)."""
+        largest = self._c.execute(
+            select(func.max(t.find_traits.c.cell)).where(
+                t.find_traits.c.expedition_id == expedition_id
             )
+        ).scalar()
+        return 0 if largest is None else band_of_key(int(largest))
+
+    def in_cells(
+        self, expedition_id: int, area_keys: Iterable[int], context_keys: Iterable[int]
+    ) -> list[FindTraits]:
+        """Live finds filed under any of the area or context keys (find_grid)."""
+        rows: list[tuple[Any, ...]] = []
+        for column, keys in (("cell", area_keys), ("context_cell", context_keys)):
+            rows.extend(self._rows_with(expedition_id, column, sorted(set(keys))))
         return self._with_photos(rows)
 
     def with_numbers_or_photos(
@@ -110,35 +138,116 @@ class FindTraitsIndex:
                     )
                 )
             )
-        return self._with_photos(rows)
+        return self._with_photos([tuple(row) for row in rows])
 
-    def of_expedition(self, expedition_id: int) -> list[FindTraits]:
-        rows = self._c.execute(
-            self._select().where(t.find_traits.c.expedition_id == expedition_id)
-        ).all()
-        photos: dict[str, list[str]] = {}
-        links = self._c.execute(
-            select(t.find_photos.c.uuid, t.find_photos.c.sha256)
-            .join(t.find_traits, t.find_traits.c.uuid == t.find_photos.c.uuid)
-            .where(t.find_traits.c.expedition_id == expedition_id)
+    def near_columns(self, expedition_id: int) -> tuple[list[str], NearColumns]:
+        """The uuids of the expedition's live finds and, in the same order, what the
+        near-match rule's cheap tests read of them."""
+        return NearColumns.of_rows(
+            self._fetch(
+                f"SELECT {_NEAR_COLUMNS} FROM {t.find_traits.name} "
+                f"WHERE {_SCAN.format(mark=_marker(self._c))}",
+                (expedition_id,),
+            )
         )
-        for uuid, sha in links:
-            photos.setdefault(uuid, []).append(sha)
-        return [FindTraits(*row, photos=tuple(photos.get(row[0], ()))) for row in rows]
+
+    def sharing_pairs(self, expedition_id: int) -> set[tuple[str, str]]:
+        """Pairs (canonical) of the expedition's live finds that carry one find number or name
+        one photo; the database picks out the shared values."""
+        scan = _SCAN.format(mark=_marker(self._c))
+        holders: dict[tuple[str, str], list[str]] = {}
+        for number, uuid in self._fetch(
+            f"SELECT find_number, uuid FROM {t.find_traits.name} WHERE {scan} AND find_number IN "
+            f"(SELECT find_number FROM {t.find_traits.name} WHERE {scan} "
+            "GROUP BY find_number HAVING COUNT(*) > 1)",
+            (expedition_id, expedition_id),
+        ):
+            holders.setdefault(("number", number), []).append(uuid)
+        # photos named by more than one find anywhere (few), then those of live finds here
+        shared = self._fetch(
+            f"SELECT sha256, uuid FROM {t.find_photos.name} WHERE sha256 IN (SELECT sha256 "
+            f"FROM {t.find_photos.name} GROUP BY sha256 HAVING COUNT(*) > 1)",
+            (),
+        )
+        here = self._live_of(expedition_id, {uuid for _, uuid in shared})
+        for sha, uuid in shared:
+            if uuid in here:
+                holders.setdefault(("photo", sha), []).append(uuid)
+        return {
+            canonical_pair(a, b)
+            for uuids in holders.values()
+            for n, a in enumerate(uuids)
+            for b in uuids[n + 1 :]
+        }
+
+    def _live_of(self, expedition_id: int, uuids: set[str]) -> set[str]:
+        found: set[str] = set()
+        live = _LIVE.format(mark=_marker(self._c))
+        for chunk in _chunks(sorted(uuids)):
+            found.update(
+                uuid
+                for (uuid,) in self._fetch(
+                    f"SELECT uuid FROM {t.find_traits.name} WHERE {live} "
+                    f"AND uuid IN ({self._marks(len(chunk))})",
+                    (expedition_id, *chunk),
+                )
+            )
+        return found
+
+    def of_uuids(self, uuids: Iterable[str]) -> dict[str, FindTraits]:
+        """The traits of these finds (merged ones left out), by uuid."""
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(sorted(set(uuids))):
+            rows.extend(
+                self._fetch(
+                    f"{_TRAITS} WHERE status <> '{MERGED}' AND uuid IN ({self._marks(len(chunk))})",
+                    tuple(chunk),
+                )
+            )
+        return {f.uuid: f for f in self._with_photos(rows)}
+
+    def _rows_with(self, expedition_id: int, column: str, keys: list[int]) -> list[Any]:
+        if not keys:
+            return []
+        live = _LIVE.format(mark=_marker(self._c))
+        if self._c.dialect.name == "postgresql":
+            # one array parameter: a long IN list costs PostgreSQL more to plan than to run
+            return self._fetch(
+                f"{_TRAITS} WHERE {live} AND {column} = ANY(%s::bigint[])", (expedition_id, keys)
+            )
+        rows: list[Any] = []
+        for chunk in _chunks(keys):
+            rows.extend(
+                self._fetch(
+                    f"{_TRAITS} WHERE {live} AND {column} IN ({self._marks(len(chunk))})",
+                    (expedition_id, *chunk),
+                )
+            )
+        return rows
+
+    def _marks(self, count: int) -> str:
+        return ", ".join([_marker(self._c)] * count)
+
+    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        cursor = self._c.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
     def _select(self) -> Any:
         return select(*_TRAIT_COLUMNS).where(t.find_traits.c.status != MERGED)
 
-    def _with_photos(self, rows: list[Any]) -> list[FindTraits]:
+    def _with_photos(self, rows: list[tuple[Any, ...]]) -> list[FindTraits]:
         unique = {row[0]: row for row in rows}
         photos: dict[str, list[str]] = {}
         for chunk in _chunks(sorted(unique)):
-            links = self._c.execute(
-                select(t.find_photos.c.uuid, t.find_photos.c.sha256).where(
-                    t.find_photos.c.uuid.in_(chunk)
-                )
-            )
-            for uuid, sha in links:
+            for uuid, sha in self._fetch(
+                f"SELECT uuid, sha256 FROM {t.find_photos.name} "
+                f"WHERE uuid IN ({self._marks(len(chunk))})",
+                tuple(chunk),
+            ):
                 photos.setdefault(uuid, []).append(sha)
         return [FindTraits(*row, photos=tuple(photos.get(u, ()))) for u, row in unique.items()]
 

@@ -11,11 +11,14 @@ import pytest
 from field_server.domain.duplicates import (
     NEAR_MATCH_MIN,
     FindTraits,
+    NearColumns,
     assess,
     detect,
     distance_m,
+    is_near_match,
     match_radius_m,
     name_similarity,
+    near_pairs,
     traits_of,
 )
 from field_server.domain.find_grid import METRES_PER_DEGREE
@@ -235,3 +238,40 @@ def test_traits_come_from_wire_data() -> None:
     assert traits.find_number == record["data"]["find_number"]
     assert traits.lon == record["data"]["position"]["lon"]
     assert traits.photos == ()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_indexes_put_forward_exactly_the_pairs_the_near_match_rule_takes(seed: int) -> None:
+    # total-station finds with a few phone positions among them, finds without a context,
+    # bulk lots, three days and two groups: every index path and every cheap test is used
+    rng = random.Random(seed)
+    finds = []
+    for n in range(600):
+        accuracy = rng.choice([0.01, 0.02, 0.03, None]) if rng.random() < 0.93 else 4.0
+        kind = "bulk" if rng.random() < 0.3 else "small_find"
+        finds.append(
+            moved(
+                SHERD,
+                rng.uniform(0, 7),
+                rng.uniform(0, 7),
+                uuid=f"f-{n:04d}",
+                find_number=f"N-{n:04d}",
+                material=rng.choice(["ceramic", "bone"]),
+                kind=kind,
+                context=rng.choice(["201", "202", None]),
+                horizontal_accuracy_m=accuracy,
+                found_on=f"2026-08-0{rng.choice([3, 4, 6])}",
+                quantity=rng.choice([3, 4]) if kind == "bulk" else 1,
+                weight_g=rng.choice([50.0, 50.4, 80.0]),
+            )
+        )
+    near_i, near_j = near_pairs(NearColumns.of_traits(finds))
+    put_forward = set(zip(near_i.tolist(), near_j.tolist(), strict=True))
+    taken = {
+        (i, j)
+        for i, a in enumerate(finds)
+        for j in range(i + 1, len(finds))
+        if is_near_match(a, finds[j], distance_m(a, finds[j]))
+    }
+    assert len(taken) > 100
+    assert put_forward == taken
