@@ -9,12 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    any_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import CHUNK, _bulk_insert, _chunks, _marker
 from field_server.domain.duplicates import FindTraits, NearColumns, canonical_pair, grid_place
-from field_server.domain.find_grid import band_of_key, filed_keys
+from field_server.domain.find_grid import SHELVES, Shelf, filed_keys
 
 OPEN = "open"
 MERGED = "merged"
@@ -23,7 +33,6 @@ WITHDRAWN = "withdrawn"  # closed by the server: the finds no longer match
 
 # find_traits columns in FindTraits' field order (photos come from find_photos)
 _TRAIT_NAMES = tuple(name for name in FindTraits.__slots__ if name != "photos")  # type: ignore[attr-defined]
-_TRAIT_COLUMNS = tuple(t.find_traits.c[name] for name in _TRAIT_NAMES)
 _TRAITS = f"SELECT {', '.join(_TRAIT_NAMES)} FROM {t.find_traits.name}"
 _LIVE = f"expedition_id = {{mark}} AND status <> '{MERGED}'"
 # The same, read by a scan in table order: a whole expedition is most of the table, and
@@ -72,8 +81,7 @@ class FindTraitsIndex:
         )
         self._c.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
         uuids = sorted(photos)
-        for chunk in _chunks(uuids):
-            self._c.execute(delete(t.find_photos).where(t.find_photos.c.uuid.in_(chunk)))
+        self._matching(f"DELETE FROM {t.find_photos.name} WHERE", "uuid", uuids, fetch=False)
         links = [{"uuid": u, "sha256": s} for u in uuids for s in sorted(set(photos[u]))]
         _bulk_insert(self._c, t.find_photos, links)
 
@@ -93,52 +101,56 @@ class FindTraitsIndex:
             update(t.find_traits).where(t.find_traits.c.uuid == uuid).values(status=status)
         )
 
-    def widest_band(self, expedition_id: int) -> int:
-        """The widest grid band any find of the expedition is filed in (0 when none is)."""
-        largest = self._c.execute(
-            select(func.max(t.find_traits.c.cell)).where(
-                t.find_traits.c.expedition_id == expedition_id
-            )
-        ).scalar()
-        return 0 if largest is None else band_of_key(int(largest))
+    def shelves(self, expedition_id: int) -> frozenset[Shelf]:
+        """The grid shelves the expedition's finds are on: one index range lookup each."""
+        mark = _marker(self._c)
+        probe = (
+            f"SELECT 1 FROM {t.find_traits.name} WHERE expedition_id = {mark} "
+            f"AND context_cell BETWEEN {mark} AND {mark}"
+        )
+        params: list[Any] = []
+        for shelf in SHELVES:
+            params += [expedition_id, shelf.lowest_key, shelf.highest_key]
+        [found] = self._fetch(
+            "SELECT " + ", ".join(f"EXISTS ({probe})" for _ in SHELVES), tuple(params)
+        )
+        return frozenset(shelf for shelf, used in zip(SHELVES, found, strict=True) if used)
 
     def in_cells(
         self, expedition_id: int, area_keys: Iterable[int], context_keys: Iterable[int]
     ) -> list[FindTraits]:
         """Live finds filed under any of the area or context keys (find_grid)."""
+        live = _LIVE.format(mark=_marker(self._c))
         rows: list[tuple[Any, ...]] = []
         for column, keys in (("cell", area_keys), ("context_cell", context_keys)):
-            rows.extend(self._rows_with(expedition_id, column, sorted(set(keys))))
+            rows += self._matching(
+                f"{_TRAITS} WHERE {live} AND", column, sorted(set(keys)), (expedition_id,)
+            )
         return self._with_photos(rows)
 
     def with_numbers_or_photos(
         self, expedition_id: int, numbers: Iterable[str], photos: Iterable[str]
     ) -> list[FindTraits]:
         """Live finds of the expedition carrying one of the numbers or naming one of the photos."""
-        rows: list[Any] = []
-        for chunk in _chunks(sorted(set(numbers))):
-            rows.extend(
-                self._c.execute(
-                    self._select()
-                    .join(t.records, t.records.c.uuid == t.find_traits.c.uuid)
-                    .where(
-                        t.records.c.expedition_id == expedition_id,
-                        t.records.c.find_number.in_(chunk),
-                        t.records.c.type == "find",
-                    )
-                )
-            )
-        for chunk in _chunks(sorted(set(photos))):
-            holders = select(t.find_photos.c.uuid).where(t.find_photos.c.sha256.in_(chunk))
-            rows.extend(
-                self._c.execute(
-                    self._select().where(
-                        t.find_traits.c.expedition_id == expedition_id,
-                        t.find_traits.c.uuid.in_(holders),
-                    )
-                )
-            )
-        return self._with_photos([tuple(row) for row in rows])
+        mark = _marker(self._c)
+        live = _LIVE.format(mark=mark)
+        traits = ", ".join(f"f.{name}" for name in _TRAIT_NAMES)
+        # through the records' (expedition_id, find_number) index
+        rows = self._matching(
+            f"SELECT {traits} FROM {t.find_traits.name} f JOIN {t.records.name} r "
+            f"ON r.uuid = f.uuid WHERE f.status <> '{MERGED}' "
+            f"AND r.expedition_id = {mark} AND r.type = 'find' AND",
+            "r.find_number",
+            sorted(set(numbers)),
+            (expedition_id,),
+        )
+        holders = self._matching(
+            f"SELECT DISTINCT uuid FROM {t.find_photos.name} WHERE", "sha256", sorted(set(photos))
+        )
+        rows += self._matching(
+            f"{_TRAITS} WHERE {live} AND", "uuid", sorted(u for (u,) in holders), (expedition_id,)
+        )
+        return self._with_photos(rows)
 
     def near_columns(self, expedition_id: int) -> tuple[list[str], NearColumns]:
         """The uuids of the expedition's live finds and, in the same order, what the
@@ -181,74 +193,61 @@ class FindTraitsIndex:
         }
 
     def _live_of(self, expedition_id: int, uuids: set[str]) -> set[str]:
-        found: set[str] = set()
         live = _LIVE.format(mark=_marker(self._c))
-        for chunk in _chunks(sorted(uuids)):
-            found.update(
-                uuid
-                for (uuid,) in self._fetch(
-                    f"SELECT uuid FROM {t.find_traits.name} WHERE {live} "
-                    f"AND uuid IN ({self._marks(len(chunk))})",
-                    (expedition_id, *chunk),
-                )
-            )
-        return found
+        sql = f"SELECT uuid FROM {t.find_traits.name} WHERE {live} AND"
+        return {uuid for (uuid,) in self._matching(sql, "uuid", sorted(uuids), (expedition_id,))}
 
     def of_uuids(self, uuids: Iterable[str]) -> dict[str, FindTraits]:
         """The traits of these finds (merged ones left out), by uuid."""
-        rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(sorted(set(uuids))):
-            rows.extend(
-                self._fetch(
-                    f"{_TRAITS} WHERE status <> '{MERGED}' AND uuid IN ({self._marks(len(chunk))})",
-                    tuple(chunk),
-                )
-            )
+        rows = self._matching(
+            f"{_TRAITS} WHERE status <> '{MERGED}' AND", "uuid", sorted(set(uuids))
+        )
         return {f.uuid: f for f in self._with_photos(rows)}
 
-    def _rows_with(self, expedition_id: int, column: str, keys: list[int]) -> list[Any]:
-        if not keys:
-            return []
-        live = _LIVE.format(mark=_marker(self._c))
-        if self._c.dialect.name == "postgresql":
-            # one array parameter: a long IN list costs PostgreSQL more to plan than to run
-            return self._fetch(
-                f"{_TRAITS} WHERE {live} AND {column} = ANY(%s::bigint[])", (expedition_id, keys)
-            )
-        rows: list[Any] = []
-        for chunk in _chunks(keys):
-            rows.extend(
-                self._fetch(
-                    f"{_TRAITS} WHERE {live} AND {column} IN ({self._marks(len(chunk))})",
-                    (expedition_id, *chunk),
-                )
-            )
+    def _matching(
+        self,
+        sql: str,
+        column: str,
+        values: Sequence[Any],
+        params: tuple[Any, ...] = (),
+        *,
+        fetch: bool = True,
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (which ends in WHERE … AND) whose ``column`` holds one of
+        ``values``, a chunk of values per query. On PostgreSQL a chunk is one array parameter:
+        a long IN list costs it more to plan than to run, and given thousands of values at once
+        it expects thousands of rows and scans the table, where each chunk's index lookups take
+        a millisecond."""
+        postgresql = self._c.dialect.name == "postgresql"
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(values, 1000 if postgresql else CHUNK):
+            if postgresql:
+                statement, bound = f"{sql} {column} = ANY(%s)", (*params, list(chunk))
+            else:
+                statement = f"{sql} {column} IN ({self._marks(len(chunk))})"
+                bound = (*params, *chunk)
+            rows.extend(self._fetch(statement, bound, fetch=fetch))
         return rows
 
     def _marks(self, count: int) -> str:
         return ", ".join([_marker(self._c)] * count)
 
-    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _fetch(
+        self, sql: str, params: tuple[Any, ...], *, fetch: bool = True
+    ) -> list[tuple[Any, ...]]:
         cursor = self._c.connection.cursor()
         try:
             cursor.execute(sql, params)
-            return cursor.fetchall()
+            return cursor.fetchall() if fetch else []
         finally:
             cursor.close()
-
-    def _select(self) -> Any:
-        return select(*_TRAIT_COLUMNS).where(t.find_traits.c.status != MERGED)
 
     def _with_photos(self, rows: list[tuple[Any, ...]]) -> list[FindTraits]:
         unique = {row[0]: row for row in rows}
         photos: dict[str, list[str]] = {}
-        for chunk in _chunks(sorted(unique)):
-            for uuid, sha in self._fetch(
-                f"SELECT uuid, sha256 FROM {t.find_photos.name} "
-                f"WHERE uuid IN ({self._marks(len(chunk))})",
-                tuple(chunk),
-            ):
-                photos.setdefault(uuid, []).append(sha)
+        sql = f"SELECT uuid, sha256 FROM {t.find_photos.name} WHERE"
+        for uuid, sha in self._matching(sql, "uuid", sorted(unique)):
+            photos.setdefault(uuid, []).append(sha)
         return [FindTraits(*row, photos=tuple(photos.get(u, ()))) for u, row in unique.items()]
 
 
@@ -355,13 +354,24 @@ class DuplicateCandidates:
 
     def involving(self, uuids: Sequence[str], state: str | None = OPEN) -> list[CandidateRow]:
         found: dict[int, CandidateRow] = {}
-        for chunk in _chunks(list(uuids), CHUNK // 2):
-            query = select(t.duplicate_candidates).where(
-                or_(
-                    t.duplicate_candidates.c.find_a.in_(chunk),
-                    t.duplicate_candidates.c.find_b.in_(chunk),
+        postgresql = self._c.dialect.name == "postgresql"
+        for chunk in _chunks(list(uuids), 1000 if postgresql else CHUNK // 2):
+            if postgresql:
+                # one array parameter: PostgreSQL plans a long IN list slowly
+                chosen: Any = any_(bindparam("uuids", list(chunk), type_=ARRAY(String)))
+                query = select(t.duplicate_candidates).where(
+                    or_(
+                        t.duplicate_candidates.c.find_a == chosen,
+                        t.duplicate_candidates.c.find_b == chosen,
+                    )
                 )
-            )
+            else:
+                query = select(t.duplicate_candidates).where(
+                    or_(
+                        t.duplicate_candidates.c.find_a.in_(chunk),
+                        t.duplicate_candidates.c.find_b.in_(chunk),
+                    )
+                )
             if state is not None:
                 query = query.where(t.duplicate_candidates.c.state == state)
             for row in self._c.execute(query):

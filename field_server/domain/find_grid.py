@@ -18,15 +18,18 @@ season's finds around it. Each find is filed under two keys:
 - its *area key*: the cell and the day, whatever the context; a new find without a context
   matches every context and looks up these.
 
-The band sits in a key's top bits, so the widest band an expedition uses is the largest key it
-holds (one index lookup), and bands nobody uses are not searched. The rest of a key is hashed
-into 58 bits: two cells sharing a key only cost a few extra rows, never a miss.
+A context key's top bits say its *shelf*: the band, and whether the find has no context. Which
+shelves an expedition uses is then a few index range lookups, and a new find looks up no keys
+on empty shelves: a trench dig whose finds all have a context searches no "none" keys, a
+total-station dig no wide bands. The rest of a key is hashed into 57 bits: two cells sharing a
+key only cost a few extra rows, never a miss.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,8 +43,8 @@ MIN_CELL_M = 2.0
 MARGIN = 1.02  # the grid's flat-earth metric against the distance the rules measure
 NO_CONTEXT = 0
 _PRIME = (1 << 61) - 1
-_BAND_SHIFT = 58
-_HASH_MASK = (1 << _BAND_SHIFT) - 1
+_SHELF_SHIFT = 57
+_HASH_MASK = (1 << _SHELF_SHIFT) - 1
 
 
 def reach_m(horizontal_accuracy_m: float | None) -> float:
@@ -60,8 +63,27 @@ def band_of(reach: float) -> int:
     return BANDS - 1
 
 
-def band_of_key(key: int) -> int:
-    return key >> _BAND_SHIFT
+@dataclass(frozen=True, slots=True)
+class Shelf:
+    """Where a find's context key sits: its band, and whether the find has no context."""
+
+    band: int
+    no_context: bool
+
+    @property
+    def lowest_key(self) -> int:
+        return (2 * self.band + self.no_context) << _SHELF_SHIFT
+
+    @property
+    def highest_key(self) -> int:
+        return self.lowest_key | _HASH_MASK
+
+
+SHELVES = tuple(Shelf(band, flag) for band in range(BANDS) for flag in (False, True))
+
+
+def shelf_of_key(context_key: int) -> Shelf:
+    return SHELVES[context_key >> _SHELF_SHIFT]
 
 
 def cell_size_m(band: int) -> float:
@@ -117,11 +139,15 @@ def place_of(
     )
 
 
-def _key(band: int, *parts: int) -> int:
-    value = 0
+def _mix(value: int, *parts: int) -> int:
     for part in parts:
         value = (value * 1_000_003 + part) % _PRIME
-    return (band << _BAND_SHIFT) | (value & _HASH_MASK)
+    return value
+
+
+def _key(shelf: int, prefix: int, band: int, row: int, column: int) -> int:
+    """A cell's key from the hashed (group, [context,] day) it is for."""
+    return (shelf << _SHELF_SHIFT) | (_mix(prefix, band, row, column) & _HASH_MASK)
 
 
 def _row_scale(row: int, size: float) -> float:
@@ -141,18 +167,20 @@ def _own_cell(place: GridPlace) -> tuple[int, int, int]:
 def filed_keys(place: GridPlace) -> tuple[int, int]:
     """The (area key, context key) a find is filed under."""
     band, row, column = _own_cell(place)
+    shelf = 2 * band + (place.context == NO_CONTEXT)
     return (
-        _key(band, place.group, place.day, row, column),
-        _key(band, place.group, place.context, place.day, row, column),
+        _key(2 * band, _mix(0, place.group, place.day), band, row, column),
+        _key(shelf, _mix(0, place.group, place.context, place.day), band, row, column),
     )
 
 
-def _cells(place: GridPlace, widest_band: int) -> list[tuple[int, int, int]]:
-    """(band, row, column) of every cell in which a find that may match this one is filed."""
+def _cells(place: GridPlace, bands: Iterable[int]) -> list[tuple[int, int, int]]:
+    """(band, row, column) of every cell of these bands in which a find that may match this one
+    is filed."""
     own = reach_m(place.horizontal_accuracy_m)
     cells = []
     y = place.lat * METRES_PER_DEGREE
-    for band in range(min(widest_band, BANDS - 1) + 1):
+    for band in sorted(set(bands)):
         size = cell_size_m(band)
         radius = max(own, band_reach_m(band)) * MARGIN
         for row in range(math.floor((y - radius) / size), math.floor((y + radius) / size) + 1):
@@ -163,21 +191,29 @@ def _cells(place: GridPlace, widest_band: int) -> list[tuple[int, int, int]]:
     return cells
 
 
-def neighbourhood_keys(place: GridPlace, widest_band: int = BANDS - 1) -> tuple[set[int], set[int]]:
+def neighbourhood_keys(
+    place: GridPlace, used: Collection[Shelf] = SHELVES
+) -> tuple[set[int], set[int]]:
     """(area keys, context keys) under which every find that may match this one is filed.
 
-    ``widest_band`` is the widest band any find of the expedition is filed in (from its largest
-    key); wider bands hold nothing and are not searched.
+    ``used`` are the shelves the expedition's finds are on; nothing is looked for elsewhere.
     """
-    area: set[int] = set()
-    by_context: set[int] = set()
     days = (place.day - 1, place.day, place.day + 1)
-    contexts = (place.context, NO_CONTEXT)
-    for band, row, column in _cells(place, widest_band):
-        for day in days:
-            if place.context == NO_CONTEXT:
-                area.add(_key(band, place.group, day, row, column))
-            else:
-                for context in contexts:
-                    by_context.add(_key(band, place.group, context, day, row, column))
-    return area, by_context
+    if place.context == NO_CONTEXT:
+        prefixes = [_mix(0, place.group, day) for day in days]
+        area = {
+            _key(2 * band, prefix, band, row, column)
+            for band, row, column in _cells(place, (shelf.band for shelf in used))
+            for prefix in prefixes
+        }
+        return area, set()
+    keys: set[int] = set()
+    for context, no_context in ((place.context, False), (NO_CONTEXT, True)):
+        bands = [shelf.band for shelf in used if shelf.no_context == no_context]
+        prefixes = [_mix(0, place.group, context, day) for day in days]
+        keys.update(
+            _key(2 * band + no_context, prefix, band, row, column)
+            for band, row, column in _cells(place, bands)
+            for prefix in prefixes
+        )
+    return set(), keys

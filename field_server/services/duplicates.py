@@ -113,11 +113,11 @@ class Examination:
 
 def examine_finds(uow: UnitOfWork, expedition_id: int, finds: list[FindTraits]) -> Examination:
     """Compare ``finds`` (their new state, maybe not yet stored) with their neighbourhood."""
-    widest = uow.traits.widest_band(expedition_id)
+    used = uow.traits.shelves(expedition_id)
     area: set[int] = set()
     by_context: set[int] = set()
     for find in finds:
-        more_area, more_context = neighbourhood_keys(grid_place(find), widest)
+        more_area, more_context = neighbourhood_keys(grid_place(find), used)
         area |= more_area
         by_context |= more_context
     around = {f.uuid: f for f in uow.traits.in_cells(expedition_id, area, by_context)}

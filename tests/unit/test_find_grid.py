@@ -8,15 +8,17 @@ import random
 from field_server.domain.find_grid import (
     METRES_PER_DEGREE,
     NO_CONTEXT,
+    SHELVES,
     GridPlace,
+    Shelf,
     band_of,
-    band_of_key,
     context_code,
     day_number,
     filed_keys,
     group_code,
     neighbourhood_keys,
     reach_m,
+    shelf_of_key,
 )
 
 SHERDS = group_code("BSK", "ceramic", "small_find")
@@ -52,20 +54,31 @@ def test_every_find_that_may_match_is_in_the_neighbourhood() -> None:
             SHERDS, their_context, DAY + rng.choice([-1, 0, 1]), theirs, other_lon, other_lat
         )
         area_key, context_key = filed_keys(old)
-        widest = max(band_of_key(area_key), rng.choice([0, 7]))
-        area, by_context = neighbourhood_keys(new, widest)
+        # the shelves of the expedition: at least the one the old find is on
+        used = {shelf_of_key(context_key), *rng.sample(SHELVES, rng.choice([0, 3]))}
+        area, by_context = neighbourhood_keys(new, used)
         if my_context == NO_CONTEXT:
             assert area_key in area and not by_context
         else:
             assert context_key in by_context and not area
 
 
-def test_the_widest_band_is_read_from_the_largest_key() -> None:
-    precise = filed_keys(GridPlace(SHERDS, NO_CONTEXT, DAY, 0.02, 67.05, 48.2))
-    phone = filed_keys(GridPlace(SHERDS, NO_CONTEXT, DAY, 25.0, 67.05, 48.2))
-    assert {band_of_key(k) for k in precise} == {0}
-    assert {band_of_key(k) for k in phone} == {band_of(reach_m(25.0))}
-    assert band_of_key(max(*precise, *phone)) == band_of(reach_m(25.0))
+def test_a_key_says_its_shelf_and_empty_shelves_are_not_searched() -> None:
+    layer = context_code("Р-2", "201")
+    precise = GridPlace(SHERDS, layer, DAY, 0.02, 67.05, 48.2)
+    phone = GridPlace(SHERDS, NO_CONTEXT, DAY, 25.0, 67.05, 48.2)
+    wide = band_of(reach_m(25.0))
+    assert shelf_of_key(filed_keys(precise)[1]) == Shelf(0, no_context=False)
+    assert shelf_of_key(filed_keys(phone)[1]) == Shelf(wide, no_context=True)
+    for shelf in SHELVES:
+        for key in (shelf.lowest_key, shelf.highest_key):
+            assert shelf_of_key(key) == shelf
+    # a dig whose finds all have a context and total-station positions: one shelf to search
+    _, only_own = neighbourhood_keys(precise, {Shelf(0, no_context=False)})
+    _, everything = neighbourhood_keys(precise)
+    assert only_own < everything
+    assert {shelf_of_key(k) for k in only_own} == {Shelf(0, no_context=False)}
+    assert {shelf_of_key(k) for k in everything} == set(SHELVES)
 
 
 def test_other_groups_contexts_and_days_file_under_other_keys() -> None:
