@@ -20,8 +20,9 @@ count and weight must agree too.
 
 Each rule gives a probability-like weight and the score is their noisy-OR (1 − Π(1 − wᵢ)), so
 every further rule raises it and none pushes it past 1. Positions are compared in local metres
-(an equirectangular projection at the pair's mean latitude); the search runs through a shapely
-STRtree, so detection over an expedition is near-linear in its finds.
+(an equirectangular projection at the pair's mean latitude); the search for near pairs runs
+through a sorted grid and, for the few finds that reach further, a shapely STRtree (see
+``near_pairs``), so detection over an expedition is near-linear in its finds.
 """
 
 from __future__ import annotations
