@@ -287,17 +287,19 @@ def full_detection(database_url: str) -> tuple[float, float, int, int, float]:
 
 def incremental(
     uow_factory: UnitOfWorkFactory, survey: str, seed: int, layout: str = "dense"
-) -> tuple[float, float, int]:
-    """One push of 500 new finds into the same trenches: (detection s, whole push s, flagged)."""
-    spent = [0.0]
+) -> tuple[float, float, int, float]:
+    """One push of 500 new finds into the same trenches: (detection s, whole push s, flagged,
+    detection CPU s)."""
+    spent = [0.0, 0.0]  # wall, CPU of this thread (the push runs in it)
 
     def timed(function: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
                 spent[0] += time.perf_counter() - started
+                spent[1] += time.thread_time() - cpu
 
         return run
 
@@ -335,7 +337,7 @@ def incremental(
         any(f["code"] == "duplicate_candidate" for f in r.get("flags", []))
         for r in answer["results"]
     )
-    return spent[0], whole, flagged
+    return spent[0], whole, flagged, spent[1]
 
 
 def postgres_database(server: str) -> tuple[str, str]:
@@ -404,9 +406,11 @@ def run(args: argparse.Namespace, url: str) -> None:
     ]
     detect_ms = statistics.median(p[0] for p in pushes) * 1000
     push_ms = statistics.median(p[1] for p in pushes) * 1000
+    detect_cpu_ms = statistics.median(p[3] for p in pushes) * 1000
     print(
         f"push of 500 finds: detection median {detect_ms:.0f} ms (target ≤ 100 ms: "
-        f"{'ok' if detect_ms <= 100 else 'NO'}), whole push median {push_ms:.0f} ms; "
+        f"{'ok' if detect_ms <= 100 else 'NO'}; CPU {detect_cpu_ms:.0f} ms), whole push "
+        f"median {push_ms:.0f} ms; "
         f"detection runs {[round(p[0] * 1000) for p in pushes]} ms; "
         f"flagged per push {[p[2] for p in pushes]}"
     )
