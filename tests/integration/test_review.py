@@ -112,6 +112,26 @@ def test_a_pair_that_no_longer_matches_is_withdrawn_and_reopens_when_it_matches_
     assert [c["state"] for c in queue(world, "all") if RIM_AGAIN in c["find_uuids"]] == ["open"]
 
 
+def test_finds_with_and_without_a_context_find_each_other_after_a_push(world: World) -> None:
+    push_baskamyr(world)
+
+    def entered_again(uuid: str, number: str, context: str | None) -> set[str]:
+        record = json.loads(json.dumps(camp_batch()[1]))
+        record["uuid"] = uuid
+        record["data"].update(find_number=number, context=context)
+        [result] = world.pushed("leader", [record], device_id="camp-laptop")["results"]
+        assert result["status"] == "created"
+        flags = result.get("flags", [])
+        return {f["other_uuid"] for f in flags if f["code"] == "duplicate_candidate"}
+
+    # no context: compared with the finds of every context around it
+    loose = "0d3f5a8e-2b1c-4e7d-9a6f-3c8b1e2d4f50"
+    assert entered_again(loose, "ULY26-0302", None) == {RIM, RIM_AGAIN}
+    # a context: compared with its own context and with the finds that have none
+    again = "7a2e9c41-5d8b-4f3a-b6e0-1c9d2f7a8e35"
+    assert entered_again(again, "ULY26-0303", "102") == {RIM, RIM_AGAIN, loose}
+
+
 def test_a_push_during_full_detection_is_left_as_the_push_left_it(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
