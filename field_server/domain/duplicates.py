@@ -208,9 +208,10 @@ def detect(finds: Sequence[FindTraits], focus: Collection[str] | None = None) ->
     pairs: set[tuple[int, int]] = set()
     pairs.update(_sharing(finds, lambda f: (f.find_number,)))
     pairs.update(_sharing(finds, lambda f: f.photos))
-    near_i, near_j = near_pairs(NearColumns.of_traits(finds))
-    pairs.update(zip(near_i.tolist(), near_j.tolist(), strict=True))
     wanted = None if focus is None else set(focus)
+    sources = None if wanted is None else [n for n, f in enumerate(finds) if f.uuid in wanted]
+    near_i, near_j = near_pairs(NearColumns.of_traits(finds), sources)
+    pairs.update(zip(near_i.tolist(), near_j.tolist(), strict=True))
     by_uuid = {f.uuid: f for f in finds}
     return assess_pairs(
         by_uuid,
@@ -313,7 +314,7 @@ _ROW_TYPE = np.dtype(
 )
 
 
-def near_pairs(finds: NearColumns) -> tuple[Any, Any]:
+def near_pairs(finds: NearColumns, sources: Any = None) -> tuple[Any, Any]:
     """Index pairs (i < j, as two int arrays) that pass the near-match rule's position, date,
     context and lot tests; what was recorded is weighed later, per pair.
 
@@ -323,6 +324,10 @@ def near_pairs(finds: NearColumns) -> tuple[Any, Any]:
     the next day in its own and the neighbouring cells. The few finds that reach further
     (phone positions) look as far as their own reach through a shapely STRtree. A pair that
     may match lies within the larger reach of the two (find_grid), so either way it is met.
+
+    With ``sources`` (indexes), only pairs with a source in them: each source looks through
+    the STRtree as far as the widest reach, so a push's few finds are not paired with
+    everything around them paired among itself.
     """
     none = np.empty(0, dtype=np.int64)
     n = len(finds)
@@ -335,6 +340,13 @@ def near_pairs(finds: NearColumns) -> tuple[Any, Any]:
     scale = METRES_PER_DEGREE * math.cos(math.radians(float(np.abs(lat).max())))
     x = lon * scale
     y = lat * METRES_PER_DEGREE
+    if sources is not None:
+        sources = np.asarray(sources, dtype=np.int64)
+        distance = np.maximum(reach[sources], reach.max()) * MARGIN + 0.01
+        i, j = _tree_pairs(finds, x, y, sources, distance)
+        packed = np.unique(i * n + j)
+        i, j = packed // n, packed % n
+        return _passing(finds, i, j)
     # the reach of all but the widest-reaching 5 %
     common = max(FLOOR_M, float(np.partition(reach, (n - 1) * 95 // 100)[(n - 1) * 95 // 100]))
     wide = np.flatnonzero(reach > common)
@@ -343,8 +355,14 @@ def near_pairs(finds: NearColumns) -> tuple[Any, Any]:
         far_i, far_j = _tree_pairs(finds, x, y, wide, reach[wide] * MARGIN + 0.01)
         packed = np.unique(np.concatenate([i * n + j, far_i * n + far_j]))
         i, j = packed // n, packed % n
+    return _passing(finds, i, j)
+
+
+def _passing(finds: NearColumns, i: Any, j: Any) -> tuple[Any, Any]:
+    """The pairs (i, j) that pass the near-match rule's day, context, distance and lot tests."""
     if i.size == 0:
-        return none, none
+        return i, j
+    lon, lat, accuracy = finds.lon, finds.lat, finds.accuracy
     ok = np.abs(finds.day[i] - finds.day[j]) <= 1
     context = finds.context
     ok &= (context[i] == NO_CONTEXT) | (context[j] == NO_CONTEXT) | (context[i] == context[j])
@@ -511,14 +529,8 @@ def _seconds(value: str) -> float | None:
 def _recorded_evidence(a: FindTraits, b: FindTraits) -> tuple[float, tuple[str, ...]]:
     """How strongly what was recorded says the two near finds are one object, and which
     agreements say so. Disagreements lower the weight without being listed."""
-    weight = 0.3
+    changes: list[float] = []  # after the object name's, in this order
     rules: list[str] = []
-    similarity = name_similarity(a.object_name, b.object_name)
-    weight += 0.25 * similarity
-    if similarity >= 0.7:
-        rules.append("similar_object_name")
-    elif similarity < 0.4:
-        weight -= 0.1
     measured = [
         (x, y)
         for x, y in (
@@ -530,26 +542,39 @@ def _recorded_evidence(a: FindTraits, b: FindTraits) -> tuple[float, tuple[str, 
     ]
     if measured:
         if all(_agree(x, y, 2.0, 0.1) for x, y in measured):
-            weight += 0.2
+            changes.append(0.2)
             rules.append("same_dimensions")
         else:
             # a measured difference beyond a ruler's error is a different object
-            weight -= 0.4
+            changes.append(-0.4)
     if a.weight_g is not None and b.weight_g is not None:
         if _agree(a.weight_g, b.weight_g, 0.5, 0.1):
-            weight += 0.15
+            changes.append(0.15)
             rules.append("same_weight")
         else:
-            weight -= 0.3
+            changes.append(-0.3)
     if a.quantity != b.quantity:
-        weight -= 0.2
+        changes.append(-0.2)
     if a.recorded_by.casefold() != b.recorded_by.casefold():
-        weight += 0.1
+        changes.append(0.1)
         rules.append("different_recorders")
     else:
-        weight -= 0.1
+        changes.append(-0.1)
     first, second = _seconds(a.recorded_at), _seconds(b.recorded_at)
     if first is not None and second is not None and abs(first - second) <= _CLOSE_IN_TIME_S:
-        weight += 0.05
+        changes.append(0.05)
         rules.append("recorded_close_in_time")
+    # The name is the costly comparison: left out when even the same name could not lift the
+    # weight to the threshold (as when one recorder logs many undescribed finds at one spot).
+    if 0.3 + 0.25 + sum(changes) < NEAR_MATCH_MIN - 1e-9:
+        return 0.0, ()
+    weight = 0.3
+    similarity = name_similarity(a.object_name, b.object_name)
+    weight += 0.25 * similarity
+    if similarity >= 0.7:
+        rules.insert(0, "similar_object_name")
+    elif similarity < 0.4:
+        weight -= 0.1
+    for change in changes:
+        weight += change
     return min(max(weight, 0.0), NEAR_MATCH_MAX), tuple(rules)

@@ -228,6 +228,22 @@ def test_names_in_two_languages_match_either_half() -> None:
     assert name_similarity("Темір пышақ", "бусина стеклянная") < 0.4
 
 
+def test_many_undescribed_finds_of_one_recorder_at_one_spot_are_no_candidates() -> None:
+    # nothing measured, one recorder: even the same name cannot reach the threshold
+    bare = replace(SHERD, length_mm=None, width_mm=None, height_mm=None, weight_g=None)
+    same_name = replace(moved(bare, 0.1), uuid="b", find_number="ULY26-0111")
+    assert assess(bare, same_name) is None
+    other_recorder = replace(same_name, recorded_by="a.nurlankyzy")
+    candidate = assess(bare, other_recorder)
+    assert candidate is not None
+    assert candidate.rules == (
+        "near_match",
+        "similar_object_name",
+        "different_recorders",
+        "recorded_close_in_time",
+    )
+
+
 def test_near_match_weight_threshold_is_between_the_two_kinds_of_neighbour() -> None:
     assert 0.5 < NEAR_MATCH_MIN < 0.6
 
@@ -275,3 +291,9 @@ def test_the_indexes_put_forward_exactly_the_pairs_the_near_match_rule_takes(see
     }
     assert len(taken) > 100
     assert put_forward == taken
+    # and from a few finds only (a push): the pairs with one of them in
+    few = rng.sample(range(len(finds)), 25)
+    few_i, few_j = near_pairs(NearColumns.of_traits(finds), few)
+    assert set(zip(few_i.tolist(), few_j.tolist(), strict=True)) == {
+        (i, j) for i, j in taken if i in few or j in few
+    }
