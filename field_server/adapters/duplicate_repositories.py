@@ -9,12 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    any_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import CHUNK, _bulk_insert, _chunks, _marker
-from field_server.domain.duplicates import FindTraits
-from field_server.domain.find_grid import cell_key, group_code
+from field_server.domain.duplicates import FindTraits, NearColumns, canonical_pair, grid_place
+from field_server.domain.find_grid import SHELVES, Shelf, filed_keys
 
 OPEN = "open"
 MERGED = "merged"
@@ -23,25 +33,36 @@ WITHDRAWN = "withdrawn"  # closed by the server: the finds no longer match
 
 # find_traits columns in FindTraits' field order (photos come from find_photos)
 _TRAIT_NAMES = tuple(name for name in FindTraits.__slots__ if name != "photos")  # type: ignore[attr-defined]
-_TRAIT_COLUMNS = tuple(t.find_traits.c[name] for name in _TRAIT_NAMES)
+_TRAITS = f"SELECT {', '.join(_TRAIT_NAMES)} FROM {t.find_traits.name}"
+_LIVE = f"expedition_id = {{mark}} AND status <> '{MERGED}'"
+# The same, read by a scan in table order: a whole expedition is most of the table, and
+# SQLite would otherwise walk an (expedition_id, …) index and fetch each row out of order,
+# several times slower. The unary plus keeps either database off that index.
+_SCAN = f"+expedition_id = {{mark}} AND status <> '{MERGED}'"
+# what the near-match rule's cheap tests read (NearColumns.of_rows)
+_NEAR_COLUMNS = (
+    "uuid, group_code, context_code, day, lon, lat, horizontal_accuracy_m, "
+    "kind IN ('bulk', 'sample'), quantity, weight_g"
+)
 
 
 def traits_row(traits: FindTraits, expedition_id: int, status: str) -> dict[str, Any]:
-    """The find_traits row of a find, with the grid cell it is filed under."""
+    """The find_traits row of a find, with the grid keys it is filed under."""
     row = {name: getattr(traits, name) for name in _TRAIT_NAMES}
     row["expedition_id"] = expedition_id
     row["status"] = status
-    row["cell"] = cell_key(
-        group_code(traits.site_code, traits.material, traits.kind),
-        traits.horizontal_accuracy_m,
-        traits.lon,
-        traits.lat,
-    )
+    place = grid_place(traits)
+    row["cell"], row["context_cell"] = filed_keys(place)
+    row["group_code"], row["context_code"], row["day"] = place.group, place.context, place.day
     return row
 
 
 class FindTraitsIndex:
-    """What detection reads of finds; merged finds are left out of every read."""
+    """What detection reads of finds; merged finds are left out of every read.
+
+    The reads of many rows go to the driver's cursor and skip SQLAlchemy's result rows, which
+    cost more than the query itself on a whole expedition.
+    """
 
     def __init__(self, connection: Connection) -> None:
         self._c = connection
@@ -60,26 +81,50 @@ class FindTraitsIndex:
         )
         self._c.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
         uuids = sorted(photos)
-        for chunk in _chunks(uuids):
-            self._c.execute(delete(t.find_photos).where(t.find_photos.c.uuid.in_(chunk)))
+        self._matching(f"DELETE FROM {t.find_photos.name} WHERE", "uuid", uuids, fetch=False)
         links = [{"uuid": u, "sha256": s} for u in uuids for s in sorted(set(photos[u]))]
         _bulk_insert(self._c, t.find_photos, links)
+
+    def changed_since(self, expedition_id: int, seq: int) -> frozenset[str]:
+        """The expedition's finds written after change ``seq`` (pushed, revised, merged)."""
+        rows = self._c.execute(
+            select(t.records.c.uuid).where(
+                t.records.c.expedition_id == expedition_id,
+                t.records.c.seq > seq,
+                t.records.c.type == "find",
+            )
+        )
+        return frozenset(row.uuid for row in rows)
 
     def set_status(self, uuid: str, status: str) -> None:
         self._c.execute(
             update(t.find_traits).where(t.find_traits.c.uuid == uuid).values(status=status)
         )
 
-    def in_cells(self, expedition_id: int, keys: Iterable[int]) -> list[FindTraits]:
-        rows: list[Any] = []
-        for chunk in _chunks(sorted(set(keys))):
-            rows.extend(
-                self._c.execute(
-                    self._select().where(
-                        t.find_traits.c.expedition_id == expedition_id,
-                        t.find_traits.c.cell.in_(chunk),
-                    )
-                )
+    def shelves(self, expedition_id: int) -> frozenset[Shelf]:
+        """The grid shelves the expedition's finds are on: one index range lookup each."""
+        mark = _marker(self._c)
+        probe = (
+            f"SELECT 1 FROM {t.find_traits.name} WHERE expedition_id = {mark} "
+            f"AND context_cell BETWEEN {mark} AND {mark}"
+        )
+        params: list[Any] = []
+        for shelf in SHELVES:
+            params += [expedition_id, shelf.lowest_key, shelf.highest_key]
+        [found] = self._fetch(
+            "SELECT " + ", ".join(f"EXISTS ({probe})" for _ in SHELVES), tuple(params)
+        )
+        return frozenset(shelf for shelf, used in zip(SHELVES, found, strict=True) if used)
+
+    def in_cells(
+        self, expedition_id: int, area_keys: Iterable[int], context_keys: Iterable[int]
+    ) -> list[FindTraits]:
+        """Live finds filed under any of the area or context keys (find_grid)."""
+        live = _LIVE.format(mark=_marker(self._c))
+        rows: list[tuple[Any, ...]] = []
+        for column, keys in (("cell", area_keys), ("context_cell", context_keys)):
+            rows += self._matching(
+                f"{_TRAITS} WHERE {live} AND", column, sorted(set(keys)), (expedition_id,)
             )
         return self._with_photos(rows)
 
@@ -87,59 +132,122 @@ class FindTraitsIndex:
         self, expedition_id: int, numbers: Iterable[str], photos: Iterable[str]
     ) -> list[FindTraits]:
         """Live finds of the expedition carrying one of the numbers or naming one of the photos."""
-        rows: list[Any] = []
-        for chunk in _chunks(sorted(set(numbers))):
-            rows.extend(
-                self._c.execute(
-                    self._select()
-                    .join(t.records, t.records.c.uuid == t.find_traits.c.uuid)
-                    .where(
-                        t.records.c.expedition_id == expedition_id,
-                        t.records.c.find_number.in_(chunk),
-                        t.records.c.type == "find",
-                    )
-                )
-            )
-        for chunk in _chunks(sorted(set(photos))):
-            holders = select(t.find_photos.c.uuid).where(t.find_photos.c.sha256.in_(chunk))
-            rows.extend(
-                self._c.execute(
-                    self._select().where(
-                        t.find_traits.c.expedition_id == expedition_id,
-                        t.find_traits.c.uuid.in_(holders),
-                    )
-                )
-            )
+        mark = _marker(self._c)
+        live = _LIVE.format(mark=mark)
+        traits = ", ".join(f"f.{name}" for name in _TRAIT_NAMES)
+        # through the records' (expedition_id, find_number) index
+        rows = self._matching(
+            f"SELECT {traits} FROM {t.find_traits.name} f JOIN {t.records.name} r "
+            f"ON r.uuid = f.uuid WHERE f.status <> '{MERGED}' "
+            f"AND r.expedition_id = {mark} AND r.type = 'find' AND",
+            "r.find_number",
+            sorted(set(numbers)),
+            (expedition_id,),
+        )
+        holders = self._matching(
+            f"SELECT DISTINCT uuid FROM {t.find_photos.name} WHERE", "sha256", sorted(set(photos))
+        )
+        rows += self._matching(
+            f"{_TRAITS} WHERE {live} AND", "uuid", sorted(u for (u,) in holders), (expedition_id,)
+        )
         return self._with_photos(rows)
 
-    def of_expedition(self, expedition_id: int) -> list[FindTraits]:
-        rows = self._c.execute(
-            self._select().where(t.find_traits.c.expedition_id == expedition_id)
-        ).all()
-        photos: dict[str, list[str]] = {}
-        links = self._c.execute(
-            select(t.find_photos.c.uuid, t.find_photos.c.sha256)
-            .join(t.find_traits, t.find_traits.c.uuid == t.find_photos.c.uuid)
-            .where(t.find_traits.c.expedition_id == expedition_id)
+    def near_columns(self, expedition_id: int) -> tuple[list[str], NearColumns]:
+        """The uuids of the expedition's live finds and, in the same order, what the
+        near-match rule's cheap tests read of them."""
+        return NearColumns.of_rows(
+            self._fetch(
+                f"SELECT {_NEAR_COLUMNS} FROM {t.find_traits.name} "
+                f"WHERE {_SCAN.format(mark=_marker(self._c))}",
+                (expedition_id,),
+            )
         )
-        for uuid, sha in links:
-            photos.setdefault(uuid, []).append(sha)
-        return [FindTraits(*row, photos=tuple(photos.get(row[0], ()))) for row in rows]
 
-    def _select(self) -> Any:
-        return select(*_TRAIT_COLUMNS).where(t.find_traits.c.status != MERGED)
+    def sharing_pairs(self, expedition_id: int) -> set[tuple[str, str]]:
+        """Pairs (canonical) of the expedition's live finds that carry one find number or name
+        one photo; the database picks out the shared values."""
+        scan = _SCAN.format(mark=_marker(self._c))
+        holders: dict[tuple[str, str], list[str]] = {}
+        for number, uuid in self._fetch(
+            f"SELECT find_number, uuid FROM {t.find_traits.name} WHERE {scan} AND find_number IN "
+            f"(SELECT find_number FROM {t.find_traits.name} WHERE {scan} "
+            "GROUP BY find_number HAVING COUNT(*) > 1)",
+            (expedition_id, expedition_id),
+        ):
+            holders.setdefault(("number", number), []).append(uuid)
+        # photos named by more than one find anywhere (few), then those of live finds here
+        shared = self._fetch(
+            f"SELECT sha256, uuid FROM {t.find_photos.name} WHERE sha256 IN (SELECT sha256 "
+            f"FROM {t.find_photos.name} GROUP BY sha256 HAVING COUNT(*) > 1)",
+            (),
+        )
+        here = self._live_of(expedition_id, {uuid for _, uuid in shared})
+        for sha, uuid in shared:
+            if uuid in here:
+                holders.setdefault(("photo", sha), []).append(uuid)
+        return {
+            canonical_pair(a, b)
+            for uuids in holders.values()
+            for n, a in enumerate(uuids)
+            for b in uuids[n + 1 :]
+        }
 
-    def _with_photos(self, rows: list[Any]) -> list[FindTraits]:
+    def _live_of(self, expedition_id: int, uuids: set[str]) -> set[str]:
+        live = _LIVE.format(mark=_marker(self._c))
+        sql = f"SELECT uuid FROM {t.find_traits.name} WHERE {live} AND"
+        return {uuid for (uuid,) in self._matching(sql, "uuid", sorted(uuids), (expedition_id,))}
+
+    def of_uuids(self, uuids: Iterable[str]) -> dict[str, FindTraits]:
+        """The traits of these finds (merged ones left out), by uuid."""
+        rows = self._matching(
+            f"{_TRAITS} WHERE status <> '{MERGED}' AND", "uuid", sorted(set(uuids))
+        )
+        return {f.uuid: f for f in self._with_photos(rows)}
+
+    def _matching(
+        self,
+        sql: str,
+        column: str,
+        values: Sequence[Any],
+        params: tuple[Any, ...] = (),
+        *,
+        fetch: bool = True,
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (which ends in WHERE … AND) whose ``column`` holds one of
+        ``values``, a chunk of values per query. On PostgreSQL a chunk is one array parameter:
+        a long IN list costs it more to plan than to run, and given thousands of values at once
+        it expects thousands of rows and scans the table, where each chunk's index lookups take
+        a millisecond."""
+        postgresql = self._c.dialect.name == "postgresql"
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(values, 1000 if postgresql else CHUNK):
+            if postgresql:
+                statement, bound = f"{sql} {column} = ANY(%s)", (*params, list(chunk))
+            else:
+                statement = f"{sql} {column} IN ({self._marks(len(chunk))})"
+                bound = (*params, *chunk)
+            rows.extend(self._fetch(statement, bound, fetch=fetch))
+        return rows
+
+    def _marks(self, count: int) -> str:
+        return ", ".join([_marker(self._c)] * count)
+
+    def _fetch(
+        self, sql: str, params: tuple[Any, ...], *, fetch: bool = True
+    ) -> list[tuple[Any, ...]]:
+        cursor = self._c.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if fetch else []
+        finally:
+            cursor.close()
+
+    def _with_photos(self, rows: list[tuple[Any, ...]]) -> list[FindTraits]:
         unique = {row[0]: row for row in rows}
         photos: dict[str, list[str]] = {}
-        for chunk in _chunks(sorted(unique)):
-            links = self._c.execute(
-                select(t.find_photos.c.uuid, t.find_photos.c.sha256).where(
-                    t.find_photos.c.uuid.in_(chunk)
-                )
-            )
-            for uuid, sha in links:
-                photos.setdefault(uuid, []).append(sha)
+        sql = f"SELECT uuid, sha256 FROM {t.find_photos.name} WHERE"
+        for uuid, sha in self._matching(sql, "uuid", sorted(unique)):
+            photos.setdefault(uuid, []).append(sha)
         return [FindTraits(*row, photos=tuple(photos.get(u, ()))) for u, row in unique.items()]
 
 
@@ -246,13 +354,24 @@ class DuplicateCandidates:
 
     def involving(self, uuids: Sequence[str], state: str | None = OPEN) -> list[CandidateRow]:
         found: dict[int, CandidateRow] = {}
-        for chunk in _chunks(list(uuids), CHUNK // 2):
-            query = select(t.duplicate_candidates).where(
-                or_(
-                    t.duplicate_candidates.c.find_a.in_(chunk),
-                    t.duplicate_candidates.c.find_b.in_(chunk),
+        postgresql = self._c.dialect.name == "postgresql"
+        for chunk in _chunks(list(uuids), 1000 if postgresql else CHUNK // 2):
+            if postgresql:
+                # one array parameter: PostgreSQL plans a long IN list slowly
+                chosen: Any = any_(bindparam("uuids", list(chunk), type_=ARRAY(String)))
+                query = select(t.duplicate_candidates).where(
+                    or_(
+                        t.duplicate_candidates.c.find_a == chosen,
+                        t.duplicate_candidates.c.find_b == chosen,
+                    )
                 )
-            )
+            else:
+                query = select(t.duplicate_candidates).where(
+                    or_(
+                        t.duplicate_candidates.c.find_a.in_(chunk),
+                        t.duplicate_candidates.c.find_b.in_(chunk),
+                    )
+                )
             if state is not None:
                 query = query.where(t.duplicate_candidates.c.state == state)
             for row in self._c.execute(query):

@@ -330,9 +330,17 @@ find_traits = Table(
     Column("height_mm", Float),
     Column("recorded_by", String(200), nullable=False),
     Column("recorded_at", String(40), nullable=False),
-    # the find's cell in the accuracy-banded grid (field_server.domain.find_grid)
+    # the find's keys in the accuracy-banded grid (field_server.domain.find_grid): its cell and
+    # day whatever the context, and the same with its context
     Column("cell", BigInteger, nullable=False),
+    Column("context_cell", BigInteger, nullable=False),
+    # numbers for (site, material, kind), (trench, context) and the day found, so a whole
+    # expedition is compared from numbers alone (find_grid's group_code, context_code, day_number)
+    Column("group_code", BigInteger, nullable=False),
+    Column("context_code", BigInteger, nullable=False),
+    Column("day", Integer, nullable=False),
     Index(None, "expedition_id", "cell"),
+    Index(None, "expedition_id", "context_cell"),
 )
 
 # Which photo a find names, so a shared photo is found by an index, not by reading every find.

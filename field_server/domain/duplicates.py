@@ -20,8 +20,9 @@ count and weight must agree too.
 
 Each rule gives a probability-like weight and the score is their noisy-OR (1 − Π(1 − wᵢ)), so
 every further rule raises it and none pushes it past 1. Positions are compared in local metres
-(an equirectangular projection at the pair's mean latitude); the search runs through a shapely
-STRtree, so detection over an expedition is near-linear in its finds.
+(an equirectangular projection at the pair's mean latitude); the search for near pairs runs
+through a sorted grid and, for the few finds that reach further, a shapely STRtree (see
+``near_pairs``), so detection over an expedition is near-linear in its finds.
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ from typing import Any
 import numpy as np
 import shapely
 
-from field_server.domain.find_grid import FLOOR_M, MARGIN, METRES_PER_DEGREE, reach_m
+from field_server.domain.find_grid import (
+    FLOOR_M,
+    MARGIN,
+    METRES_PER_DEGREE,
+    NO_CONTEXT,
+    GridPlace,
+    place_of,
+)
 
 SAME_FIND_NUMBER = 0.9
 SHARED_PHOTO = 0.85
@@ -114,6 +122,21 @@ def traits_of(uuid: str, data: Mapping[str, Any]) -> FindTraits:
     )
 
 
+def grid_place(find: FindTraits) -> GridPlace:
+    """Where the find is filed in the grid that hands out neighbourhoods."""
+    return place_of(
+        find.site_code,
+        find.material,
+        find.kind,
+        find.trench,
+        find.context,
+        find.found_on,
+        find.horizontal_accuracy_m,
+        find.lon,
+        find.lat,
+    )
+
+
 def canonical_pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
@@ -185,82 +208,253 @@ def detect(finds: Sequence[FindTraits], focus: Collection[str] | None = None) ->
     pairs: set[tuple[int, int]] = set()
     pairs.update(_sharing(finds, lambda f: (f.find_number,)))
     pairs.update(_sharing(finds, lambda f: f.photos))
-    pairs.update(near_pairs(finds))
     wanted = None if focus is None else set(focus)
+    sources = None if wanted is None else [n for n, f in enumerate(finds) if f.uuid in wanted]
+    near_i, near_j = near_pairs(NearColumns.of_traits(finds), sources)
+    pairs.update(zip(near_i.tolist(), near_j.tolist(), strict=True))
+    by_uuid = {f.uuid: f for f in finds}
+    return assess_pairs(
+        by_uuid,
+        (
+            (finds[i].uuid, finds[j].uuid)
+            for i, j in pairs
+            if wanted is None or finds[i].uuid in wanted or finds[j].uuid in wanted
+        ),
+    )
+
+
+def assess_pairs(
+    finds: Mapping[str, FindTraits], pairs: Iterable[tuple[str, str]]
+) -> list[Candidate]:
+    """The candidates among the pairs of uuids that an index put forward, best first."""
     found = []
-    for i, j in pairs:
-        a, b = finds[i], finds[j]
-        if wanted is not None and a.uuid not in wanted and b.uuid not in wanted:
-            continue
-        candidate = assess(a, b)
+    for a, b in pairs:
+        candidate = assess(finds[a], finds[b])
         if candidate is not None:
             found.append(candidate)
     found.sort(key=lambda c: (-c.score, c.find_uuids))
     return found
 
 
-def near_pairs(finds: Sequence[FindTraits]) -> set[tuple[int, int]]:
-    """Index pairs (i < j) that pass the near-match rule's position, date, context and lot
-    tests, found through a spatial index; what was recorded is weighed later, per pair."""
+@dataclass(frozen=True)
+class NearColumns:
+    """What the near-match rule's position, day, context and lot tests read of many finds, one
+    numpy array per trait (the i-th value of each is the i-th find's), so that a whole
+    expedition is tested without an object per find. Groups and contexts are hashed numbers
+    (find_grid): two that share one only put forward a pair that ``assess`` then refuses."""
+
+    group: Any  # int64: (site, material, kind), numbered 0, 1, … among these finds
+    context: Any  # int64: (trench, context); NO_CONTEXT for none
+    day: Any  # int64: day_number of found_on
+    lon: Any  # float64
+    lat: Any  # float64
+    accuracy: Any  # float64, 0 where not recorded
+    bulk: Any  # bool: a bulk lot or a sample
+    quantity: Any  # int64
+    weight: Any  # float64, NaN where not recorded
+
+    def __len__(self) -> int:
+        return int(self.lon.shape[0])
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[tuple[Any, ...]]) -> tuple[list[str], NearColumns]:
+        """From rows of (uuid, group code, context code, day, lon, lat, horizontal accuracy,
+        bulk, quantity, weight), as a database hands them out: the uuids, and the columns in
+        their order. None stands for a value not recorded."""
+        # numpy turns the rows into one structured array in C, None into NaN
+        table = np.array(rows, dtype=_ROW_TYPE)
+        columns = cls(
+            group=np.unique(table["group"], return_inverse=True)[1].astype(np.int64),
+            context=table["context"],
+            day=table["day"],
+            lon=table["lon"],
+            lat=table["lat"],
+            accuracy=np.nan_to_num(table["accuracy"], nan=0.0),
+            bulk=table["bulk"],
+            quantity=table["quantity"],
+            weight=table["weight"],
+        )
+        return table["uuid"].tolist(), columns
+
+    @classmethod
+    def of_traits(cls, finds: Sequence[FindTraits]) -> NearColumns:
+        rows = []
+        for find in finds:
+            place = grid_place(find)
+            rows.append(
+                (
+                    find.uuid,
+                    place.group,
+                    place.context,
+                    place.day,
+                    find.lon,
+                    find.lat,
+                    find.horizontal_accuracy_m,
+                    find.kind in BULK_KINDS,
+                    find.quantity,
+                    find.weight_g,
+                )
+            )
+        return cls.of_rows(rows)[1]
+
+
+_ROW_TYPE = np.dtype(
+    [
+        ("uuid", object),
+        ("group", np.int64),
+        ("context", np.int64),
+        ("day", np.int64),
+        ("lon", np.float64),
+        ("lat", np.float64),
+        ("accuracy", np.float64),
+        ("bulk", bool),
+        ("quantity", np.int64),
+        ("weight", np.float64),
+    ]
+)
+
+
+def near_pairs(finds: NearColumns, sources: Any = None) -> tuple[Any, Any]:
+    """Index pairs (i < j, as two int arrays) that pass the near-match rule's position, date,
+    context and lot tests; what was recorded is weighed later, per pair.
+
+    Most finds of a dig share one small reach (total-station positions: 0.5 m), so they are
+    paired through a grid of cells at least that wide, keyed by (site, material, kind), day
+    and cell, with sorted keys and binary search: a find meets only the finds of its own and
+    the next day in its own and the neighbouring cells. The few finds that reach further
+    (phone positions) look as far as their own reach through a shapely STRtree. A pair that
+    may match lies within the larger reach of the two (find_grid), so either way it is met.
+
+    With ``sources`` (indexes), only pairs with a source in them: each source looks through
+    the STRtree as far as the widest reach, so a push's few finds are not paired with
+    everything around them paired among itself.
+    """
+    none = np.empty(0, dtype=np.int64)
     n = len(finds)
     if n < 2:
-        return set()
-    groups: dict[tuple[str | None, str, str], int] = {}
-    contexts: dict[tuple[str | None, str], int] = {}
-    group = np.fromiter(
-        (groups.setdefault((f.site_code, f.material, f.kind), len(groups)) for f in finds),
-        dtype=np.int64,
-        count=n,
-    )
-    context = np.fromiter(
-        (
-            -1 if f.context is None else contexts.setdefault((f.trench, f.context), len(contexts))
-            for f in finds
-        ),
-        dtype=np.int64,
-        count=n,
-    )
-    lon = np.fromiter((f.lon for f in finds), dtype=np.float64, count=n)
-    lat = np.fromiter((f.lat for f in finds), dtype=np.float64, count=n)
-    accuracy = np.fromiter(
-        (f.horizontal_accuracy_m or 0.0 for f in finds), dtype=np.float64, count=n
-    )
-    day = np.fromiter((_day(f.found_on) for f in finds), dtype=np.int64, count=n)
-    reach = np.fromiter((reach_m(f.horizontal_accuracy_m) for f in finds), np.float64, n)
-
-    # Local metres around the finds' mean latitude, each (site, material, kind) moved far
-    # away from the others so that one tree holds every group without mixing them.
-    origin = math.radians(float(lat.mean()))
-    x = lon * METRES_PER_DEGREE * math.cos(origin) + group * _GROUP_SPACING_M
+        return none, none
+    lon, lat, accuracy = finds.lon, finds.lat, finds.accuracy
+    reach = np.maximum(FLOOR_M, math.sqrt(2.0) * accuracy)
+    # Local metres. East–west at the cosine of the latitude furthest from the equator, so
+    # that no distance comes out longer here than the rules measure it.
+    scale = METRES_PER_DEGREE * math.cos(math.radians(float(np.abs(lat).max())))
+    x = lon * scale
     y = lat * METRES_PER_DEGREE
-    tree = shapely.STRtree(shapely.points(x, y))
-    # Each find looks as far as its own reach; a pair within the larger of the two reaches is
-    # found from that side, and every pair that may match lies within it (find_grid).
-    source, target = tree.query(
-        shapely.points(x, y), predicate="dwithin", distance=reach * MARGIN + 0.01
-    )
-    keep = source < target
-    i, j = source[keep], target[keep]
-    if i.size == 0:
-        return set()
+    if sources is not None:
+        sources = np.asarray(sources, dtype=np.int64)
+        distance = np.maximum(reach[sources], reach.max()) * MARGIN + 0.01
+        i, j = _tree_pairs(finds, x, y, sources, distance)
+        packed = np.unique(i * n + j)
+        i, j = packed // n, packed % n
+        return _passing(finds, i, j)
+    # the reach of all but the widest-reaching 5 %
+    common = max(FLOOR_M, float(np.partition(reach, (n - 1) * 95 // 100)[(n - 1) * 95 // 100]))
+    wide = np.flatnonzero(reach > common)
+    i, j = _grid_pairs(finds, x, y, np.flatnonzero(reach <= common), common * MARGIN + 0.01)
+    if wide.size:
+        far_i, far_j = _tree_pairs(finds, x, y, wide, reach[wide] * MARGIN + 0.01)
+        packed = np.unique(np.concatenate([i * n + j, far_i * n + far_j]))
+        i, j = packed // n, packed % n
+    return _passing(finds, i, j)
 
+
+def _passing(finds: NearColumns, i: Any, j: Any) -> tuple[Any, Any]:
+    """The pairs (i, j) that pass the near-match rule's day, context, distance and lot tests."""
+    if i.size == 0:
+        return i, j
+    lon, lat, accuracy = finds.lon, finds.lat, finds.accuracy
+    ok = np.abs(finds.day[i] - finds.day[j]) <= 1
+    context = finds.context
+    ok &= (context[i] == NO_CONTEXT) | (context[j] == NO_CONTEXT) | (context[i] == context[j])
+    i, j = i[ok], j[ok]
     mid = np.radians((lat[i] + lat[j]) / 2.0)
     dx = (lon[j] - lon[i]) * METRES_PER_DEGREE * np.cos(mid)
     dy = (lat[j] - lat[i]) * METRES_PER_DEGREE
     radius = np.maximum(FLOOR_M, np.hypot(accuracy[i], accuracy[j]))
     ok = np.hypot(dx, dy) <= radius
-    ok &= np.abs(day[i] - day[j]) <= 1
-    ok &= (context[i] < 0) | (context[j] < 0) | (context[i] == context[j])
-
-    bulk = np.fromiter((f.kind in BULK_KINDS for f in finds), dtype=bool, count=n)
-    if bulk[i].any():
-        quantity = np.fromiter((f.quantity for f in finds), dtype=np.int64, count=n)
-        weight = np.fromiter(
-            (np.nan if f.weight_g is None else f.weight_g for f in finds), np.float64, n
-        )
+    bulk = finds.bulk[i]
+    if bulk.any():
+        quantity, weight = finds.quantity, finds.weight
         same_lot = (quantity[i] == quantity[j]) & _close(weight[i], weight[j], 1.0, 0.01)
-        ok &= ~bulk[i] | same_lot
-    return set(zip(i[ok].tolist(), j[ok].tolist(), strict=True))
+        ok &= ~bulk | same_lot
+    return i[ok], j[ok]
+
+
+# Cells a find looks into, as (days later, cells east, cells north): its own cell once (pairs
+# inside it are taken once, i < j), half of its neighbours on its own day (the other half
+# finds it), and all nine cells of the next day (the next day's finds do not look back).
+_LOOKS = (
+    (0, 0, 0),
+    (0, 1, -1),
+    (0, 1, 0),
+    (0, 1, 1),
+    (0, 0, 1),
+    *((1, east, north) for east in (-1, 0, 1) for north in (-1, 0, 1)),
+)
+_KEY_LIMIT = 1 << 62
+
+
+def _grid_pairs(finds: NearColumns, x: Any, y: Any, members: Any, size: float) -> tuple[Any, Any]:
+    """Pairs (i < j) among ``members`` in the same group, a day or less apart, in the same or
+    neighbouring cells of ``size`` metres (at least the reach of every member)."""
+    none = np.empty(0, dtype=np.int64)
+    if members.size < 2:
+        return none, none
+    group, day = finds.group[members], finds.day[members]
+    xs, ys = x[members], y[members]
+    # Every coordinate of the key counted from one below its least value, so that the
+    # neighbours' keys stay inside the same packing; cells grow until the key fits 62 bits.
+    day = day - day.min() + 1
+    days, groups = int(day.max()) + 2, int(group.max()) + 1
+    while True:
+        column = np.floor((xs - xs.min()) / size).astype(np.int64) + 1
+        row = np.floor((ys - ys.min()) / size).astype(np.int64) + 1
+        columns, rows = int(column.max()) + 2, int(row.max()) + 2
+        if groups * days * columns * rows < _KEY_LIMIT:
+            break
+        size *= 2.0
+
+    def key(d: Any, c: Any, r: Any) -> Any:
+        return ((group * days + d) * columns + c) * rows + r
+
+    order = np.argsort(key(day, column, row), kind="stable")
+    ordered = key(day, column, row)[order]
+    found_i, found_j = [], []
+    for later, east, north in _LOOKS:
+        # the key is linear in each part, so a neighbour's key is the own key plus a constant
+        # and the keys looked up come in order (binary search over sorted needles is fast)
+        wanted = ordered + ((later * columns + east) * rows + north)
+        first = np.searchsorted(ordered, wanted, side="left")
+        counts = np.searchsorted(ordered, wanted, side="right") - first
+        total = int(counts.sum())
+        if total == 0:
+            continue
+        source = np.repeat(order, counts)
+        step = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        target = order[np.repeat(first, counts) + step]
+        if (later, east, north) == (0, 0, 0):
+            keep = source < target
+            source, target = source[keep], target[keep]
+        found_i.append(members[source])
+        found_j.append(members[target])
+    if not found_i:
+        return none, none
+    a, b = np.concatenate(found_i), np.concatenate(found_j)
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+def _tree_pairs(finds: NearColumns, x: Any, y: Any, sources: Any, distance: Any) -> tuple[Any, Any]:
+    """Pairs (i < j) of each source find with every find of its group within ``distance``."""
+    # each (site, material, kind) moved far from the others: one tree holds every group
+    shifted = x + finds.group * _GROUP_SPACING_M
+    tree = shapely.STRtree(shapely.points(shifted, y))
+    source, target = tree.query(
+        shapely.points(shifted[sources], y[sources]), predicate="dwithin", distance=distance
+    )
+    a, b = sources[source], target
+    keep = a != b
+    a, b = a[keep], b[keep]
+    return np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
 
 
 def _sharing(finds: Sequence[FindTraits], keys: Any) -> Iterable[tuple[int, int]]:
@@ -335,14 +529,8 @@ def _seconds(value: str) -> float | None:
 def _recorded_evidence(a: FindTraits, b: FindTraits) -> tuple[float, tuple[str, ...]]:
     """How strongly what was recorded says the two near finds are one object, and which
     agreements say so. Disagreements lower the weight without being listed."""
-    weight = 0.3
+    changes: list[float] = []  # after the object name's, in this order
     rules: list[str] = []
-    similarity = name_similarity(a.object_name, b.object_name)
-    weight += 0.25 * similarity
-    if similarity >= 0.7:
-        rules.append("similar_object_name")
-    elif similarity < 0.4:
-        weight -= 0.1
     measured = [
         (x, y)
         for x, y in (
@@ -354,26 +542,39 @@ def _recorded_evidence(a: FindTraits, b: FindTraits) -> tuple[float, tuple[str, 
     ]
     if measured:
         if all(_agree(x, y, 2.0, 0.1) for x, y in measured):
-            weight += 0.2
+            changes.append(0.2)
             rules.append("same_dimensions")
         else:
             # a measured difference beyond a ruler's error is a different object
-            weight -= 0.4
+            changes.append(-0.4)
     if a.weight_g is not None and b.weight_g is not None:
         if _agree(a.weight_g, b.weight_g, 0.5, 0.1):
-            weight += 0.15
+            changes.append(0.15)
             rules.append("same_weight")
         else:
-            weight -= 0.3
+            changes.append(-0.3)
     if a.quantity != b.quantity:
-        weight -= 0.2
+        changes.append(-0.2)
     if a.recorded_by.casefold() != b.recorded_by.casefold():
-        weight += 0.1
+        changes.append(0.1)
         rules.append("different_recorders")
     else:
-        weight -= 0.1
+        changes.append(-0.1)
     first, second = _seconds(a.recorded_at), _seconds(b.recorded_at)
     if first is not None and second is not None and abs(first - second) <= _CLOSE_IN_TIME_S:
-        weight += 0.05
+        changes.append(0.05)
         rules.append("recorded_close_in_time")
+    # The name is the costly comparison: left out when even the same name could not lift the
+    # weight to the threshold (as when one recorder logs many undescribed finds at one spot).
+    if 0.3 + 0.25 + sum(changes) < NEAR_MATCH_MIN - 1e-9:
+        return 0.0, ()
+    weight = 0.3
+    similarity = name_similarity(a.object_name, b.object_name)
+    weight += 0.25 * similarity
+    if similarity >= 0.7:
+        rules.insert(0, "similar_object_name")
+    elif similarity < 0.4:
+        weight -= 0.1
+    for change in changes:
+        weight += change
     return min(max(weight, 0.0), NEAR_MATCH_MAX), tuple(rules)

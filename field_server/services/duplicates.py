@@ -26,8 +26,16 @@ from field_server.adapters.duplicate_repositories import (
 from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
-from field_server.domain.duplicates import Candidate, FindTraits, detect
-from field_server.domain.find_grid import group_code, neighbourhood_keys
+from field_server.domain.duplicates import (
+    Candidate,
+    FindTraits,
+    assess_pairs,
+    canonical_pair,
+    detect,
+    grid_place,
+    near_pairs,
+)
+from field_server.domain.find_grid import neighbourhood_keys
 from field_server.services.auth import now_utc
 from field_server.services.errors import Forbidden, InvalidInput, NotAllowed, NotFound
 
@@ -43,10 +51,15 @@ class Examination:
     candidates: list[Candidate]
     stored: dict[tuple[str, str], CandidateRow]
     numbers: dict[str, str] = field(default_factory=dict)  # uuid -> find number, for words
+    # Finds written after the comparison read them: their pairs stay as the push or museum
+    # revision that wrote them left them (each of those compares its own finds).
+    moved_on: frozenset[str] = frozenset()
     open_pairs: dict[tuple[str, str], Candidate] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for candidate in self.candidates:
+            if not self.moved_on.isdisjoint(candidate.find_uuids):
+                continue
             row = self.stored.get(candidate.find_uuids)
             if row is None or row.state in (OPEN, WITHDRAWN):
                 self.open_pairs[candidate.find_uuids] = candidate
@@ -90,7 +103,7 @@ class Examination:
         withdrawn = [
             {"candidate_id": row.id, "state": WITHDRAWN, "updated_at": now}
             for row in still_open
-            if row.pair not in self.open_pairs
+            if row.pair not in self.open_pairs and self.moved_on.isdisjoint(row.pair)
         ]
         uow.candidates.insert(inserts)
         uow.candidates.update_many(updates)
@@ -100,11 +113,14 @@ class Examination:
 
 def examine_finds(uow: UnitOfWork, expedition_id: int, finds: list[FindTraits]) -> Examination:
     """Compare ``finds`` (their new state, maybe not yet stored) with their neighbourhood."""
-    keys: set[int] = set()
+    used = uow.traits.shelves(expedition_id)
+    area: set[int] = set()
+    by_context: set[int] = set()
     for find in finds:
-        group = group_code(find.site_code, find.material, find.kind)
-        keys |= neighbourhood_keys(group, find.horizontal_accuracy_m, find.lon, find.lat)
-    around = {f.uuid: f for f in uow.traits.in_cells(expedition_id, keys)}
+        more_area, more_context = neighbourhood_keys(grid_place(find), used)
+        area |= more_area
+        by_context |= more_context
+    around = {f.uuid: f for f in uow.traits.in_cells(expedition_id, area, by_context)}
     for find in uow.traits.with_numbers_or_photos(
         expedition_id,
         (f.find_number for f in finds),
@@ -154,16 +170,29 @@ def detect_expedition(
     uow_factory: UnitOfWorkFactory, actor: Actor | None, code: str
 ) -> DetectionReport:
     """Compare every live find of an expedition. ``actor`` None is the server's own CLI."""
-    # Under the writers' lock, so no push changes a find between reading and saving: a run
-    # holds pushes up for its second or two, and is asked for rarely.
-    with uow_factory(write=True) as uow:
+    # Read and compared outside the writers' lock, which pushes wait for: on a large
+    # expedition that takes a second or more. The queue is then written in a short write
+    # transaction, leaving alone the pairs of finds written in between (see Examination).
+    with uow_factory() as uow:
         expedition = _expedition(uow, code)
         if actor is not None and not actor.may_review():
             raise Forbidden("only a reviewer or an admin runs duplicate detection")
-        finds = uow.traits.of_expedition(expedition.id)
-        candidates = detect(finds)
+        read_at = uow.changes.committed_value()
+        uuids, columns = uow.traits.near_columns(expedition.id)
+        near_i, near_j = near_pairs(columns)
+        del columns
+        pairs = uow.traits.sharing_pairs(expedition.id)
+        pairs.update(
+            canonical_pair(uuids[i], uuids[j])
+            for i, j in zip(near_i.tolist(), near_j.tolist(), strict=True)
+        )
+        finds = uow.traits.of_uuids(u for pair in pairs for u in pair)
+    # a find merged between two of the reads above is no longer there to compare
+    candidates = assess_pairs(finds, (p for p in pairs if p[0] in finds and p[1] in finds))
+    with uow_factory(write=True) as uow:
+        moved_on = uow.traits.changed_since(expedition.id, read_at)
         stored = uow.candidates.of_pairs(c.find_uuids for c in candidates)
-        examination = Examination(expedition.id, None, candidates, stored)
+        examination = Examination(expedition.id, None, candidates, stored, moved_on=moved_on)
         now = now_utc()
         counts = examination.save(uow, now)
         uow.audit.add(
@@ -171,10 +200,10 @@ def detect_expedition(
             actor.user_id if actor else None,
             "duplicates.detect",
             f"expedition:{code}",
-            {"finds": len(finds), **counts},
+            {"finds": len(uuids), **counts},
         )
         uow.commit()
-    return DetectionReport(code, len(finds), len(examination.open_pairs), **counts)
+    return DetectionReport(code, len(uuids), len(examination.open_pairs), **counts)
 
 
 def list_candidates(

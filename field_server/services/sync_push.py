@@ -16,7 +16,7 @@ from field_server.adapters.duplicate_repositories import traits_row
 from field_server.adapters.repositories import ExpeditionRow, SiteRow, StoredRecord
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
-from field_server.domain.duplicates import traits_of
+from field_server.domain.duplicates import FindTraits, traits_of
 from field_server.domain.merge import three_way_merge
 from field_server.domain.site_boundary import SiteBoundary, site_boundary
 from field_server.domain.spatial_checks import accuracy_threshold, spatial_flags
@@ -154,6 +154,7 @@ class _BatchWriter:
         self._last_seq: int | None = None
         # finds whose data this batch changes: uuid -> (expedition id, new data, status)
         self.changed_finds: dict[str, tuple[int, dict[str, Any], str]] = {}
+        self.changed_traits: dict[str, FindTraits] = {}  # what duplicate detection compares
         self.kept: dict[str, str] = {}  # a merged find's uuid -> the find it lives on in
         self.examinations: list[Examination] = []
 
@@ -207,7 +208,8 @@ class _BatchWriter:
         pushed ones that may be duplicates (the queue is written after the records)."""
         by_expedition: dict[int, list[Any]] = defaultdict(list)
         for uuid, (expedition_id, data, _) in self.changed_finds.items():
-            by_expedition[expedition_id].append(traits_of(uuid, data))
+            self.changed_traits[uuid] = traits_of(uuid, data)
+            by_expedition[expedition_id].append(self.changed_traits[uuid])
         items = {i.envelope.uuid: i for i in live if i.envelope and i.result}
         for expedition_id, finds in by_expedition.items():
             examination = examine_finds(self.uow, expedition_id, finds)
@@ -224,8 +226,8 @@ class _BatchWriter:
 
     def _save_duplicates(self) -> None:
         rows = [
-            traits_row(traits_of(uuid, data), expedition_id, status)
-            for uuid, (expedition_id, data, status) in self.changed_finds.items()
+            traits_row(self.changed_traits[uuid], expedition_id, status)
+            for uuid, (expedition_id, _, status) in self.changed_finds.items()
         ]
         photos = {
             uuid: tuple(data["photos"] or ()) for uuid, (_, data, _) in self.changed_finds.items()

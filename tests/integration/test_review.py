@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, select
 
 from field_server.adapters import tables
+from field_server.services import duplicates
 from field_server.services.auth import now_utc
 from tests import samples
 from tests.integration.conftest import World, sample_batch
@@ -108,6 +110,51 @@ def test_a_pair_that_no_longer_matches_is_withdrawn_and_reopens_when_it_matches_
     back = dict(rim_again, base_rev=2, rev=3)
     world.pushed("leader", [back], device_id="camp-laptop")
     assert [c["state"] for c in queue(world, "all") if RIM_AGAIN in c["find_uuids"]] == ["open"]
+
+
+def test_finds_with_and_without_a_context_find_each_other_after_a_push(world: World) -> None:
+    push_baskamyr(world)
+
+    def entered_again(uuid: str, number: str, context: str | None) -> set[str]:
+        record = json.loads(json.dumps(camp_batch()[1]))
+        record["uuid"] = uuid
+        record["data"].update(find_number=number, context=context)
+        [result] = world.pushed("leader", [record], device_id="camp-laptop")["results"]
+        assert result["status"] == "created"
+        flags = result.get("flags", [])
+        return {f["other_uuid"] for f in flags if f["code"] == "duplicate_candidate"}
+
+    # no context: compared with the finds of every context around it
+    loose = "0d3f5a8e-2b1c-4e7d-9a6f-3c8b1e2d4f50"
+    assert entered_again(loose, "ULY26-0302", None) == {RIM, RIM_AGAIN}
+    # a context: compared with its own context and with the finds that have none
+    again = "7a2e9c41-5d8b-4f3a-b6e0-1c9d2f7a8e35"
+    assert entered_again(again, "ULY26-0303", "102") == {RIM, RIM_AGAIN, loose}
+
+
+def test_a_push_during_full_detection_is_left_as_the_push_left_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    push_baskamyr(world)
+    rim_again = camp_batch()[1]
+    moved = json.loads(json.dumps(rim_again))
+    moved.update(base_rev=1, rev=2)
+    moved["data"]["material"] = "glass"
+    compare = duplicates.near_pairs
+
+    def push_meanwhile(finds: Any) -> Any:
+        # the run has read the finds (the rim twice); a device now moves one of them away
+        world.pushed("leader", [moved], device_id="camp-laptop")
+        return compare(finds)
+
+    monkeypatch.setattr(duplicates, "near_pairs", push_meanwhile)
+    report = post(world, "/api/v1/expeditions/ULY-2026/duplicates/detect", None).get_json()
+    states = {pair(c): c["state"] for c in queue(world, "all")}
+    assert states == {
+        frozenset({RIM, RIM_AGAIN}): "withdrawn",
+        frozenset({ARROWHEAD, NAIL}): "open",
+    }
+    assert report["open"] == 1 and report["withdrawn"] == 0
 
 
 def test_merge_keeps_both_histories_and_routes_the_alias_to_the_kept_find(world: World) -> None:

@@ -11,11 +11,14 @@ import pytest
 from field_server.domain.duplicates import (
     NEAR_MATCH_MIN,
     FindTraits,
+    NearColumns,
     assess,
     detect,
     distance_m,
+    is_near_match,
     match_radius_m,
     name_similarity,
+    near_pairs,
     traits_of,
 )
 from field_server.domain.find_grid import METRES_PER_DEGREE
@@ -225,6 +228,22 @@ def test_names_in_two_languages_match_either_half() -> None:
     assert name_similarity("Темір пышақ", "бусина стеклянная") < 0.4
 
 
+def test_many_undescribed_finds_of_one_recorder_at_one_spot_are_no_candidates() -> None:
+    # nothing measured, one recorder: even the same name cannot reach the threshold
+    bare = replace(SHERD, length_mm=None, width_mm=None, height_mm=None, weight_g=None)
+    same_name = replace(moved(bare, 0.1), uuid="b", find_number="ULY26-0111")
+    assert assess(bare, same_name) is None
+    other_recorder = replace(same_name, recorded_by="a.nurlankyzy")
+    candidate = assess(bare, other_recorder)
+    assert candidate is not None
+    assert candidate.rules == (
+        "near_match",
+        "similar_object_name",
+        "different_recorders",
+        "recorded_close_in_time",
+    )
+
+
 def test_near_match_weight_threshold_is_between_the_two_kinds_of_neighbour() -> None:
     assert 0.5 < NEAR_MATCH_MIN < 0.6
 
@@ -235,3 +254,46 @@ def test_traits_come_from_wire_data() -> None:
     assert traits.find_number == record["data"]["find_number"]
     assert traits.lon == record["data"]["position"]["lon"]
     assert traits.photos == ()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_indexes_put_forward_exactly_the_pairs_the_near_match_rule_takes(seed: int) -> None:
+    # total-station finds with a few phone positions among them, finds without a context,
+    # bulk lots, three days and two groups: every index path and every cheap test is used
+    rng = random.Random(seed)
+    finds = []
+    for n in range(600):
+        accuracy = rng.choice([0.01, 0.02, 0.03, None]) if rng.random() < 0.93 else 4.0
+        kind = "bulk" if rng.random() < 0.3 else "small_find"
+        finds.append(
+            moved(
+                SHERD,
+                rng.uniform(0, 7),
+                rng.uniform(0, 7),
+                uuid=f"f-{n:04d}",
+                find_number=f"N-{n:04d}",
+                material=rng.choice(["ceramic", "bone"]),
+                kind=kind,
+                context=rng.choice(["201", "202", None]),
+                horizontal_accuracy_m=accuracy,
+                found_on=f"2026-08-0{rng.choice([3, 4, 6])}",
+                quantity=rng.choice([3, 4]) if kind == "bulk" else 1,
+                weight_g=rng.choice([50.0, 50.4, 80.0]),
+            )
+        )
+    near_i, near_j = near_pairs(NearColumns.of_traits(finds))
+    put_forward = set(zip(near_i.tolist(), near_j.tolist(), strict=True))
+    taken = {
+        (i, j)
+        for i, a in enumerate(finds)
+        for j in range(i + 1, len(finds))
+        if is_near_match(a, finds[j], distance_m(a, finds[j]))
+    }
+    assert len(taken) > 100
+    assert put_forward == taken
+    # and from a few finds only (a push): the pairs with one of them in
+    few = rng.sample(range(len(finds)), 25)
+    few_i, few_j = near_pairs(NearColumns.of_traits(finds), few)
+    assert set(zip(few_i.tolist(), few_j.tolist(), strict=True)) == {
+        (i, j) for i, j in taken if i in few or j in few
+    }

@@ -118,7 +118,9 @@ def upgrade() -> None:
     traits, photos = [], []
     for row in rows:
         found = traits_of(row.uuid, json.loads(row.data))
-        traits.append(traits_row(found, row.expedition_id, row.status or "synced"))
+        filed = traits_row(found, row.expedition_id, row.status or "synced")
+        # later revisions add columns that traits_row fills; they fill them themselves
+        traits.append({k: v for k, v in filed.items() if k in find_traits.c})
         photos.extend({"uuid": row.uuid, "sha256": sha} for sha in set(found.photos))
     if traits:
         op.bulk_insert(find_traits, traits)
