@@ -7,13 +7,15 @@ negative coordinates among them, are written as numbers.
 
 Lines are built with str methods rather than the csv module: with long Cyrillic descriptions
 the module's per-character copying costs twice as much, and the export is read by the
-hundred thousand finds.
+hundred thousand finds. Cells are made a column and a chunk at a time: a column of plain
+texts (the usual case) is checked with one regular-expression scan and written as it is, a
+column of numbers by ``map``, so most cells cost no Python call of their own.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from field_server.adapters.exports.fields import COLUMN_NAMES, INTEGER_COLUMNS, REAL_COLUMNS
@@ -23,6 +25,11 @@ WGS84_DECIMALS = 8  # about a millimetre
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # a text that is only a number cannot be a formula: "-3" stays as written
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+# Cells joined by NUL: anything text_cell might change. A NUL inside a cell can only make a
+# false alarm, which costs the per-cell path and nothing else.
+_MAY_NEED_WORK = re.compile(r'[",\n\r]|(?:^|\x00)[=+\-@\t]')
+_NONE = type(None)
+_NUMBER_TYPES = frozenset((int, float))
 
 
 def text_cell(value: str) -> str:
@@ -49,26 +56,54 @@ def _number(value: Any) -> str:
     return repr(value)
 
 
+def _text_column(values: tuple[Any, ...]) -> Sequence[str]:
+    kinds = set(map(type, values))
+    cells: Sequence[str]
+    if kinds == {str}:
+        cells = values
+    elif kinds <= {str, _NONE}:
+        cells = ["" if value is None else value for value in values]
+    else:
+        cells = ["" if value is None else str(value) for value in values]
+    if _MAY_NEED_WORK.search("\x00".join(cells)) is None:
+        return cells
+    return [text_cell(cell) for cell in cells]
+
+
+def _number_column(values: tuple[Any, ...]) -> Sequence[str]:
+    kinds = set(map(type, values))
+    if len(kinds) == 1 and kinds <= _NUMBER_TYPES:
+        return list(map(repr, values))
+    if kinds <= {int, float, _NONE}:
+        return ["" if value is None else repr(value) for value in values]
+    return [_number(value) for value in values]
+
+
 def write_csv(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]:
     crs = source.header.crs
     # projected coordinates to the millimetre; degrees to about a millimetre
-    xy_decimals = WGS84_DECIMALS if crs.is_geographic else 3
+    degrees = f"{{:.{WGS84_DECIMALS}f}}".format
+    projected = f"{{:.{WGS84_DECIMALS if crs.is_geographic else 3}f}}".format
     names = COLUMN_NAMES
-    cells: list[Callable[[Any], str]] = [
-        _number if name in INTEGER_COLUMNS or name in REAL_COLUMNS else _text for name in names
+    cells: list[Callable[[tuple[Any, ...]], Sequence[str]]] = [
+        _number_column if name in INTEGER_COLUMNS or name in REAL_COLUMNS else _text_column
+        for name in names
     ]
     header = ",".join([*names, "lon", "lat", "x", "y", "crs"]) + "\r\n"
     yield (("\ufeff" if bom else "") + header).encode("utf-8")
-    tail = f",EPSG:{crs.epsg}\r\n"
+    epsg = f"EPSG:{crs.epsg}"
     for chunk in source.find_chunks():
-        lines = []
-        for row, lon, lat, x, y in zip(
-            chunk.rows, chunk.lons, chunk.lats, chunk.xs, chunk.ys, strict=True
-        ):
-            lines.append(
-                ",".join([cell(value) for cell, value in zip(cells, row, strict=True)])
-                + f",{lon:.{WGS84_DECIMALS}f},{lat:.{WGS84_DECIMALS}f}"
-                + f",{x:.{xy_decimals}f},{y:.{xy_decimals}f}"
-                + tail
-            )
-        yield "".join(lines).encode("utf-8")
+        if not len(chunk):
+            continue
+        columns = [
+            cell(values) for cell, values in zip(cells, zip(*chunk.rows, strict=True), strict=True)
+        ]
+        columns += [
+            list(map(degrees, chunk.lons)),
+            list(map(degrees, chunk.lats)),
+            list(map(projected, chunk.xs)),
+            list(map(projected, chunk.ys)),
+            [epsg] * len(chunk),
+        ]
+        lines = "\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n"
+        yield lines.encode("utf-8")
