@@ -47,14 +47,7 @@ def photos_missing(actor: Actor, body: dict[str, Any]) -> Response:
 )
 def photo_file(actor: Actor, sha256: str) -> Response:
     _check_digest(sha256)
-    opened = runtime().photos.open(actor, sha256)
-    response = Response(
-        wrap_file(request.environ, opened.stream),
-        mimetype=opened.blob.media_type,
-        direct_passthrough=True,
-    )
-    response.content_length = opened.size
-    return _immutable(response, sha256, opened.size)
+    return photo_file_response(actor, sha256)
 
 
 @endpoint(
@@ -67,6 +60,24 @@ def photo_file(actor: Actor, sha256: str) -> Response:
 )
 def photo_thumbnail(actor: Actor, sha256: str) -> Response:
     _check_digest(sha256)
+    return thumbnail_response(actor, sha256)
+
+
+# The review UI serves the same files to signed-in browsers through these two.
+
+
+def photo_file_response(actor: Actor, sha256: str) -> Response:
+    opened = runtime().photos.open(actor, sha256)
+    response = Response(
+        wrap_file(request.environ, opened.stream),
+        mimetype=opened.blob.media_type,
+        direct_passthrough=True,
+    )
+    response.content_length = opened.size
+    return _immutable(response, sha256, opened.size)
+
+
+def thumbnail_response(actor: Actor, sha256: str) -> Response:
     data = runtime().photos.thumbnail(actor, sha256)
     return _immutable(Response(data, mimetype="image/jpeg"), f"{sha256}-thumb", len(data))
 
