@@ -35,8 +35,9 @@ class PhotoStore(Protocol):
         ...
 
     def put(self, sha256: str, staged: Path) -> bool:
-        """Take a finished, checked staging file as the blob ``sha256``; the staging file is
-        gone afterwards. Returns False when the store held the blob already."""
+        """Take a finished, checked staging file, already on disk (fsync), as the blob
+        ``sha256``; the staging file is gone afterwards. Returns False when the store held
+        the blob already."""
         ...
 
     def open_derivative(self, sha256: str, name: str) -> BinaryIO | None:
@@ -49,8 +50,9 @@ class PhotoStore(Protocol):
 class FilesystemPhotoStore:
     """Blobs at ``root/ab/cd/<sha256>``, so no folder grows past 65,536 entries per level.
 
-    Every file appears by an atomic rename after fsync, and the folder is synced after it, so
-    a crash leaves either no blob or the whole blob, never a torn one.
+    Every file appears by an atomic rename of a file already synced (``put`` takes it so from
+    the upload staging, which syncs what it writes), and the folder is synced after it, so a
+    crash leaves either no blob or the whole blob, never a torn one.
     """
 
     def __init__(self, root: Path) -> None:
@@ -79,7 +81,6 @@ class FilesystemPhotoStore:
             staged.unlink(missing_ok=True)
             return False
         created = self._make_folders(target.parent)
-        _fsync_file(staged)
         # read-only: nothing on the server has a reason to write a stored photo
         os.chmod(staged, 0o444)
         try:
@@ -159,14 +160,6 @@ def _sync_listings(folder: Path | None, created: list[Path]) -> None:
     to_sync.extend(made.parent for made in created)
     for listing in dict.fromkeys(to_sync):
         _fsync_folder(listing)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_folder(path: Path) -> None:
