@@ -10,6 +10,7 @@ only when a run could not be completed or a sync left something unsent.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import io
 import json
@@ -103,19 +104,11 @@ class Relay:
             threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, upward: bool) -> None:
-        buffer = bytearray(RELAY_BUFFER)
-        view = memoryview(buffer)
         try:
-            while True:
-                count = source.recv_into(buffer)
-                if count == 0:
-                    break
-                sink.sendall(view[:count])
-                with self._lock:
-                    if upward:
-                        self.up += count
-                    else:
-                        self.down += count
+            if hasattr(os, "splice"):
+                self._splice(source, sink, upward)
+            else:
+                self._copy(source, sink, upward)
         except OSError:
             pass
         finally:
@@ -123,6 +116,40 @@ class Relay:
             for sock, how in ((sink, socket.SHUT_WR), (source, socket.SHUT_RD)):
                 with suppress(OSError):
                     sock.shutdown(how)
+
+    def _splice(self, source: socket.socket, sink: socket.socket, upward: bool) -> None:
+        # Linux moves the bytes socket → pipe → socket without them entering Python: copied
+        # through Python, the relay took a third as much CPU as the server it measures, on
+        # the same two cores.
+        read_end, write_end = os.pipe()
+        try:
+            with suppress(OSError):
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, RELAY_BUFFER)
+            while True:
+                count = os.splice(source.fileno(), write_end, RELAY_BUFFER)
+                if count == 0:
+                    break
+                left = count
+                while left:
+                    left -= os.splice(read_end, sink.fileno(), left)
+                self._count(upward, count)
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+
+    def _copy(self, source: socket.socket, sink: socket.socket, upward: bool) -> None:
+        buffer = bytearray(RELAY_BUFFER)
+        view = memoryview(buffer)
+        while count := source.recv_into(buffer):
+            sink.sendall(view[:count])
+            self._count(upward, count)
+
+    def _count(self, upward: bool, count: int) -> None:
+        with self._lock:
+            if upward:
+                self.up += count
+            else:
+                self.down += count
 
 
 # -- the laptop -----------------------------------------------------------------------------

@@ -87,6 +87,14 @@ def sync_photos(
     return report
 
 
+@dataclass(frozen=True)
+class _Ready:
+    waiting: _Waiting
+    photo: PhotoUpload
+    upload_path: str
+    fresh: bool
+
+
 class _Uploads:
     """Photos in flight. Only this thread touches the store: an upload is created and its
     path saved here, before any byte goes; the sending threads only send.
@@ -132,16 +140,21 @@ class _Uploads:
         queue = iter(to_send)
         in_flight: dict[Future[UploadResult | None], tuple[_Waiting, PhotoUpload]] = {}
         failure: BaseException | None = None
+        ready: _Ready | None = None
         try:
             while True:
                 while failure is None and len(in_flight) < self.parallel:
-                    waiting = next(queue, None)
-                    if waiting is None:
+                    ready = ready or self._ready(next(queue, None))
+                    if ready is None:
                         break
-                    photo = self._photo(waiting)
-                    in_flight[self._start(waiting.upload_path, photo)] = (waiting, photo)
+                    in_flight[self._send_ready(ready)] = (ready.waiting, ready.photo)
+                    ready = None
                 if not in_flight:
                     break
+                if failure is None and ready is None:
+                    # the next upload is created and saved while these travel, so a freed
+                    # slot starts sending at once instead of after a round trip and a commit
+                    ready = self._ready(next(queue, None))
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     waiting, photo = in_flight.pop(future)
@@ -180,10 +193,26 @@ class _Uploads:
         suffix = _SUFFIXES.get(waiting.media_type, "")
         return PhotoUpload(sha, path, waiting.length, f"{sha}{suffix}")
 
+    def _ready(self, waiting: _Waiting | None) -> _Ready | None:
+        """The photo with an upload to send it by: its saved one, or one created and saved
+        now, before any byte goes."""
+        if waiting is None:
+            return None
+        photo = self._photo(waiting)
+        if waiting.upload_path is not None:
+            return _Ready(waiting, photo, waiting.upload_path, fresh=False)
+        return _Ready(waiting, photo, self._create(photo), fresh=True)
+
+    def _send_ready(self, ready: _Ready) -> Future[UploadResult | None]:
+        return self._pool.submit(self._send, ready.upload_path, ready.photo, ready.fresh)
+
     def _start(self, upload_path: str | None, photo: PhotoUpload) -> Future[UploadResult | None]:
         """Send on with a saved upload, or create one, save its path, and send from 0."""
         if upload_path is not None:
             return self._pool.submit(self._send, upload_path, photo, False)
+        return self._pool.submit(self._send, self._create(photo), photo, True)
+
+    def _create(self, photo: PhotoUpload) -> str:
         upload_path = self.tus.create(photo)
         with self.store.transaction() as connection:
             connection.execute(
@@ -191,7 +220,7 @@ class _Uploads:
             )
             _mark_stored(connection, self.stored)
         self.stored.clear()
-        return self._pool.submit(self._send, upload_path, photo, True)
+        return upload_path
 
     def _send(self, upload_path: str, photo: PhotoUpload, fresh: bool) -> UploadResult | None:
         """In a sending thread, on its own connection; None when the upload is gone."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 from field_client import __version__
@@ -125,11 +127,23 @@ class TusClient:
         setbacks = 0
         with open(photo.path, "rb") as stream:
             while offset < photo.length:
-                stream.seek(offset)
-                chunk = stream.read(min(self.chunk_bytes, photo.length - offset))
-                if not chunk:
-                    raise ClientError(f"{photo.file_name}: the stored copy is shorter than before")
-                digest = base64.b64encode(_chunk_sha256(photo, offset, chunk)).decode("ascii")
+                size = min(self.chunk_bytes, photo.length - offset)
+                chunk: bytes | _FileRange
+                if offset == 0 and size == photo.length:
+                    _check_length(stream, photo)
+                    # the laptop's copy is named by its SHA-256, checked when it was imported:
+                    # the whole file goes from the page cache to the socket unread
+                    # (sendfile), and a copy damaged since then is refused (460)
+                    chunk, sha256 = _FileRange(stream, 0, size), bytes.fromhex(photo.sha256)
+                else:
+                    stream.seek(offset)
+                    chunk = stream.read(size)
+                    if not chunk:
+                        raise ClientError(
+                            f"{photo.file_name}: the stored copy is shorter than before"
+                        )
+                    sha256 = hashlib.sha256(chunk).digest()
+                digest = base64.b64encode(sha256).decode("ascii")
                 status, headers, raw = self._patch(upload_path, offset, chunk, digest)
                 result.sent += len(chunk)
                 if progress is not None:
@@ -160,7 +174,7 @@ class TusClient:
         return result
 
     def _patch(
-        self, upload_path: str, offset: int, chunk: bytes, digest: str
+        self, upload_path: str, offset: int, chunk: bytes | _FileRange, digest: str
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
         """One PATCH, not retried here: after a failure ``send`` asks HEAD where to go on.
         A network failure answers NO_ANSWER with its reason as the body."""
@@ -171,6 +185,7 @@ class TusClient:
                 self._headers(
                     {
                         "Content-Type": "application/offset+octet-stream",
+                        "Content-Length": str(len(chunk)),
                         "Upload-Offset": str(offset),
                         "Upload-Checksum": f"sha256 {digest}",
                     }
@@ -216,11 +231,23 @@ class TusClient:
             return status, answer_headers, raw
 
     def _exchange(
-        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes | _FileRange | None,
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
         if self._connection is None:
             self._connection = self.transport.new_connection()
-        self._connection.request(method, target, body=body, headers=headers)
+        if isinstance(body, _FileRange):
+            # the headers (with Content-Length) go first, then the file straight to the socket
+            self._connection.request(method, target, body=None, headers=headers)
+            sock = self._connection.sock
+            if sock is None:
+                raise ConnectionError("the connection closed before the body was sent")
+            body.send_to(sock)
+        else:
+            self._connection.request(method, target, body=body, headers=headers)
         response = self._connection.getresponse()
         raw = response.read(_MAX_ANSWER)
         if response.will_close or not response.isclosed():
@@ -236,9 +263,23 @@ class TusClient:
         return ClientError(reason)
 
 
-def _chunk_sha256(photo: PhotoUpload, offset: int, chunk: bytes) -> bytes:
-    # The laptop's copy is named by its SHA-256, checked when it was imported: a chunk that
-    # is the whole file has that digest, and a copy damaged since then is refused (460).
-    if offset == 0 and len(chunk) == photo.length:
-        return bytes.fromhex(photo.sha256)
-    return hashlib.sha256(chunk).digest()
+@dataclass(frozen=True)
+class _FileRange:
+    """A chunk sent from the open file by the kernel (sendfile), never read into memory."""
+
+    stream: BinaryIO
+    offset: int
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def send_to(self, sock: socket.socket) -> None:
+        sent = sock.sendfile(self.stream, self.offset, self.count)
+        if sent != self.count:
+            raise ConnectionError(f"sent {sent} of {self.count} bytes: the file grew shorter")
+
+
+def _check_length(stream: BinaryIO, photo: PhotoUpload) -> None:
+    if os.fstat(stream.fileno()).st_size != photo.length:
+        raise ClientError(f"{photo.file_name}: the stored copy's size changed since its import")

@@ -25,6 +25,12 @@ from field_server.services import auth, duplicates, expeditions, register
 from field_server.services.errors import ServiceError
 
 RECEIVE_BYTES = 256 * 1024  # what serve's socket reads take at once (waitress: 8 KB)
+# A request body up to this size stays in memory instead of a temporary file (waitress:
+# 512 KB): a camera JPEG of a few MB then costs no write and re-read of a file per PATCH.
+# waitress holds a body before the app has checked its token, so every open connection may
+# hold this much: CONNECTION_LIMIT × BODY_IN_MEMORY_BYTES (200 MB) is the worst case.
+BODY_IN_MEMORY_BYTES = 4 * 1024 * 1024
+CONNECTION_LIMIT = 50  # waitress: 100; a museum's laptops and review browsers need far fewer
 
 
 def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -382,6 +388,8 @@ def serve(host: str, port: int, threads: int) -> None:
         ident="qazba",
         max_request_body_size=max(config.max_json_bytes, config.max_upload_bytes),
         recv_bytes=RECEIVE_BYTES,
+        inbuf_overflow=BODY_IN_MEMORY_BYTES,
+        connection_limit=CONNECTION_LIMIT,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -103,12 +104,32 @@ class Uploads:
             .values(upload_offset=offset, updated_at=now)
         )
 
-    def mark_stored(self, upload_id: str, now: datetime) -> None:
-        self._c.execute(
-            update(t.photo_uploads)
-            .where(t.photo_uploads.c.id == upload_id)
-            .values(upload_offset=t.photo_uploads.c.upload_length, state=STORED, updated_at=now)
+    def advance(self, upload_id: str, start: int, offset: int, now: datetime) -> bool:
+        """Move a receiving upload's offset from ``start`` to ``offset``; False (nothing
+        written) when another writer moved it first or the upload finished or went away."""
+        return self._moved_on(upload_id, start, upload_offset=offset, updated_at=now)
+
+    def mark_stored(self, upload_id: str, start: int, now: datetime) -> bool:
+        """Record a receiving upload at ``start`` as stored whole; False as for ``advance``."""
+        return self._moved_on(
+            upload_id,
+            start,
+            upload_offset=t.photo_uploads.c.upload_length,
+            state=STORED,
+            updated_at=now,
         )
+
+    def _moved_on(self, upload_id: str, start: int, **values: Any) -> bool:
+        result = self._c.execute(
+            update(t.photo_uploads)
+            .where(
+                t.photo_uploads.c.id == upload_id,
+                t.photo_uploads.c.upload_offset == start,
+                t.photo_uploads.c.state == RECEIVING,
+            )
+            .values(**values)
+        )
+        return result.rowcount == 1
 
     def delete(self, upload_id: str) -> None:
         self._c.execute(delete(t.photo_uploads).where(t.photo_uploads.c.id == upload_id))

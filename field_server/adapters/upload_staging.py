@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,23 @@ class UploadStaging:
         except FileNotFoundError:
             return 0
 
+    @contextmanager
+    def claimed(self, upload_id: str) -> Iterator[None]:
+        """Hold the upload for one writer: an exclusive ``flock`` on its staging file (made
+        empty if absent), waited for, and let go when the block ends or the process dies.
+
+        flock belongs to an open file, not to a process, so two threads of one server wait for
+        each other as two processes do; on a shared NFS volume Linux takes it as an NFS lock.
+        """
+        path = self.path(upload_id)
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def append(
         self,
         upload_id: str,
@@ -49,14 +68,14 @@ class UploadStaging:
         digests: Sequence[Any] = (),
     ) -> Appended:
         """Write what ``read`` gives at ``offset``, at most ``room`` bytes, feeding each piece
-        to ``digests`` (hashlib objects); the bytes are on disk (fsync) when it returns.
+        to ``digests`` (hashlib objects); the bytes are on disk (fsync) when it returns, but
+        a file new since the last ``keep`` may not be listed in its folder after a crash.
 
         Bytes past ``offset`` left by a process that died mid-append were never counted, so
         they are cut off first.
         """
         path = self.path(upload_id)
         self.root.mkdir(parents=True, exist_ok=True)
-        created = not path.exists()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         written = 0
         interrupted = overflowed = False
@@ -83,9 +102,13 @@ class UploadStaging:
             os.fsync(fd)
         finally:
             os.close(fd)
-        if created:
-            _fsync_folder(self.root)
         return Appended(written, interrupted, overflowed)
+
+    def keep(self) -> None:
+        """Make the staging files' names survive a crash (fsync of their folder): needed before
+        an offset is acknowledged for a file that stays here, not for one that moves on to the
+        photo store in the same request."""
+        _fsync_folder(self.root)
 
     def truncate(self, upload_id: str, offset: int) -> None:
         """Take back what an append wrote past ``offset`` (a chunk that failed its checksum)."""

@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from field_server.adapters import photo_images
 from field_server.adapters.photo_repositories import UploadRow
 from field_server.adapters.photo_store import PhotoStore
-from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.adapters.upload_staging import UploadStaging
 from field_server.domain.access import Actor
 from field_server.services.auth import now_utc
@@ -136,20 +137,23 @@ class Uploads:
         )
 
     def append(self, actor: Actor, upload_id: str, chunk: Chunk) -> UploadProgress:
-        """Append one chunk under the upload's row lock, so two PATCHes of one upload (on any
-        two server processes) never interleave: the second finds the offset moved (409).
+        """Append one chunk; the last one stores the photo if its SHA-256 matches.
 
-        With waitress the body is buffered before the view runs, so the lock is held for a
-        disk copy; a streaming server holds it while the body arrives, which on PostgreSQL
-        locks only this upload's row.
+        The PATCHes of one upload take turns on its claim (a lock on its staging file, across
+        threads and processes), so they never interleave: the second finds the offset moved
+        (409). The bytes are written, hashed, synced and moved into the photo store before the
+        database is asked for its write lock, which is then held only to record the outcome:
+        on SQLite one upload's disk work no longer holds up every other writer. The outcome is
+        recorded only if the offset is still the one the append began from, so a chunk never
+        counts twice even where the claim cannot reach (another host without shared locks).
         """
         _check_may_upload(actor)
-        with self.uow(write=True, sequenced=False) as uow:
-            row = _own_upload(uow.uploads.locked(upload_id), actor)
+        with self._claimed(actor, upload_id) as row:
             offset = self._offset_on_disk(row)
             if offset != row.upload_offset:
-                uow.uploads.set_offset(row.id, offset, now_utc())
-                uow.commit()
+                with self.uow(write=True, sequenced=False) as uow:
+                    uow.uploads.set_offset(row.id, offset, now_utc())
+                    uow.commit()
                 raise OffsetMismatch(chunk.offset, offset)
             if chunk.offset != offset:
                 raise OffsetMismatch(chunk.offset, offset)
@@ -162,32 +166,65 @@ class Uploads:
             if row.stored:
                 return UploadProgress(row.id, row.upload_length, offset, row.upload_metadata)
             new_offset, whole = self._write_chunk(row, chunk, room)
-            now = now_utc()
             if new_offset < row.upload_length:
-                uow.uploads.set_offset(row.id, new_offset, now)
-                uow.commit()
+                if offset == 0 and new_offset > 0:
+                    self.staging.keep()
+                with self.uow(write=True, sequenced=False) as uow:
+                    moved = uow.uploads.advance(row.id, offset, new_offset, now_utc())
+                    uow.commit()
+                if not moved:
+                    raise self._overtaken(actor, row.id, chunk.offset)
                 return UploadProgress(row.id, row.upload_length, new_offset, row.upload_metadata)
             actual = whole.hexdigest() if whole is not None else self.staging.sha256(row.id)
             if not hmac.compare_digest(actual, row.sha256):
-                uow.uploads.delete(row.id)
-                uow.commit()
+                with self.uow(write=True, sequenced=False) as uow:
+                    uow.uploads.delete(row.id)
+                    uow.commit()
                 self.staging.discard(row.id)
                 raise Sha256Mismatch(row.sha256, actual)
-            self._store(uow, row, actor)
-            uow.uploads.mark_stored(row.id, now)
-            uow.commit()
+            media_type, size = self._store(row)
+            with self.uow(write=True, sequenced=False) as uow:
+                # the blob is checked and in the store, whoever's upload records it
+                uow.blobs.add_if_absent(
+                    row.sha256, row.upload_length, media_type, size, actor.user_id, now_utc()
+                )
+                stored = uow.uploads.mark_stored(row.id, offset, now_utc())
+                uow.commit()
+            if not stored:
+                raise self._overtaken(actor, row.id, chunk.offset)
         return UploadProgress(row.id, row.upload_length, row.upload_length, row.upload_metadata)
 
     def terminate(self, actor: Actor, upload_id: str) -> None:
         """Forget the upload and its staged bytes; a photo it already stored stays."""
         _check_may_upload(actor)
-        with self.uow(write=True, sequenced=False) as uow:
-            row = _own_upload(uow.uploads.locked(upload_id), actor)
-            uow.uploads.delete(row.id)
-            uow.commit()
-        self.staging.discard(row.id)
+        with self._claimed(actor, upload_id) as row:
+            with self.uow(write=True, sequenced=False) as uow:
+                uow.uploads.delete(row.id)
+                uow.commit()
+            self.staging.discard(row.id)
 
-    # -- inside the lock ---------------------------------------------------------------
+    @contextmanager
+    def _claimed(self, actor: Actor, upload_id: str) -> Iterator[UploadRow]:
+        """The upload's row, read while this request holds the upload's claim: whatever the
+        request before it did is recorded by then."""
+        with self.uow() as uow:
+            # no staging file is made for an upload that is not the actor's
+            _own_upload(uow.uploads.get(upload_id), actor)
+        with self.staging.claimed(upload_id):
+            with self.uow() as uow:
+                row = uow.uploads.get(upload_id)
+            if row is None or row.stored:
+                # finished or forgotten while this request waited: staging has nothing to keep
+                self.staging.discard(upload_id)
+            yield _own_upload(row, actor)
+
+    def _overtaken(self, actor: Actor, upload_id: str, sent: int) -> ServiceError:
+        """The error for an append whose outcome another writer made moot."""
+        with self.uow() as uow:
+            row = _own_upload(uow.uploads.get(upload_id), actor)
+        return OffsetMismatch(sent, self._offset_on_disk(row))
+
+    # -- under the upload's claim --------------------------------------------------------
 
     def _offset_on_disk(self, row: UploadRow) -> int:
         """The row's offset, unless the staging file holds fewer bytes (it was lost, or the
@@ -237,17 +274,16 @@ class Uploads:
         # the client went away mid-body: what arrived counts, so a resume re-sends only the rest
         return chunk.offset + appended.written, whole
 
-    def _store(self, uow: UnitOfWork, row: UploadRow, actor: Actor) -> None:
-        """Move the checked file into the photo store (once per digest) and record the blob."""
+    def _store(self, row: UploadRow) -> tuple[str, tuple[int, int] | None]:
+        """Move the checked file into the photo store (once per digest); returns its media
+        type and pixel size for the blob's record."""
         path = self.staging.path(row.id)
         with path.open("rb") as handle:
             media_type = photo_images.media_type(handle.read(16))
             handle.seek(0)
             size = photo_images.dimensions(handle)
         self.store.put(row.sha256, path)
-        uow.blobs.add_if_absent(
-            row.sha256, row.upload_length, media_type, size, actor.user_id, now_utc()
-        )
+        return media_type, size
 
 
 def _check_may_upload(actor: Actor) -> None:

@@ -19,7 +19,7 @@ from field_server.adapters.schema_migration import _alembic_config, head_revisio
 from field_server.services import auth
 from tests import media_factory as media
 from tests.integration import tus_client as tus
-from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World
+from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
 
 PROBLEM = "application/problem+json"
 
@@ -472,6 +472,74 @@ def test_two_patches_of_one_upload_at_once_do_not_interleave(world: World) -> No
     digest = media.sha256(data)
     served = fetch(world, "recorder", f"/api/v1/photos/{digest}")
     assert served.get_data() == data
+
+
+def test_a_chunk_on_its_way_in_holds_up_neither_another_upload_nor_a_push(world: World) -> None:
+    held = media.noise_jpeg_bytes(300, 200, seed=19)
+    other = media.noise_jpeg_bytes(300, 200, seed=23)
+    held_path = tus.created(world, "recorder", held)
+    other_path = tus.created(world, "recorder", other)
+    headers = {
+        **world.headers("recorder"),
+        **tus.TUS,
+        "Content-Type": tus.OCTETS,
+        "Upload-Offset": "0",
+    }
+    half_sent, go_on = threading.Event(), threading.Event()
+    answers: dict[str, int] = {}
+
+    def slow() -> None:
+        answers["held"] = (
+            world.app.test_client()
+            .open(
+                held_path,
+                method="PATCH",
+                input_stream=_HeldBody(held, half_sent, go_on),
+                content_length=len(held),
+                headers=headers,
+            )
+            .status_code
+        )
+
+    def others() -> None:
+        client = world.app.test_client()
+        answers["other"] = client.patch(other_path, data=other, headers=headers).status_code
+        body = {"device_id": world.device_id, "batch_id": "b-held", "records": sample_batch()}
+        pushed = client.post("/api/v1/sync/push", json=body, headers=world.headers("recorder"))
+        answers["push"] = pushed.status_code
+
+    first = threading.Thread(target=slow)
+    first.start()
+    try:
+        assert half_sent.wait(30)
+        second = threading.Thread(target=others)
+        second.start()
+        second.join(20)
+        assert not second.is_alive(), "a half-received chunk held up the database"
+        assert first.is_alive()
+    finally:
+        go_on.set()
+        first.join(30)
+    assert answers == {"other": 204, "push": 200, "held": 204}
+    for data in (held, other):
+        served = fetch(world, "recorder", f"/api/v1/photos/{media.sha256(data)}")
+        assert served.get_data() == data
+
+
+def test_an_offset_moves_on_only_from_where_its_append_began(world: World) -> None:
+    data = media.noise_jpeg_bytes(200, 100, seed=29)
+    upload_id = tus.created(world, "recorder", data).rsplit("/", 1)[-1]
+    now = auth.now_utc()
+    with world.runtime.uow(write=True, sequenced=False) as uow:
+        assert uow.uploads.advance(upload_id, 0, 1000, now)
+        assert not uow.uploads.advance(upload_id, 0, 2000, now)
+        assert not uow.uploads.mark_stored(upload_id, 0, now)
+        assert uow.uploads.mark_stored(upload_id, 1000, now)
+        assert not uow.uploads.advance(upload_id, len(data), len(data), now)
+        uow.commit()
+    with world.runtime.uow() as uow:
+        row = uow.uploads.get(upload_id)
+    assert row is not None and row.stored and row.upload_offset == len(data)
 
 
 # -- crash leftovers -------------------------------------------------------------------------

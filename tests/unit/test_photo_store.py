@@ -111,3 +111,27 @@ def test_a_staging_file_on_another_volume_is_copied_then_renamed(
     assert not source.exists()
     leftovers = [p.name for p in store.path(digest).parent.iterdir()]
     assert leftovers == [digest]
+
+
+def test_every_listing_that_changed_is_synced_once_the_blob_is_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "photos").mkdir()
+    store = FilesystemPhotoStore(tmp_path / "photos")
+    data = b"\xff\xd8\xff a photo in new folders"
+    digest = sha256(data)
+    blob = tmp_path / "photos" / digest[:2] / digest[2:4] / digest
+    synced: list[tuple[Path, bool]] = []
+    real_sync = photo_store._fsync_folder
+
+    def recording_sync(path: Path) -> None:
+        synced.append((path, blob.exists()))
+        real_sync(path)
+
+    monkeypatch.setattr(photo_store, "_fsync_folder", recording_sync)
+    store.put(digest, staged(tmp_path, data))
+    assert synced == [(blob.parent, True), (blob.parent.parent, True), (tmp_path / "photos", True)]
+    synced.clear()
+    neighbour = digest[:4] + "0" * 60
+    store.put(neighbour, staged(tmp_path, b"another photo beside it"))
+    assert synced == [(blob.parent, True)]

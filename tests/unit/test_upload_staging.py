@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,6 +70,35 @@ def test_discard_removes_the_file_and_an_absent_one_has_size_zero(tmp_path: Path
     staging.discard(UPLOAD)
     staging.discard(UPLOAD)
     assert not staging.path(UPLOAD).exists()
+
+
+def test_an_upload_is_claimed_by_one_writer_at_a_time(tmp_path: Path) -> None:
+    staging = UploadStaging(tmp_path / "uploads")
+    steps: list[str] = []
+    holding, let_go = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with staging.claimed(UPLOAD):
+            steps.append("first claims")
+            holding.set()
+            assert let_go.wait(10)
+            steps.append("first lets go")
+
+    def second() -> None:
+        with staging.claimed(UPLOAD):
+            steps.append("second claims")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    time.sleep(0.2)
+    assert steps == ["first claims"]
+    let_go.set()
+    for thread in threads:
+        thread.join(10)
+    assert steps == ["first claims", "first lets go", "second claims"]
+    assert staging.size(UPLOAD) == 0  # the claim made an empty staging file
 
 
 @pytest.mark.parametrize("upload_id", ["../secret_key", "ABCDEF0123456789ABCDEF0123456789", ""])

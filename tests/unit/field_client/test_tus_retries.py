@@ -227,6 +227,28 @@ def test_a_laptop_copy_damaged_since_import_is_refused_not_stored(
     assert server.received[path] == b""
 
 
+def test_photos_sent_whole_from_the_file_arrive_whole_one_after_another(
+    server: TusServer, laptop: Laptop, tmp_path: Path
+) -> None:
+    photos = [photo_of(tmp_path, size=3000, seed=seed) for seed in (1, 2)]
+    for photo in photos:
+        path = laptop.tus.create(photo)
+        assert laptop.tus.send(path, photo, fresh=True).sent == 3000
+        assert bytes(server.received[path]) == photo.path.read_bytes()
+    assert patches(server) == [(0, 204), (0, 204)]
+
+
+def test_a_laptop_copy_whose_size_changed_since_import_is_refused_before_sending(
+    server: TusServer, laptop: Laptop, tmp_path: Path
+) -> None:
+    photo = photo_of(tmp_path, size=3000)
+    photo.path.write_bytes(photo.path.read_bytes()[:2000])
+    path = laptop.tus.create(photo)
+    with pytest.raises(ClientError, match="size changed since its import"):
+        laptop.tus.send(path, photo, fresh=True)
+    assert patches(server) == []
+
+
 def test_an_offset_the_server_passed_is_answered_409_and_the_upload_goes_on_from_head(
     server: TusServer, laptop: Laptop, tmp_path: Path
 ) -> None:
