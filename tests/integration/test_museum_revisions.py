@@ -141,8 +141,7 @@ def test_many_finds_change_in_one_call_as_one_by_one(world: World) -> None:
     with world.runtime.uow() as uow:
         lines = {u: uow.audit.for_subject(f"find:{u}") for u in (first, second, third)}
         revisions = {u: uow.records.revisions_of(u) for u in (first, second, third)}
-        expedition_id = finds[first].expedition_id
-        traits = {t.uuid: t for t in uow.traits.of_expedition(expedition_id)}
+        traits = uow.traits.of_uuids([first, second, third])
         statuses = dict(uow.connection.execute(text("SELECT uuid, status FROM find_traits")).all())
     for uuid in (first, second, third):
         (line,) = lines[uuid]
