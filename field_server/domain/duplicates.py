@@ -54,6 +54,11 @@ SHARED_PHOTO = 0.85
 NEAR_MATCH_MIN = 0.55  # below this a near match is left out of the queue
 NEAR_MATCH_MAX = 0.95  # position and description never prove identity on their own
 BULK_KINDS = frozenset({"bulk", "sample"})
+# A near match is looked for among a find's nearest neighbours only. A double entry lies next
+# to its twin; a spot where hundreds of finds share one position (a total station's datum, a
+# sieve's bulk context) would otherwise make every push compare each find with all of them
+# and flood the queue. Same find numbers and shared photos are not bounded by this.
+NEAR_PARTNERS = 16
 # Far enough apart that finds of different (site, material, kind) never meet in one tree.
 _GROUP_SPACING_M = 1.0e8
 _CLOSE_IN_TIME_S = 3 * 3600
@@ -210,7 +215,8 @@ def detect(finds: Sequence[FindTraits], focus: Collection[str] | None = None) ->
     pairs.update(_sharing(finds, lambda f: f.photos))
     wanted = None if focus is None else set(focus)
     sources = None if wanted is None else [n for n, f in enumerate(finds) if f.uuid in wanted]
-    near_i, near_j = near_pairs(NearColumns.of_traits(finds), sources)
+    columns = NearColumns.of_traits(finds)
+    near_i, near_j = nearest_partners(columns, *near_pairs(columns, sources))
     pairs.update(zip(near_i.tolist(), near_j.tolist(), strict=True))
     by_uuid = {f.uuid: f for f in finds}
     return assess_pairs(
@@ -356,6 +362,28 @@ def near_pairs(finds: NearColumns, sources: Any = None) -> tuple[Any, Any]:
         packed = np.unique(np.concatenate([i * n + j, far_i * n + far_j]))
         i, j = packed // n, packed % n
     return _passing(finds, i, j)
+
+
+def nearest_partners(
+    finds: NearColumns, i: Any, j: Any, most: int = NEAR_PARTNERS
+) -> tuple[Any, Any]:
+    """Of the near pairs (i, j), those where each find is among the other's ``most`` nearest
+    partners, so that no find takes part in more than ``most`` near pairs."""
+    if i.size == 0:
+        return i, j
+    mid = np.radians((finds.lat[i] + finds.lat[j]) / 2.0)
+    dx = (finds.lon[j] - finds.lon[i]) * METRES_PER_DEGREE * np.cos(mid)
+    dy = (finds.lat[j] - finds.lat[i]) * METRES_PER_DEGREE
+    distance = np.hypot(dx, dy)
+    # every pair twice, once from each of its finds, ranked among all of that find's pairs
+    ends, others = np.concatenate([i, j]), np.concatenate([j, i])
+    order = np.lexsort((others, np.concatenate([distance, distance]), ends))
+    ranked = ends[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    rank = np.empty(ranked.size, dtype=np.int64)
+    rank[order] = np.arange(ranked.size) - np.repeat(starts, np.diff(np.r_[starts, ranked.size]))
+    keep = (rank[: i.size] < most) & (rank[i.size :] < most)
+    return i[keep], j[keep]
 
 
 def _passing(finds: NearColumns, i: Any, j: Any) -> tuple[Any, Any]:

@@ -34,6 +34,7 @@ from field_server.domain.duplicates import (
     detect,
     grid_place,
     near_pairs,
+    nearest_partners,
 )
 from field_server.domain.find_grid import neighbourhood_keys
 from field_server.services.auth import now_utc
@@ -179,7 +180,7 @@ def detect_expedition(
             raise Forbidden("only a reviewer or an admin runs duplicate detection")
         read_at = uow.changes.committed_value()
         uuids, columns = uow.traits.near_columns(expedition.id)
-        near_i, near_j = near_pairs(columns)
+        near_i, near_j = nearest_partners(columns, *near_pairs(columns))
         del columns
         pairs = uow.traits.sharing_pairs(expedition.id)
         pairs.update(

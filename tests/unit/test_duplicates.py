@@ -10,6 +10,7 @@ import pytest
 
 from field_server.domain.duplicates import (
     NEAR_MATCH_MIN,
+    NEAR_PARTNERS,
     FindTraits,
     NearColumns,
     assess,
@@ -297,3 +298,24 @@ def test_the_indexes_put_forward_exactly_the_pairs_the_near_match_rule_takes(see
     assert set(zip(few_i.tolist(), few_j.tolist(), strict=True)) == {
         (i, j) for i, j in taken if i in few or j in few
     }
+
+
+def test_a_crowded_spot_is_searched_among_its_nearest_finds_only() -> None:
+    # 300 identical entries on one total-station point: without a bound every pair (44,850)
+    # would be weighed on every push and queued; each find is weighed against its nearest only
+    crowd = [
+        replace(SHERD, uuid=f"c{n:03d}", find_number=f"ULY26-{n:04d}", recorded_by=f"r{n % 2}")
+        for n in range(300)
+    ]
+    everyone = detect(crowd)
+    per_find: dict[str, int] = {}
+    for candidate in everyone:
+        for uuid in candidate.find_uuids:
+            per_find[uuid] = per_find.get(uuid, 0) + 1
+    assert everyone and max(per_find.values()) <= NEAR_PARTNERS
+    assert len(everyone) <= len(crowd) * NEAR_PARTNERS
+    # a double entry beside its twin is still found among the crowd a metre away
+    away = [moved(f, 1.0) for f in crowd]
+    pair = [SHERD, twin()]
+    found = {c.find_uuids for c in detect([*away, *pair], focus=[pair[1].uuid])}
+    assert tuple(sorted((SHERD.uuid, pair[1].uuid))) in found
