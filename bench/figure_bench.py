@@ -23,6 +23,7 @@ from PIL import Image
 from pyproj import Transformer
 from shapely.affinity import rotate
 from shapely.geometry import LineString, Point, Polygon, box, shape
+from sync_bench import MATERIAL_WEIGHTS  # its sibling in bench/: the same mix of materials
 
 from field_server.adapters.map_figure import FORMATS, MapFigure, render_map_figure
 
@@ -33,28 +34,6 @@ TARGET_S = 10.0
 MIN_PNG_WIDTH = 1600
 TO_UTM_42N = Transformer.from_crs("EPSG:4326", "EPSG:32642", always_xy=True)
 
-# Roughly the share of each material in an excavated settlement's finds (as in sync_bench).
-MATERIAL_WEIGHTS: dict[str, int] = {
-    "ceramic": 40,
-    "copper_alloy": 5,
-    "iron": 6,
-    "precious_metal": 1,
-    "stone": 6,
-    "flint": 3,
-    "bone": 12,
-    "antler": 1,
-    "shell": 1,
-    "leather": 1,
-    "wood": 1,
-    "textile": 1,
-    "glass": 4,
-    "slag": 5,
-    "ore_mineral": 3,
-    "paleontological": 1,
-    "charcoal": 5,
-    "soil_sample": 3,
-    "other": 1,
-}
 # Two more sites beside the mausoleum, as offsets in metres east and north of it with a radius:
 # the settlement and the burial ground an excavation there would open trenches in.
 NEARBY_SITES = (
