@@ -10,30 +10,12 @@ from field_server.domain.access import Actor
 from field_server.runtime import runtime
 from field_server.services import duplicate_queue, duplicates, find_merges
 from field_server.web.blueprint import blueprint
+from field_server.web.forms import CORRECTABLE
 from field_server.web.signed_in import local_target
 from field_server.web.signed_in import signed_in as page
 
 # the fields a reviewer compares, in the order the two columns show them
-COMPARED = (
-    "find_number",
-    "kind",
-    "material",
-    "object_name",
-    "description",
-    "quantity",
-    "weight_g",
-    "length_mm",
-    "width_mm",
-    "height_mm",
-    "condition",
-    "site_code",
-    "trench",
-    "context",
-    "found_on",
-    "recorded_at",
-    "recorded_by",
-    "notes",
-)
+COMPARED = (*CORRECTABLE[: CORRECTABLE.index("recorded_by")], "recorded_at", "recorded_by", "notes")
 
 
 @blueprint.route("/expeditions/<code>/duplicates")
