@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from field_server.domain.find_numbers import natural_key
+
 SORT_KEYS = ("find_number", "material", "object_name", "site", "context", "found_on", "status")
 PAGE_SIZES = (25, 50, 100)
 MAX_SEARCH = 200
@@ -144,36 +146,13 @@ def _sort_key(sort: str) -> Callable[[FindSummary], tuple[Any, ...]]:
         value = _value(find, sort)
         # the find number settles ties the same way each time
         text = "" if value is None else str(value)
-        return (_natural(text), _natural(str(find.data.get("find_number", ""))))
+        return (natural_key(text), natural_key(str(find.data.get("find_number", ""))))
 
     return key
 
 
-def _natural(text: str) -> tuple[Any, ...]:
-    """'DMB-26-9' before 'DMB-26-10': digit runs compare as numbers."""
-    parts: list[Any] = []
-    number = ""
-    word = ""
-    for char in text.casefold():
-        if char.isascii() and char.isdigit():
-            if word:
-                parts.append((1, word, 0))
-                word = ""
-            number += char
-        else:
-            if number:
-                parts.append((0, "", int(number)))
-                number = ""
-            word += char
-    if number:
-        parts.append((0, "", int(number)))
-    if word:
-        parts.append((1, word, 0))
-    return tuple(parts)
-
-
 def _distinct(values: Any) -> list[str]:
-    return sorted({str(v) for v in values if v not in (None, "")}, key=_natural)
+    return sorted({str(v) for v in values if v not in (None, "")}, key=natural_key)
 
 
 def _integer(value: Any, default: int) -> int:
