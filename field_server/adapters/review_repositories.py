@@ -38,8 +38,3 @@ class FindHistory:
             select(t.users.c.id, t.users.c.username).where(t.users.c.id.in_(wanted))
         )
         return {row.id: row.username for row in rows}
-
-    def expedition_code(self, expedition_id: int) -> str:
-        return self._c.execute(
-            select(t.expeditions.c.code).where(t.expeditions.c.id == expedition_id)
-        ).scalar_one()

@@ -283,7 +283,7 @@ def _details(uow: UnitOfWork, find: StoredFind) -> dict[str, Any]:
 
     return {
         "uuid": find.uuid,
-        "expedition_code": uow.history.expedition_code(find.expedition_id),
+        "expedition_code": uow.expeditions.by_ids([find.expedition_id])[find.expedition_id].code,
         "find_number": find.find_number,
         "server_rev": find.server_rev,
         "data": find.data,
