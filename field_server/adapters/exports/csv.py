@@ -32,10 +32,16 @@ _NONE = type(None)
 _NUMBER_TYPES = frozenset((int, float))
 
 
+def defused(value: str) -> str:
+    """The text with a leading apostrophe where a spreadsheet would run it as a formula."""
+    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def text_cell(value: str) -> str:
     """One text cell, defused and quoted as RFC 4180 asks."""
-    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
-        value = "'" + value
+    value = defused(value)
     if '"' in value:
         return '"' + value.replace('"', '""') + '"'
     if "," in value or "\n" in value or "\r" in value:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from field_server.adapters.exports.csv import defused
 from field_server.adapters.register_documents.sheet import Sheet
 
 
@@ -14,6 +15,7 @@ def render_csv(sheet: Sheet, *, bom: bool = False) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow([column.title for column in sheet.columns])
-    writer.writerows(sheet.rows)
+    # the museum's books hold what field recorders typed: defused like the finds export
+    writer.writerows([defused(c) if isinstance(c, str) else c for c in row] for row in sheet.rows)
     text = buffer.getvalue()
     return (("\ufeff" + text) if bom else text).encode("utf-8")
