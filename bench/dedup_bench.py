@@ -20,7 +20,6 @@ import json
 import math
 import multiprocessing
 import random
-import resource
 import statistics
 import sys
 import tempfile
@@ -34,9 +33,10 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))  # act_bench, its sibling
+sys.path.insert(0, str(ROOT / "bench"))  # act_bench and peak_memory, its siblings
 
 import act_bench  # noqa: E402
+from peak_memory import peak_mb  # noqa: E402
 
 from field_core.content_hash import canonical_json, text_hash  # noqa: E402
 from field_server.adapters.database import make_engine  # noqa: E402
@@ -260,23 +260,12 @@ def build_store(
     return uow_factory, survey
 
 
-def _peak_mb() -> float:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def _full_detection_child(database_url: str, queue: Any) -> None:
     engine = make_engine(database_url)
     started, cpu = time.perf_counter(), time.process_time()
     report = duplicates.detect_expedition(UnitOfWorkFactory(engine), None, CODE)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    queue.put((elapsed, _peak_mb(), report.open, report.finds, cpu))
+    queue.put((elapsed, peak_mb(), report.open, report.finds, cpu))
 
 
 def full_detection(database_url: str) -> tuple[float, float, int, int, float]:
