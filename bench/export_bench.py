@@ -2,7 +2,7 @@
 
 Prints the median of several runs per format against its target (wall clock, and the CPU
 seconds of this process, which a busy machine inflates less), and the peak memory of each export
-measured in a child process. Usage:
+measured in a child process (its own high-water mark, see peak_memory). Usage:
 
     .venv/bin/python bench/export_bench.py [--finds 100000] [--repeat 3] [--database-url URL]
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import secrets
 import statistics
 import subprocess
@@ -31,11 +30,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # peak_memory, its sibling
+
+from peak_memory import peak_mb  # noqa: E402
 
 from field_core.content_hash import canonical_json, text_hash  # noqa: E402
 from field_server.adapters.database import make_engine  # noqa: E402
 from field_server.adapters.schema_migration import upgrade_database  # noqa: E402
 from field_server.adapters.unit_of_work import UnitOfWorkFactory  # noqa: E402
+from field_server.domain.export_layers import sheet_row  # noqa: E402
 from field_server.services import expeditions  # noqa: E402
 from field_server.services.exports import plan_export  # noqa: E402
 from tests import samples  # noqa: E402
@@ -70,7 +73,7 @@ def fill(url: str, count: int) -> None:
     with uow(write=True) as unit:
         expedition = unit.expeditions.by_code("ULY-2026")
         assert expedition is not None
-        rows = []
+        rows, sheets = [], []
         text = canonical_json(survey["data"])
         rows.append(_row(survey["uuid"], "survey", expedition.id, survey["uuid"], None, text,
                          unit.changes.take(), now))  # fmt: skip
@@ -84,15 +87,15 @@ def fill(url: str, count: int) -> None:
             data["position"] = position
             number, text = data["find_number"], canonical_json(data)
             seq = unit.changes.take()
-            rows.append(
-                _row(
-                    str(uuid.uuid4()), "find", expedition.id, survey["uuid"], number, text, seq, now
-                )
-            )
+            uid = str(uuid.uuid4())
+            rows.append(_row(uid, "find", expedition.id, survey["uuid"], number, text, seq, now))
+            sheets.append(sheet_row(uid, data))
             if len(rows) >= 5000:
                 unit.records.insert_records(rows)
-                rows = []
+                unit.sheets.save(sheets)
+                rows, sheets = [], []
         unit.records.insert_records(rows)
+        unit.sheets.save(sheets)
         unit.commit()
 
 
@@ -120,8 +123,7 @@ def run_once(url: str, fmt: str, crs: str | None, scratch: Path) -> tuple[float,
 
 def child(url: str, fmt: str, scratch: Path) -> None:
     run_once(url, fmt, None, scratch)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mb": peak_kb / 1024}))
+    print(json.dumps({"peak_mb": peak_mb()}))
 
 
 @contextmanager

@@ -6,20 +6,14 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Connection,
-    Float,
-    Select,
-    String,
     and_,
     cast,
     func,
     insert,
-    literal,
     select,
     tuple_,
     update,
@@ -91,6 +85,36 @@ class FindFilter:
     material: str | None = None
     found_from: str | None = None  # ISO dates: they order as text
     found_to: str | None = None
+
+
+def find_conditions(
+    selection: FindFilter, member: Callable[[str], ColumnElement[Any]]
+) -> list[ColumnElement[Any]]:
+    """The WHERE of a FindFilter over ``records``; ``member`` gives a wire-data member
+    (``site_code``, ``material``, ``found_on``) as SQL, from the JSON or from the find sheet."""
+    records = t.records.c
+    conditions: list[ColumnElement[Any]] = [
+        records.expedition_id == selection.expedition_id,
+        records.type == "find",
+    ]
+    if selection.status == "merged":
+        conditions.append(records.status == "merged")
+    else:
+        # a merged find lives on as an alias of the one it was merged into
+        conditions.append(records.merged_into.is_(None))
+        if selection.status is not None:
+            conditions.append(records.status == selection.status)
+    if selection.survey_uuid is not None:
+        conditions.append(records.survey_uuid == selection.survey_uuid)
+    if selection.site_code is not None:
+        conditions.append(member("site_code") == selection.site_code)
+    if selection.material is not None:
+        conditions.append(member("material") == selection.material)
+    if selection.found_from is not None:
+        conditions.append(member("found_on") >= selection.found_from)
+    if selection.found_to is not None:
+        conditions.append(member("found_on") <= selection.found_to)
+    return conditions
 
 
 class Users:
@@ -591,60 +615,8 @@ class Records:
         member = document[keys[0]] if len(keys) == 1 else document[tuple(keys)]
         return member.astext
 
-    def _data_number(self, path: str) -> ColumnElement[Any]:
-        if self._c.dialect.name == "sqlite":
-            return self._data_text(path)
-        return cast(self._data_text(path), Float)
-
     def _find_conditions(self, selection: FindFilter) -> list[ColumnElement[Any]]:
-        conditions: list[ColumnElement[Any]] = [
-            t.records.c.expedition_id == selection.expedition_id,
-            t.records.c.type == "find",
-        ]
-        if selection.status == "merged":
-            conditions.append(t.records.c.status == "merged")
-        else:
-            # a merged find lives on as an alias of the one it was merged into
-            conditions.append(t.records.c.merged_into.is_(None))
-            if selection.status is not None:
-                conditions.append(t.records.c.status == selection.status)
-        if selection.survey_uuid is not None:
-            conditions.append(t.records.c.survey_uuid == selection.survey_uuid)
-        if selection.site_code is not None:
-            conditions.append(self._data_text("site_code") == selection.site_code)
-        if selection.material is not None:
-            conditions.append(self._data_text("material") == selection.material)
-        if selection.found_from is not None:
-            conditions.append(self._data_text("found_on") >= selection.found_from)
-        if selection.found_to is not None:
-            conditions.append(self._data_text("found_on") <= selection.found_to)
-        return conditions
-
-    def find_bounds(self, selection: FindFilter) -> tuple[float, float, float, float] | None:
-        """The WGS 84 box (min lon, min lat, max lon, max lat) of the selected finds."""
-        conditions = self._find_conditions(selection)
-        if self._c.dialect.name == "sqlite":
-            box = select(
-                self._data_number("position.lon").label("lon"),
-                self._data_number("position.lat").label("lat"),
-            ).where(*conditions)
-        else:
-            # one JSONB cast per find, not one per member and aggregate (OFFSET 0 keeps the
-            # subquery from being folded into the outer query)
-            found = select(cast(t.records.c.data, JSONB).label("doc")).where(*conditions)
-            doc = found.offset(0).subquery().c.doc
-            box = select(
-                cast(doc[("position", "lon")].astext, Float).label("lon"),
-                cast(doc[("position", "lat")].astext, Float).label("lat"),
-            )
-        area = box.subquery()
-        row = self._c.execute(
-            select(func.min(area.c.lon), func.min(area.c.lat), func.max(area.c.lon),
-                   func.max(area.c.lat))
-        ).one()  # fmt: skip
-        if row[0] is None:
-            return None
-        return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+        return find_conditions(selection, self._data_text)
 
     def stream_finds(
         self, selection: FindFilter, *, by_site: bool = False, chunk: int = 2000
@@ -665,89 +637,6 @@ class Records:
             .execution_options(yield_per=chunk)
         )
         yield from self._c.execute(query).partitions()
-
-    def stream_find_columns(
-        self,
-        selection: FindFilter,
-        columns: Sequence[tuple[str, str]],
-        *,
-        by_site: bool = False,
-        chunk: int = 2000,
-    ) -> Iterator[Sequence[Any]]:
-        """The selected finds in chunks of tuples: a value per column, then WGS 84 lon and lat.
-
-        A column is (source, kind): ``source`` a dotted member of the stored JSON
-        (``position.method``) or ``record.<column>``; ``kind`` ``text``, ``integer`` or ``real``,
-        ``words`` (a JSON array of strings, space-separated, None when empty), ``codes`` (the
-        record's flags: their codes, space-separated) or ``json`` (a member's JSON text, "null"
-        when it is absent). SQLite reads the JSON itself (``json_extract``), so Python never
-        decodes whole records there; on PostgreSQL the records are decoded here, a chunk at a
-        time. One statement; a server-side cursor on PostgreSQL.
-        """
-        if self._c.dialect.name != "sqlite":
-            yield from self._find_columns_decoded(selection, columns, by_site, chunk)
-            return
-        query = self._find_columns_sqlite(selection, columns, by_site)
-        yield from self._c.execute(query.execution_options(yield_per=chunk)).partitions()
-
-    def _find_columns_sqlite(
-        self, selection: FindFilter, columns: Sequence[tuple[str, str]], by_site: bool
-    ) -> Select[Any]:
-        records = t.records.c
-
-        def member(path: str, kind: str) -> ColumnElement[Any]:
-            if kind == "words":
-                each = func.json_each(records.data, "$." + path).table_valued("value")
-                return select(func.group_concat(each.c.value, " ")).scalar_subquery()
-            if kind == "json":
-                # the member's own JSON text, as stored (SQLite 3.38's -> operator)
-                text = records.data.op("->")(literal("$." + path, String))
-                return func.coalesce(text, "null")
-            return _typed(func.json_extract(records.data, "$." + path), kind)
-
-        def flag_codes() -> ColumnElement[Any]:
-            each = func.json_each(records.flags).table_valued("value")
-            codes = func.json_extract(each.c.value, "$.code")
-            return select(func.group_concat(codes, " ")).scalar_subquery()
-
-        values = [
-            _find_column(source, kind, records, member, flag_codes) for source, kind in columns
-        ]
-        order = [self._data_text("site_code"), records.seq] if by_site else [records.seq]
-        return (
-            select(*values, member("position.lon", "real"), member("position.lat", "real"))
-            .where(*self._find_conditions(selection))
-            .order_by(*order)
-        )
-
-    def _find_columns_decoded(
-        self,
-        selection: FindFilter,
-        columns: Sequence[tuple[str, str]],
-        by_site: bool,
-        chunk: int,
-    ) -> Iterator[Sequence[Any]]:
-        # PostgreSQL: casting each stored text to JSONB costs the server more than Python's
-        # parser costs here (measured: about 20 µs against 13 µs a find), so the records are
-        # read whole and the columns taken in Python, one list per column and chunk.
-        records = t.records.c
-        order = [self._data_text("site_code"), records.seq] if by_site else [records.seq]
-        query = (
-            select(records.uuid, records.status, records.register_number, records.flags,
-                   records.data)
-            .where(*self._find_conditions(selection))
-            .order_by(*order)
-            .execution_options(yield_per=chunk)
-        )  # fmt: skip
-        for rows in self._c.execute(query).partitions():
-            datas = json.loads("[" + ",".join([row.data for row in rows]) + "]")
-            if len(datas) != len(rows):
-                raise ValueError("a stored find is not one JSON object")
-            picked = [_picked(rows, datas, source, kind) for source, kind in columns]
-            positions = [data["position"] for data in datas]
-            picked.append([float(position["lon"]) for position in positions])
-            picked.append([float(position["lat"]) for position in positions])
-            yield list(zip(*picked, strict=True))
 
     def stream_tracks(self, expedition_id: int, survey_uuid: str | None) -> Iterator[Any]:
         """The expedition's track records (uuid, data), one at a time."""
@@ -917,69 +806,3 @@ def _bulk_insert(connection: Connection, table: Any, rows: list[dict[str, Any]])
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _typed(value: ColumnElement[Any], kind: str) -> ColumnElement[Any]:
-    if kind == "integer":
-        return cast(value, BigInteger)
-    if kind == "real":
-        return cast(value, Float)
-    if kind == "text":
-        return value
-    raise ValueError(f"no column kind {kind!r}")
-
-
-def _find_column(
-    source: str,
-    kind: str,
-    record_columns: Any,
-    member: Callable[[str, str], ColumnElement[Any]],
-    flag_codes: Callable[[], ColumnElement[Any]],
-) -> ColumnElement[Any]:
-    if source == "record.flags" and kind == "codes":
-        return flag_codes()
-    if source.startswith("record."):
-        return record_columns[source.removeprefix("record.")]  # type: ignore[no-any-return]
-    return member(source, kind)
-
-
-_JSON_OF: dict[type, Callable[[Any], str]] = {
-    str: encode_basestring,
-    int: int.__repr__,
-    float: float.__repr__,  # stored JSON holds no NaN or infinity (canonical_json refuses them)
-    bool: lambda value: "true" if value else "false",
-    type(None): lambda value: "null",
-}
-_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _picked(rows: Sequence[Any], datas: list[dict[str, Any]], source: str, kind: str) -> list[Any]:
-    """One column of a chunk of decoded finds (see Records.stream_find_columns)."""
-    if source.startswith("record."):
-        name = source.removeprefix("record.")
-        if kind == "codes":
-            return [_flag_codes(row.flags) for row in rows]
-        return [getattr(row, name) for row in rows]
-    keys = source.split(".")
-    if len(keys) == 1:
-        values = [data.get(keys[0]) for data in datas]
-    else:
-        outer, inner = keys
-        values = [(data.get(outer) or {}).get(inner) for data in datas]
-    if kind == "text":
-        return values
-    if kind == "real":
-        return [None if value is None else float(value) for value in values]
-    if kind == "integer":
-        return [None if value is None else int(value) for value in values]
-    if kind == "words":
-        return [" ".join(value) if value else None for value in values]
-    if kind == "json":
-        return [_JSON_OF.get(value.__class__, _JSON_TEXT)(value) for value in values]
-    raise ValueError(f"no column kind {kind!r}")
-
-
-def _flag_codes(stored: str) -> str | None:
-    if stored == "[]":  # nearly every find
-        return None
-    return " ".join(flag["code"] for flag in json.loads(stored)) or None

@@ -8,8 +8,8 @@ from sqlalchemy import Connection, Engine
 
 from field_server.adapters import duplicate_repositories as dup_repo
 from field_server.adapters import find_repositories as find_repo
+from field_server.adapters import find_sheets, register_repository
 from field_server.adapters import photo_repositories as photo_repo
-from field_server.adapters import register_repository
 from field_server.adapters import repositories as repo
 from field_server.adapters import review_repositories as review_repo
 from field_server.adapters.database import WRITE_OPTION, writer_queue
@@ -37,6 +37,7 @@ class UnitOfWork:
     finds: find_repo.Finds
     register: register_repository.Register
     traits: dup_repo.FindTraitsIndex
+    sheets: find_sheets.FindSheets
     candidates: dup_repo.DuplicateCandidates
     aliases: dup_repo.FindAliases
     history: review_repo.FindHistory
@@ -81,6 +82,7 @@ class UnitOfWork:
         self.finds = find_repo.Finds(connection)
         self.register = register_repository.Register(connection)
         self.traits = dup_repo.FindTraitsIndex(connection)
+        self.sheets = find_sheets.FindSheets(connection)
         self.candidates = dup_repo.DuplicateCandidates(connection)
         self.aliases = dup_repo.FindAliases(connection)
         self.history = review_repo.FindHistory(connection)

@@ -7,7 +7,7 @@ area), or, with fewer than three finds, their bounding box grown by 1 m.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -78,45 +78,50 @@ FIND_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 COLUMN_NAMES = tuple(name for name, _, _ in FIND_COLUMNS)
 COLUMN_INDEX = {name: index for index, name in enumerate(COLUMN_NAMES)}
-# The columns the database can hand over as JSON text for JSON formats (members of the wire
-# data, as stored); the others (the record's columns, joined lists) stay values.
-JSON_READY = tuple(
-    kind in ("text", "integer", "real") and not source.startswith("record.")
-    for _, source, kind in FIND_COLUMNS
-)
+# The columns taken from the find's wire data, which the find sheet keeps flat (the others are
+# the record's own columns): what an export reads without parsing a find's JSON.
+SHEET_COLUMNS = tuple(column for column in FIND_COLUMNS if not column[1].startswith("record."))
 
 
-def column_spec(
-    names: Sequence[str] = COLUMN_NAMES, *, as_json: bool = False
-) -> list[tuple[str, str]]:
-    """The (source, kind) of the named columns as the database is asked for them."""
-    spec = {
-        name: (source, "json" if as_json and ready else kind)
-        for (name, source, kind), ready in zip(FIND_COLUMNS, JSON_READY, strict=True)
-    }
-    return [spec[name] for name in names]
+def _value(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "real":
+        return float(value)
+    if kind == "integer":
+        return int(value)
+    if kind == "words":
+        return " ".join(value) or None
+    if kind == "codes":
+        return " ".join(flag["code"] for flag in value) or None
+    return value
+
+
+def _member(data: Mapping[str, Any], source: str) -> Any:
+    value: Any = data
+    for key in source.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def sheet_row(uuid: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A find's row of the find sheet: its SHEET_COLUMNS values and WGS 84 position, flat,
+    written beside the record whenever its data changes."""
+    row = {name: _value(kind, _member(data, source)) for name, source, kind in SHEET_COLUMNS}
+    position = data["position"]
+    return {"uuid": uuid, **row, "lon": float(position["lon"]), "lat": float(position["lat"])}
 
 
 def find_row(record: dict[str, Any], data: dict[str, Any]) -> tuple[Any, ...]:
     """A find's FIND_COLUMNS values from its stored record (``uuid``, ``status``,
-    ``register_number``, ``flags``) and wire data: what the database computes for an export,
-    written out for readers and tests."""
-    values: list[Any] = []
-    for _, source, kind in FIND_COLUMNS:
-        if source.startswith("record."):
-            value = record.get(source.removeprefix("record."))
-        else:
-            value = data
-            for key in source.split("."):
-                value = value.get(key) if isinstance(value, dict) else None
-        if value is not None and kind == "real":
-            value = float(value)
-        elif kind == "words":
-            value = " ".join(value or ()) or None
-        elif kind == "codes":
-            value = " ".join(flag["code"] for flag in value or ()) or None
-        values.append(value)
-    return tuple(values)
+    ``register_number``, ``flags``) and wire data: what an export reads of it, written out
+    for readers and tests."""
+    return tuple(
+        _value(kind, record.get(source.removeprefix("record.")))
+        if source.startswith("record.")
+        else _value(kind, _member(data, source))
+        for _, source, kind in FIND_COLUMNS
+    )
 
 
 @dataclass(frozen=True)
@@ -136,11 +141,11 @@ class FindFeature:
 @dataclass(frozen=True)
 class FindChunk:
     """A chunk of selected finds: ``rows`` hold each find's values of the columns ``names``
-    (FIND_COLUMNS unless a writer asked for fewer; for a JSON format the JSON_READY ones as JSON
-    text), the other lists the same finds' site, trench and position. Writers read the columns
-    they need; nothing is built per find in vain."""
+    (FIND_COLUMNS unless a writer asked for fewer), then its WGS 84 lon and lat, as the
+    database hands them over; the other lists the same finds' site, trench and position.
+    Writers read the columns they need; nothing is built per find in vain."""
 
-    rows: list[tuple[Any, ...]]
+    rows: Sequence[Sequence[Any]]
     site_codes: list[str | None]
     trenches: list[str | None]
     lons: list[float]  # WGS 84
@@ -151,13 +156,24 @@ class FindChunk:
 
     @classmethod
     def of_rows(
-        cls, rows: list[tuple[Any, ...]], lons: list[float], lats: list[float],
-        xs: list[float], ys: list[float],
-    ) -> FindChunk:  # fmt: skip
-        """A chunk whose rows hold every column as values (site and trench read from them)."""
-        site, trench = COLUMN_INDEX["site_code"], COLUMN_INDEX["trench"]
+        cls, rows: Sequence[Sequence[Any]], epsg: int, names: Sequence[str] = COLUMN_NAMES
+    ) -> FindChunk:
+        """The chunk of rows holding the columns ``names`` (``site_code`` and ``trench`` among
+        them), then lon and lat; positions projected to ``epsg``."""
+        names = tuple(names)
+        site, trench = names.index("site_code"), names.index("trench")
+        lons = [row[-2] for row in rows]
+        lats = [row[-1] for row in rows]
+        xs, ys = crs_module.project(epsg, lons, lats)
         return cls(
-            rows, [row[site] for row in rows], [row[trench] for row in rows], lons, lats, xs, ys
+            rows,
+            [row[site] for row in rows],
+            [row[trench] for row in rows],
+            lons,
+            lats,
+            xs.tolist(),
+            ys.tolist(),
+            names,
         )
 
     def __len__(self) -> int:
@@ -167,11 +183,29 @@ class FindChunk:
         index = self.names.index(name)
         return [row[index] for row in self.rows]
 
+    def columns(self) -> list[tuple[Any, ...]]:
+        """The values a column at a time, in the order of ``names`` (the position left out)."""
+        return list(zip(*self.rows, strict=True))[: len(self.names)]
+
     def features(self) -> Iterator[FindFeature]:
+        width = len(self.names)
         for row, lon, lat, x, y in zip(
             self.rows, self.lons, self.lats, self.xs, self.ys, strict=True
         ):
-            yield FindFeature(dict(zip(self.names, row, strict=True)), lon, lat, x, y)
+            yield FindFeature(dict(zip(self.names, row[:width], strict=True)), lon, lat, x, y)
+
+
+@dataclass(frozen=True)
+class FindObjectChunk:
+    """A chunk of selected finds for a JSON format: each find's FIND_COLUMNS as one JSON
+    object (UTF-8 bytes, keys in column order), and its WGS 84 position."""
+
+    objects: list[bytes]
+    lons: list[float]
+    lats: list[float]
+
+    def __len__(self) -> int:
+        return len(self.objects)
 
 
 @dataclass(frozen=True)
@@ -202,15 +236,16 @@ class TrackFeature:
 
 
 class ExportSource(Protocol):
-    """What a format writer reads. ``trenches`` is complete once ``find_chunks`` is spent."""
+    """What a format writer reads. ``trenches`` is complete once ``find_chunks`` or
+    ``find_objects`` is spent."""
 
     header: ExportHeader
 
     def sites(self) -> list[SiteFeature]: ...
 
-    def find_chunks(
-        self, names: Sequence[str] = COLUMN_NAMES, *, as_json: bool = False
-    ) -> Iterator[FindChunk]: ...
+    def find_chunks(self, names: Sequence[str] = COLUMN_NAMES) -> Iterator[FindChunk]: ...
+
+    def find_objects(self) -> Iterator[FindObjectChunk]: ...
 
     def trenches(self) -> list[TrenchFeature]: ...
 
@@ -241,11 +276,16 @@ class TrenchCollector:
         default_factory=dict
     )
 
-    def add_chunk(self, chunk: FindChunk) -> None:
+    def add(
+        self,
+        site_codes: Sequence[str | None],
+        trenches: Sequence[str | None],
+        lons: Sequence[float],
+        lats: Sequence[float],
+    ) -> None:
+        """The positions of a chunk of finds, with each find's site and trench."""
         positions = self.positions
-        for site_code, trench, lon, lat in zip(
-            chunk.site_codes, chunk.trenches, chunk.lons, chunk.lats, strict=True
-        ):
+        for site_code, trench, lon, lat in zip(site_codes, trenches, lons, lats, strict=True):
             if trench:
                 key = (site_code, trench)
                 found = positions.get(key)

@@ -28,11 +28,11 @@ from field_server.domain.export_layers import (
     COLUMN_NAMES,
     ExportHeader,
     FindChunk,
+    FindObjectChunk,
     SiteFeature,
     TrackFeature,
     TrenchCollector,
     TrenchFeature,
-    column_spec,
     track_line,
 )
 from field_server.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
@@ -255,7 +255,7 @@ def plan_export(
             found_to=filters.get("to"),
         )
         # WGS 84 covers every valid position: no need to scan the finds for their box
-        bounds = None if request.epsg == crs_module.WGS84 else uow.records.find_bounds(selection)
+        bounds = None if request.epsg == crs_module.WGS84 else uow.sheets.bounds(selection)
     try:
         crs_module.check_covers(request.epsg, bounds)
     except CrsError as error:
@@ -304,33 +304,27 @@ class _Source:
             )
         return found
 
-    def find_chunks(
-        self, names: Sequence[str] = COLUMN_NAMES, *, as_json: bool = False
-    ) -> Iterator[FindChunk]:
-        by_site = self.plan.request.fmt == "kml"
-        columns = column_spec(names, as_json=as_json)
-        width = len(columns)
-        every_value = names == COLUMN_NAMES and not as_json
-        if not every_value:  # the trenches need the site and trench as values
-            columns += [("site_code", "text"), ("trench", "text")]
-        for rows in self.uow.records.stream_find_columns(
-            self.plan.selection, columns, by_site=by_site
+    def find_chunks(self, names: Sequence[str] = COLUMN_NAMES) -> Iterator[FindChunk]:
+        # the trenches need each find's site and trench
+        asked = [*names, *(n for n in ("site_code", "trench") if n not in names)]
+        for rows in self.uow.sheets.stream_columns(
+            self.plan.selection, asked, by_site=self._by_site
         ):
-            # each row: the columns asked for, then lon and lat
-            lons = [row[-2] for row in rows]
-            lats = [row[-1] for row in rows]
-            xs, ys = crs_module.project(self.epsg, lons, lats)
-            values = [row[:width] for row in rows]
-            if every_value:
-                chunk = FindChunk.of_rows(values, lons, lats, xs.tolist(), ys.tolist())
-            else:
-                chunk = FindChunk(
-                    values, [row[width] for row in rows], [row[width + 1] for row in rows],
-                    lons, lats, xs.tolist(), ys.tolist(), tuple(names),
-                )  # fmt: skip
-            self.collector.add_chunk(chunk)
+            chunk = FindChunk.of_rows(rows, self.epsg, asked)
+            self.collector.add(chunk.site_codes, chunk.trenches, chunk.lons, chunk.lats)
             yield chunk
         self._finds_done = True
+
+    def find_objects(self) -> Iterator[FindObjectChunk]:
+        for rows in self.uow.sheets.stream_objects(self.plan.selection, by_site=self._by_site):
+            objects, site_codes, trenches, lons, lats = (list(c) for c in zip(*rows, strict=True))
+            self.collector.add(site_codes, trenches, lons, lats)
+            yield FindObjectChunk(objects, lons, lats)
+        self._finds_done = True
+
+    @property
+    def _by_site(self) -> bool:
+        return self.plan.request.fmt == "kml"  # a KML folder per site
 
     def trenches(self) -> list[TrenchFeature]:
         if not self._finds_done:

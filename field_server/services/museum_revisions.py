@@ -19,6 +19,7 @@ from field_server.adapters.duplicate_repositories import traits_row
 from field_server.adapters.repositories import AuditLine
 from field_server.adapters.unit_of_work import UnitOfWork
 from field_server.domain.duplicates import traits_of
+from field_server.domain.export_layers import sheet_row
 from field_server.domain.find_status import FindStatus, parse_status
 from field_server.services.errors import NotFound
 
@@ -141,6 +142,7 @@ def record_museum_revisions(
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     traits: list[dict[str, Any]] = []
     photos: dict[str, tuple[str, ...]] = {}
+    sheets: list[dict[str, Any]] = []
     revisions: list[dict[str, Any]] = []
     audit_lines: list[AuditLine] = []
     server_revs: list[int] = []
@@ -183,6 +185,7 @@ def record_museum_revisions(
         new_status = values.get("status", find.status.value)
         traits.append(traits_row(traits_of(find.uuid, new_data), find.expedition_id, new_status))
         photos[find.uuid] = tuple(new_data.get("photos") or ())
+        sheets.append(sheet_row(find.uuid, new_data))
         revisions.append(
             {
                 "uuid": find.uuid,
@@ -204,6 +207,7 @@ def record_museum_revisions(
     for rows in updates.values():
         uow.records.update_records(rows)
     uow.traits.save(traits, photos)
+    uow.sheets.save(sheets)
     uow.records.insert_revisions(revisions)
     uow.audit.add_many(audit_lines)
     return server_revs

@@ -17,6 +17,7 @@ from field_server.adapters.repositories import ExpeditionRow, SiteRow, StoredRec
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.duplicates import FindTraits, traits_of
+from field_server.domain.export_layers import sheet_row
 from field_server.domain.merge import three_way_merge
 from field_server.domain.site_boundary import SiteBoundary, site_boundary
 from field_server.domain.spatial_checks import accuracy_threshold, spatial_flags
@@ -233,6 +234,9 @@ class _BatchWriter:
             uuid: tuple(data["photos"] or ()) for uuid, (_, data, _) in self.changed_finds.items()
         }
         self.uow.traits.save(rows, photos)
+        self.uow.sheets.save(
+            [sheet_row(uuid, data) for uuid, (_, data, _) in self.changed_finds.items()]
+        )
         for examination in self.examinations:
             examination.save(self.uow, self.now)
 

@@ -25,13 +25,7 @@ from shapely.geometry import Polygon, mapping, shape
 from field_core.geo import crs
 from field_server import cli
 from field_server.adapters.repositories import FindFilter
-from field_server.domain.export_layers import (
-    COLUMN_NAMES,
-    FIND_COLUMNS,
-    JSON_READY,
-    column_spec,
-    find_row,
-)
+from field_server.domain.export_layers import COLUMN_NAMES, find_row
 from tests import samples
 from tests.integration.conftest import World, sample_batch
 
@@ -253,6 +247,33 @@ def test_csv_in_a_national_grid_to_the_millimetre(filled: World, tmp_path: Path,
         assert gdal[row["find_number"]]["geometry"]["coordinates"][:2] == pytest.approx(
             [float(row["x"]), float(row["y"])], abs=0.0005
         )
+
+
+def test_exports_follow_a_correction_and_a_device_edit(filled: World) -> None:
+    """The find sheet is rewritten with the record: a museum correction and a later device
+    revision both show in the next export, in its values and its filters."""
+    finds = [r for r in uly_batch() if r["type"] == "find"]
+    corrected, edited = finds[0], finds[1]
+    answer = filled.client.patch(
+        f"/api/v1/finds/{corrected['uuid']}",
+        json={"weight_g": 30.5, "notes": None, "reason": "reweighed"},
+        headers=filled.headers("reviewer"),
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    other = "slag" if edited["data"]["material"] != "slag" else "bone"
+    revised = json.loads(json.dumps(edited))
+    revised["base_rev"], revised["rev"] = revised["rev"], revised["rev"] + 1
+    revised["data"]["material"] = other
+    revised["data"]["description"] = "Қайта сипатталды, 2-пласт"
+    filled.pushed("recorder", [revised])
+    body = get(filled, f"{URL}csv").get_data().decode("utf-8")
+    rows = {r["uuid"]: r for r in csv.DictReader(io.StringIO(body, newline=""))}
+    assert rows[corrected["uuid"]]["weight_g"] == "30.5" and rows[corrected["uuid"]]["notes"] == ""
+    assert rows[edited["uuid"]]["material"] == other
+    assert rows[edited["uuid"]]["description"] == "Қайта сипатталды, 2-пласт"
+    chosen = json.loads(get(filled, f"{URL}geojson?material={other}").get_data())
+    uuids = {f["properties"]["uuid"] for f in chosen["features"] if "uuid" in f["properties"]}
+    assert edited["uuid"] in uuids
 
 
 # -- KML and GPX -------------------------------------------------------------------------
@@ -576,24 +597,22 @@ def test_the_cli_refuses_an_unknown_language_in_one_line(filled: World, tmp_path
 # -- the database's reading of the stored finds -------------------------------------------
 
 
-def test_the_database_reads_every_column_as_the_wire_data_has_it(filled: World) -> None:
-    """The export columns come from SQL over the stored JSON (json_extract on SQLite, JSONB on
-    PostgreSQL); they must equal what the wire data says, photos and flags included."""
+def test_the_find_sheet_holds_every_column_as_the_wire_data_has_it(filled: World) -> None:
+    """The export columns come from the find sheet and the record's own columns; they must
+    equal what the wire data says, photos and flags included, as values and as the JSON
+    object the database builds for GeoJSON."""
     photographed = samples.fresh_find(dombauyl_batch()[1], photos=["ab" * 32, "cd" * 32])
     filled.pushed("recorder", [photographed])
-    columns = [(source, kind) for _, source, kind in FIND_COLUMNS]
     with filled.runtime.uow() as unit:
         expedition = unit.expeditions.by_code("ULY-2026")
         assert expedition is not None
         selection = FindFilter(expedition.id)
-        read = [row for rows in unit.records.stream_find_columns(selection, columns)
-                for row in rows]  # fmt: skip
+        read = [row for rows in unit.sheets.stream_columns(selection) for row in rows]
         stored = [row for rows in unit.records.stream_finds(selection) for row in rows]
-        as_json = [row for rows in unit.records.stream_find_columns(
-            selection, column_spec(as_json=True)) for row in rows]  # fmt: skip
-    assert len(read) == len(stored) == len(expected_finds()) + 1
+        objects = [row for rows in unit.sheets.stream_objects(selection) for row in rows]
+    assert len(read) == len(stored) == len(objects) == len(expected_finds()) + 1
     flagged = photos = 0
-    for row, record in zip(read, stored, strict=True):
+    for row, record, built in zip(read, stored, objects, strict=True):
         data = json.loads(record.data)
         flags = json.loads(record.flags)
         expected = find_row(
@@ -601,13 +620,15 @@ def test_the_database_reads_every_column_as_the_wire_data_has_it(filled: World) 
              "register_number": record.register_number, "flags": flags},
             data,
         )  # fmt: skip
-        assert row[:-2] == expected
+        assert tuple(row[:-2]) == expected
         assert [type(v) for v in row[:-2]] == [type(v) for v in expected]
-        assert row[-2:] == (data["position"]["lon"], data["position"]["lat"])
-        [json_row] = [r for r in as_json if r[1] == record.uuid]
-        decoded = [json.loads(v) if ready else v for v, ready in
-                   zip(json_row[:-2], JSON_READY, strict=True)]  # fmt: skip
-        assert decoded == list(expected)
+        position = (data["position"]["lon"], data["position"]["lat"])
+        assert tuple(row[-2:]) == position
+        properties = json.loads(bytes(built[0]), object_pairs_hook=list)
+        assert [key for key, _ in properties] == list(COLUMN_NAMES)  # in column order
+        assert [value for _, value in properties] == list(expected)
+        assert (built[1], built[2]) == (data.get("site_code"), data.get("trench"))
+        assert tuple(built[3:]) == position
         flagged += bool(flags)
         photos += bool(data["photos"])
     assert flagged and photos == 1

@@ -39,12 +39,11 @@ class OneChunk:
 
     def find_chunks(self) -> Iterator[FindChunk]:
         rows = [
-            find_row({"uuid": f"00000000-0000-4000-8000-{i:012d}", "status": "synced"}, data)
-            for i, (data, _, _) in enumerate(self.finds)
-        ]
-        lons = [lon for _, lon, _ in self.finds]
-        lats = [lat for _, _, lat in self.finds]
-        yield FindChunk.of_rows(rows, lons, lats, lons, lats)
+            (*find_row({"uuid": f"00000000-0000-4000-8000-{i:012d}", "status": "synced"}, data),
+             lon, lat)
+            for i, (data, lon, lat) in enumerate(self.finds)
+        ]  # fmt: skip
+        yield FindChunk.of_rows(rows, self.header.crs.epsg)
 
 
 def rows_of(source: Any, **options: Any) -> list[dict[str, str]]:
@@ -101,8 +100,29 @@ def test_quotes_commas_and_line_breaks_are_quoted_as_rfc_4180_asks() -> None:
     [row] = rows_of(OneChunk(crs.UTM_42N, [(data, 67.8, 48.2)]))
     assert row["object_name"] == 'Ернеу, "қызыл" ангоб'
     assert row["description"] == "бір\r\nекі"
-    assert row["crs"] == "EPSG:32642" and row["x"] == "67.800"
+    x, y = crs.project_point(crs.UTM_42N, 67.8, 48.2)
+    assert row["crs"] == "EPSG:32642" and (row["x"], row["y"]) == (f"{x:.3f}", f"{y:.3f}")
     assert row["site_code"] == "" and row["photos"] == ""
+
+
+def test_a_column_with_one_comma_is_quoted_whole_and_reads_back_the_same() -> None:
+    notes = ["a,b", "Шаршы А-1", None, "c"]
+    finds = []
+    for note in notes:
+        data = {**BASE, "position": {"lon": 67.8, "lat": 48.2}}
+        if note is not None:
+            data["notes"] = note
+        finds.append((data, 67.8, 48.2))
+    payload = b"".join(write_csv(OneChunk(crs.WGS84, finds))).decode()
+    lines = payload.split("\r\n")
+    # notes come just before the status
+    before_status = [line.split(",synced,")[0] for line in lines[1:5]]
+    assert before_status[0].endswith(',"a,b"') and before_status[1].endswith(',"Шаршы А-1"')
+    assert before_status[2].endswith("a.nurlankyzy,,")  # empty photos and notes: unquoted
+    assert before_status[3].endswith(',"c"')
+    assert [row["notes"] for row in rows_of(OneChunk(crs.WGS84, finds))] == [
+        "a,b", "Шаршы А-1", "", "c"
+    ]  # fmt: skip
 
 
 def test_a_text_cell_is_left_alone_when_it_is_plain() -> None:

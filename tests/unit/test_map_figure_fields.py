@@ -45,14 +45,15 @@ class FakeSource:
         square = Polygon([(LON, LAT), (LON + 0.001, LAT), (LON + 0.001, LAT + 0.001)])
         return [SiteFeature("DMB", "Домбауыл", square, crs.project_geometry(crs.UTM_42N, square))]
 
-    def find_chunks(self, names: object = (), *, as_json: bool = False) -> Iterator[FindChunk]:
+    def find_chunks(self, names: object = ()) -> Iterator[FindChunk]:
         # every column, whichever were asked for: the figure must pick its own
-        lons = [data["position"]["lon"] for data in self.finds]
-        lats = [data["position"]["lat"] for data in self.finds]
-        xs, ys = zip(*(crs.project_point(crs.UTM_42N, lon, LAT) for lon in lons), strict=True)
-        rows = [find_row({"uuid": str(i), "status": "synced"}, d) for i, d in enumerate(self.finds)]
-        chunk = FindChunk.of_rows(rows, lons, lats, list(xs), list(ys))
-        self.collector.add_chunk(chunk)
+        rows = [
+            (*find_row({"uuid": str(i), "status": "synced"}, d),
+             d["position"]["lon"], d["position"]["lat"])
+            for i, d in enumerate(self.finds)
+        ]  # fmt: skip
+        chunk = FindChunk.of_rows(rows, crs.UTM_42N)
+        self.collector.add(chunk.site_codes, chunk.trenches, chunk.lons, chunk.lats)
         yield chunk
 
     def trenches(self) -> list[TrenchFeature]:

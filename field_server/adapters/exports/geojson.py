@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
-from json.encoder import encode_basestring
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -14,53 +13,31 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from field_server.adapters.exports.fields import COLUMN_NAMES
-from field_server.domain.export_layers import JSON_READY, ExportSource, FindChunk
+from field_server.domain.export_layers import ExportSource, FindObjectChunk
 
 DECIMALS = 8  # about a millimetre in degrees
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _dumps = _ENCODER.encode
-# A find's feature is this template filled with its values already in JSON: the keys are the
-# same for every find, so they are written once here instead of encoded a hundred thousand times.
+# A find's feature: the database's JSON object of its columns as the properties, after the
+# layer's name; %a of a float is its repr, what json writes for it.
 _FIND_FEATURE = (
-    '{"type":"Feature","properties":{"layer":"find",'
-    + ",".join(f"{_dumps(name)}:%s" for name in COLUMN_NAMES)
-    + '},"geometry":{"type":"Point","coordinates":[%s,%s]}}'
+    b'{"type":"Feature","properties":{"layer":"find",%b,'
+    b'"geometry":{"type":"Point","coordinates":[%a,%a]}}'
 )
 
 
-def _finite(value: float) -> str:
-    if not math.isfinite(value):
-        raise ValueError("a find holds a number JSON cannot carry")
-    return float.__repr__(value)  # what json writes for a float
-
-
-def _text(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)  # type: ignore[no-any-return]
-
-
-# The columns the database does not hand over as JSON (JSON_READY), each with its encoder:
-# only these few are encoded here, a handful of calls per find instead of one per column.
-_ENCODE_HERE: tuple[tuple[int, Callable[[Any], str]], ...] = tuple(
-    (index, encode_basestring if name == "uuid" else _text)
-    for index, (name, ready) in enumerate(zip(COLUMN_NAMES, JSON_READY, strict=True))
-    if not ready
-)
-
-
-def find_features(chunk: FindChunk) -> list[str]:
-    """The finds of a chunk read ``as_json`` as GeoJSON Feature texts."""
-    features = []
-    for row, lon, lat in zip(chunk.rows, chunk.lons, chunk.lats, strict=True):
-        values = list(row)
-        for index, encode in _ENCODE_HERE:
-            values[index] = encode(values[index])
-        values.append(_finite(round(lon, DECIMALS)))
-        values.append(_finite(round(lat, DECIMALS)))
-        features.append(_FIND_FEATURE % tuple(values))
-    return features
+def find_features(chunk: FindObjectChunk) -> bytes:
+    """The finds of a chunk as GeoJSON Feature texts, one a line, joined by commas."""
+    if not all(map(math.isfinite, chunk.lons)) or not all(map(math.isfinite, chunk.lats)):
+        raise ValueError("a find holds a position JSON cannot carry")
+    return b",\n".join(
+        [
+            _FIND_FEATURE % (properties[1:], round(lon, DECIMALS), round(lat, DECIMALS))
+            for properties, lon, lat in zip(chunk.objects, chunk.lons, chunk.lats, strict=True)
+        ]
+    )
 
 
 def geometry_json(geometry: BaseGeometry) -> dict[str, Any]:
@@ -98,11 +75,10 @@ def write_geojson(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]
             {"layer": "site", "site_code": site.code, "name": site.name},
             geometry_json(site.geometry),
         )
-    for chunk in source.find_chunks(as_json=True):
+    for chunk in source.find_objects():
         if not len(chunk):
             continue
-        texts = find_features(chunk)
-        yield (("" if first else ",\n") + ",\n".join(texts)).encode("utf-8")
+        yield (b"" if first else b",\n") + find_features(chunk)
         first = False
     for trench in source.trenches():
         yield feature(

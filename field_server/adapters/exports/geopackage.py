@@ -165,10 +165,8 @@ def _finds(connection: sqlite3.Connection, source: ExportSource, srs_id: int, no
         connection.executemany(
             sql,
             [
-                (head + pack_xy(x, y), *row, lon, lat)
-                for row, x, y, lon, lat in zip(
-                    chunk.rows, xs, ys, chunk.lons, chunk.lats, strict=True
-                )
+                (head + pack_xy(x, y), *row)  # the row ends with lon and lat
+                for row, x, y in zip(chunk.rows, xs, ys, strict=True)
             ],
         )
         extent.add((min(xs), min(ys), max(xs), max(ys)))
