@@ -597,6 +597,13 @@ def svg_texts(payload: bytes) -> set[str]:
     return {"".join(element.itertext()) for element in root.iter(f"{SVG_NS}text")}
 
 
+LEGEND_KEYS = {
+    "kk": ("Ескерткіш", "Қазба", "GPS жолы"),
+    "ru": ("Памятник", "Раскоп", "GPS-трек"),
+    "en": ("Site", "Trench", "GPS track"),
+}
+
+
 def used_materials(**where: str) -> set[str]:
     return {d["material"] for d in expected_finds(**where)}
 
@@ -605,9 +612,9 @@ def used_materials(**where: str) -> set[str]:
     ("query", "language"), [("", "kk"), ("?lang=ru", "ru"), ("?lang=en", "en")]
 )
 def test_the_svg_figure_holds_its_labels_as_text_in_the_language_asked(
-    filled: World, query: str, language: str
+    tracked: World, query: str, language: str
 ) -> None:
-    response = get(filled, URL + "svg" + query)
+    response = get(tracked, URL + "svg" + query)
     assert response.status_code == 200
     assert response.mimetype == "image/svg+xml"
     assert "filename*=UTF-8''ULY-2026-epsg32642.svg" in response.headers["Content-Disposition"]
@@ -618,6 +625,8 @@ def test_the_svg_figure_holds_its_labels_as_text_in_the_language_asked(
     for code in used_materials():
         label = material_label(code, language)
         assert any(t.startswith(f"{label} — ") for t in texts), label
+    # the keys to the site boundaries, trench outlines and GPS tracks
+    assert set(LEGEND_KEYS[language]) <= texts
     if language == "kk":
         assert "Қож" in {material_label(code, "kk") for code in used_materials()}
         assert any(t.startswith("Қож — ") for t in texts)  # slag, in Kazakh
@@ -633,6 +642,9 @@ def test_a_figure_of_one_site_is_titled_by_the_site(filled: World) -> None:
     assert f"Экспедиция ULY-2026 — {site['name']}" in texts
     legend = [t for t in texts if t.startswith("Материал (")]
     assert legend == [f"Материал ({len(expected_finds(site_code='DMB'))})"]
+    site, trench, track = LEGEND_KEYS["ru"]
+    # no GPS track was pushed: the legend has no key to one
+    assert {site, trench} <= texts and track not in texts
 
 
 def test_the_png_figure_is_print_wide_and_not_blank(filled: World) -> None:
