@@ -127,6 +127,9 @@ def build_figure(finds: int, seed: int) -> MapFigure:
         finds=records,
         material_labels=material_labels(),
         legend_title="Материал",
+        site_key="Ескерткіш",
+        trench_key="Қазба",
+        track_key="GPS жолы",
         note="Recorded in WGS 84 and projected to UTM 42N on the same datum: no datum shift.",
     )
 

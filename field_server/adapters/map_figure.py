@@ -9,15 +9,16 @@ import textwrap
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 import matplotlib
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import PathPatch, Rectangle
+from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path
 from matplotlib.ticker import FixedLocator, FuncFormatter
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon
@@ -32,6 +33,16 @@ PAGE_INCHES = (11.69, 8.27)
 DPI = 200
 MAP_BOX = (0.07, 0.11, 0.62, 0.78)  # left, bottom, width, height as fractions of the page
 LEGEND_ANCHOR = (0.725, 0.89)
+LEGEND_GAP = 0.02  # page fraction between the materials and the keys to the other features
+_LEGEND_LOOK: Mapping[str, Any] = {
+    "loc": "upper left",
+    "fontsize": 9,
+    "title_fontsize": 11,
+    "frameon": False,
+    "alignment": "left",
+    "borderaxespad": 0,
+    "handletextpad": 0.6,
+}
 FONT = "DejaVu Sans"  # ships with matplotlib and has every Kazakh and Russian letter
 CREATOR = "Qazba"
 # Above this many finds the points are drawn as one raster image inside the SVG and PDF:
@@ -73,6 +84,10 @@ class MapFigure:
     finds: Sequence[tuple[float, float, str]]
     material_labels: Mapping[str, str]
     legend_title: str
+    # the legend's names for what the map draws besides the finds, in the figure's language
+    site_key: str
+    trench_key: str
+    track_key: str
     note: str
 
 
@@ -112,6 +127,10 @@ SITE_EDGE = "#3b3b3b"
 SITE_FILL = "#f3ecd9"
 TRENCH_EDGE = "#1a1a1a"
 TRACK_COLOUR = "#2b6cb0"
+# one style for the map and its legend key, so the key always looks like what it stands for
+SITE_STYLE: Mapping[str, Any] = {"facecolor": SITE_FILL, "edgecolor": SITE_EDGE, "linewidth": 1.2}
+TRENCH_STYLE: Mapping[str, Any] = {"facecolor": "none", "edgecolor": TRENCH_EDGE, "linewidth": 0.9}
+TRACK_STYLE: Mapping[str, Any] = {"color": TRACK_COLOUR, "linewidth": 1.0, "linestyle": (0, (4, 2))}
 GRID_COLOUR = "#b5b5b5"
 ARROW = "-|>,head_length=0.8,head_width=0.4"
 NORTH_ARROW_BOX = (0.90, 0.79, 0.98, 0.98)  # axes fractions kept clear of labels
@@ -222,7 +241,7 @@ class _View:
 
 def _draw(figure: MapFigure) -> Figure:
     page = Figure(figsize=PAGE_INCHES, dpi=DPI, facecolor="white")
-    FigureCanvasAgg(page)
+    canvas = FigureCanvasAgg(page)
     page.text(
         MAP_BOX[0],
         0.955,
@@ -269,7 +288,7 @@ def _draw(figure: MapFigure) -> Figure:
             zorder=20,
             bbox={"boxstyle": "round,pad=0.6", "fc": "white", "ec": "#888888"},
         )
-    _draw_legend(page, figure, finds_by_material)
+    _draw_legend(page, canvas.get_renderer(), figure, finds_by_material)
     return page
 
 
@@ -417,15 +436,7 @@ def _draw_sites(ax: Axes, sites: Sequence[tuple[str, BaseGeometry]]) -> list[_La
     for label, geometry in sites:
         parts = list(_polygons(geometry))
         for polygon in parts:
-            ax.add_patch(
-                PathPatch(
-                    _polygon_path(polygon),
-                    facecolor=SITE_FILL,
-                    edgecolor=SITE_EDGE,
-                    linewidth=1.2,
-                    zorder=1,
-                )
-            )
+            ax.add_patch(PathPatch(_polygon_path(polygon), **SITE_STYLE, zorder=1))
         if parts and label:
             largest = max(parts, key=lambda p: p.area)
             labels.append(_Label(label, largest.bounds, SITE_LABEL))
@@ -437,15 +448,7 @@ def _draw_trenches(ax: Axes, trenches: Sequence[tuple[str, BaseGeometry]]) -> li
     for label, geometry in trenches:
         parts = list(_polygons(geometry))
         for polygon in parts:
-            ax.add_patch(
-                PathPatch(
-                    _polygon_path(polygon),
-                    facecolor="none",
-                    edgecolor=TRENCH_EDGE,
-                    linewidth=0.9,
-                    zorder=3,
-                )
-            )
+            ax.add_patch(PathPatch(_polygon_path(polygon), **TRENCH_STYLE, zorder=3))
         if parts and label:
             labels.append(_Label(label, parts[0].bounds, TRENCH_LABEL))
     return labels
@@ -457,14 +460,7 @@ def _draw_tracks(ax: Axes, tracks: Sequence[tuple[str, BaseGeometry]]) -> list[_
         lines = list(_lines(geometry))
         for line in lines:
             coords = np.asarray(line.coords)
-            ax.plot(
-                coords[:, 0],
-                coords[:, 1],
-                color=TRACK_COLOUR,
-                linewidth=1.0,
-                linestyle=(0, (4, 2)),
-                zorder=2,
-            )
+            ax.plot(coords[:, 0], coords[:, 1], **TRACK_STYLE, zorder=2)
         if lines and label:
             x, y = lines[0].coords[0][:2]
             labels.append(_Label(label, (x, y, x, y), TRACK_LABEL))
@@ -637,6 +633,7 @@ def _legend_order(figure: MapFigure, counts: Mapping[str, int]) -> list[str]:
 
 def _draw_legend(
     page: Figure,
+    renderer: RendererAgg,
     figure: MapFigure,
     finds_by_material: Mapping[str, tuple[np.ndarray, np.ndarray]],
 ) -> None:
@@ -661,23 +658,41 @@ def _draw_legend(
         labels.append(f"{label} — {_plain_number(counts[code])}")
     total = sum(counts.values())
     title = f"{figure.legend_title} ({_plain_number(total)})"
+    materials: Artist
     if not handles:
-        page.text(*LEGEND_ANCHOR, title, fontsize=11, fontweight="bold", ha="left", va="top")
-        return
-    legend = page.legend(
-        handles,
-        labels,
-        loc="upper left",
-        bbox_to_anchor=LEGEND_ANCHOR,
-        title=title,
-        fontsize=9,
-        title_fontsize=11,
-        frameon=False,
-        alignment="left",
-        borderaxespad=0,
-        handletextpad=0.6,
-    )
-    legend.get_title().set_fontweight("bold")
+        materials = page.text(
+            *LEGEND_ANCHOR, title, fontsize=11, fontweight="bold", ha="left", va="top"
+        )
+    else:
+        legend = page.legend(
+            handles, labels, title=title, bbox_to_anchor=LEGEND_ANCHOR, **_LEGEND_LOOK
+        )
+        legend.get_title().set_fontweight("bold")
+        materials = legend
+    keys = legend_keys(figure)
+    if keys:
+        # the keys go under the materials, however many those are: measure where they end
+        bottom = materials.get_window_extent(renderer).transformed(page.transFigure.inverted()).y0
+        key_handles, key_labels = zip(*keys, strict=True)
+        page.legend(
+            key_handles,
+            key_labels,
+            bbox_to_anchor=(LEGEND_ANCHOR[0], bottom - LEGEND_GAP),
+            **_LEGEND_LOOK,
+        )
+
+
+def legend_keys(figure: MapFigure) -> list[tuple[Artist, str]]:
+    """Legend keys to the sites, trenches and tracks, each drawn as the map draws it and only
+    when the map shows at least one: a key to nothing on the map would only mislead."""
+    keys: list[tuple[Artist, str]] = []
+    if any(True for _, geometry in figure.sites for _ in _polygons(geometry)):
+        keys.append((Patch(**SITE_STYLE), figure.site_key))
+    if any(True for _, geometry in figure.trenches for _ in _polygons(geometry)):
+        keys.append((Patch(**TRENCH_STYLE), figure.trench_key))
+    if any(True for _, geometry in figure.tracks for _ in _lines(geometry)):
+        keys.append((Line2D([], [], **TRACK_STYLE), figure.track_key))
+    return keys
 
 
 def _draw_scale_bar(ax: Axes, view: _View) -> tuple[float, float, float, float]:

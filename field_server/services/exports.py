@@ -351,6 +351,10 @@ class _Source:
 
 _TITLE_WORD = {"kk": "Экспедиция", "ru": "Экспедиция", "en": "Expedition"}
 _LEGEND_TITLE = {"kk": "Материал", "ru": "Материал", "en": "Material"}
+# the legend's keys to the site boundaries, trench outlines and GPS tracks on the map
+_SITE_KEY = {"kk": "Ескерткіш", "ru": "Памятник", "en": "Site"}
+_TRENCH_KEY = {"kk": "Қазба", "ru": "Раскоп", "en": "Trench"}
+_TRACK_KEY = {"kk": "GPS жолы", "ru": "GPS-трек", "en": "GPS track"}
 # the figure prints its CRS label itself; the note says how WGS 84 got there, in the language
 _SAME_DATUM = {
     "kk": "WGS 84 координаталары датумды түрлендірусіз",
@@ -428,5 +432,8 @@ def figure_fields(source: Any, lang: str) -> dict[str, Any]:
             code: material_label(code, lang) for code in MATERIAL_CODES if code in used
         },
         "legend_title": _LEGEND_TITLE[lang],
+        "site_key": _SITE_KEY[lang],
+        "trench_key": _TRENCH_KEY[lang],
+        "track_key": _TRACK_KEY[lang],
         "note": figure_note(header.crs.shift, lang),
     }

@@ -8,13 +8,18 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
+import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import pypdf
 import pytest
+import shapely
 from click.testing import CliRunner
 from field_core.contract import material_label
 from lxml import etree
@@ -23,6 +28,7 @@ from shapely import wkt
 from shapely.geometry import Polygon, mapping, shape
 
 from field_core.geo import crs
+from field_core.geo.gpx import read_gpx
 from field_server import cli
 from field_server.adapters.repositories import FindFilter
 from field_server.domain.export_layers import COLUMN_NAMES, find_row
@@ -93,6 +99,24 @@ def filled(world: World) -> World:
     return world
 
 
+def dombauyl_tracks() -> list[dict[str, Any]]:
+    """The Dombauyl survey's GPS file as a device pushes it: its tracks and its waypoints."""
+    survey = next(s for s in samples.surveys() if s.folder == DOMBAUYL)
+    gpx = read_gpx(samples.SAMPLE_DIR / DOMBAUYL / "dombauyl-2026-gps.gpx")
+    return [
+        {"type": "track", "uuid": str(uuid.uuid4()), "base_rev": 0, "rev": 1,
+         "data": track.track_data(survey.survey["uuid"])}
+        for track in gpx.tracks
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def tracked(filled: World) -> World:
+    """The ULY-2026 samples with the GPS tracks and waypoints of the Dombauyl survey."""
+    filled.pushed("recorder", dombauyl_tracks())
+    return filled
+
+
 def expected_finds(**where: str) -> list[dict[str, Any]]:
     finds = [
         f["data"] for s in samples.surveys() if s.expedition_code == "ULY-2026" for f in s.finds
@@ -105,17 +129,23 @@ def get(world: World, path: str, who: str = "reviewer") -> Any:
     return response
 
 
-def ogrinfo(path: Path, *options: str) -> str:
+def run_ogrinfo(
+    path: Path, *options: str, read_only: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """ogrinfo on every layer of ``path``; its warnings are on stderr."""
     if shutil.which("ogrinfo") is None:
         pytest.fail("ogrinfo is missing: run scripts/install_test_tools.sh")
-    done = subprocess.run(
-        ["ogrinfo", "-ro", "-al", *options, str(path)],
+    return subprocess.run(
+        ["ogrinfo", *(["-ro"] if read_only else []), "-al", *options, str(path)],
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
     )
-    return done.stdout
+
+
+def ogrinfo(path: Path, *options: str) -> str:
+    return run_ogrinfo(path, *options).stdout
 
 
 _FIELD = re.compile(r"^  (\S+) \((\w+)\) = (.*)$")
@@ -365,6 +395,113 @@ def test_geopackage_has_four_layers_in_the_chosen_srs(filled: World, tmp_path: P
     assert trenches == {(d["site_code"], d["trench"]) for d in expected_finds() if d["trench"]}
 
 
+GPKG_LAYERS = ("finds", "sites", "trenches", "tracks")
+# bytes of the envelope after a GeoPackage geometry header, by its contents indicator
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+def near_float32(stored: float, value: float) -> bool:
+    """An R-tree keeps 32-bit floats, rounded outwards (by up to half a metre on a UTM
+    northing): ``stored`` is within two of their steps of ``value``."""
+    return abs(stored - value) <= 2 * float(np.spacing(np.float32(abs(value))))
+
+
+def gpkg_bounds(blob: bytes) -> tuple[float, float, float, float]:
+    """The bounds of a GeoPackage geometry blob's WKB, not of the envelope in its header."""
+    envelope = (blob[3] >> 1) & 0b111
+    return shapely.from_wkb(blob[8 + _ENVELOPE_BYTES[envelope] :]).bounds
+
+
+def rtree(path: Path, table: str) -> dict[int, tuple[float, float, float, float]]:
+    """A layer's R-tree: fid -> (minx, maxx, miny, maxy)."""
+    with closing(sqlite3.connect(path)) as db:
+        return {row[0]: row[1:] for row in db.execute(f"SELECT * FROM rtree_{table}_geom")}
+
+
+def projected_finds() -> dict[tuple[str, str], tuple[float, float]]:
+    return {
+        (d["find_number"], d["object_name"]): crs.project_point(
+            crs.UTM_42N, d["position"]["lon"], d["position"]["lat"]
+        )
+        for d in expected_finds()
+    }
+
+
+def gpkg_export(world: World, tmp_path: Path) -> Path:
+    path = tmp_path / "finds.gpkg"
+    path.write_bytes(get(world, URL + "gpkg?crs=EPSG:32642").get_data())
+    return path
+
+
+def test_every_geopackage_layer_has_an_rtree_of_its_feature_envelopes(
+    tracked: World, tmp_path: Path
+) -> None:
+    path = gpkg_export(tracked, tmp_path)
+    with closing(sqlite3.connect(path)) as db:
+        assert sorted(db.execute("SELECT * FROM gpkg_extensions")) == [
+            (table, "geom", "gpkg_rtree_index",
+             "http://www.geopackage.org/spec120/#extension_rtree", "write-only")
+            for table in sorted(GPKG_LAYERS)
+        ]  # fmt: skip
+        for table in GPKG_LAYERS:
+            features = dict(db.execute(f"SELECT fid, geom FROM {table}"))
+            entries = rtree(path, table)
+            assert features and entries.keys() == features.keys(), table
+            for fid, blob in features.items():
+                min_x, min_y, max_x, max_y = gpkg_bounds(blob)
+                r_min_x, r_max_x, r_min_y, r_max_y = entries[fid]
+                # rounded outwards, so the entry still holds the whole feature
+                assert r_min_x <= min_x and r_min_y <= min_y, (table, fid)
+                assert r_max_x >= max_x and r_max_y >= max_y, (table, fid)
+                expected = (min_x, max_x, min_y, max_y)
+                assert all(map(near_float32, entries[fid], expected)), (table, fid)
+        fids = {(number, name): fid for fid, number, name in
+                db.execute("SELECT fid, find_number, object_name FROM finds")}  # fmt: skip
+    entries = rtree(path, "finds")
+    for key, (x, y) in projected_finds().items():
+        assert all(map(near_float32, entries[fids[key]], (x, x, y, y))), key
+
+
+def test_gdal_reads_the_geopackage_spatial_index_without_a_warning(
+    tracked: World, tmp_path: Path
+) -> None:
+    path = gpkg_export(tracked, tmp_path)
+    assert run_ogrinfo(path).stderr == ""
+    has_index = ", ".join(f"HasSpatialIndex('{t}', 'geom') AS {t}" for t in GPKG_LAYERS)
+    [answer] = gdal_layers(path, "-sql", f"SELECT {has_index}")["SELECT"]
+    assert answer["properties"] == dict.fromkeys(GPKG_LAYERS, 1)
+    # GDAL's spatial filter reads the R-tree: one missing or out of step would lose finds
+    finds = projected_finds()
+    dombauyl = [finds[d["find_number"], d["object_name"]] for d in expected_finds(site_code="DMB")]
+    xs, ys = zip(*dombauyl, strict=True)
+    box = (min(xs), min(ys), max(xs), max(ys))
+    inside = {
+        key for key, (x, y) in finds.items() if box[0] <= x <= box[2] and box[1] <= y <= box[3]
+    }
+    assert inside and len(inside) < len(finds)
+    spat = [f"{v:.3f}" for v in (box[0] - 0.001, box[1] - 0.001, box[2] + 0.001, box[3] + 0.001)]
+    found = gdal_layers(path, "-spat", *spat)["finds"]
+    assert set(by_number_and_name(found)) == inside
+
+
+def test_edits_through_gdal_keep_the_geopackage_spatial_index_in_step(
+    filled: World, tmp_path: Path
+) -> None:
+    path = gpkg_export(filled, tmp_path)
+    before = rtree(path, "finds")
+    moved, source, deleted = sorted(before)[:3]
+    copy = f"(SELECT geom FROM finds WHERE fid = {source})"
+    for sql in (
+        f"UPDATE finds SET geom = {copy} WHERE fid = {moved}",
+        f"DELETE FROM finds WHERE fid = {deleted}",
+    ):
+        assert run_ogrinfo(path, "-sql", sql, read_only=False).stderr == ""
+    after = rtree(path, "finds")
+    assert after[moved] == before[source] != before[moved]
+    assert deleted not in after
+    assert len(after) == len(before) - 1
+
+
 # -- filters and bad input ---------------------------------------------------------------
 
 
@@ -481,6 +618,13 @@ def svg_texts(payload: bytes) -> set[str]:
     return {"".join(element.itertext()) for element in root.iter(f"{SVG_NS}text")}
 
 
+LEGEND_KEYS = {
+    "kk": ("Ескерткіш", "Қазба", "GPS жолы"),
+    "ru": ("Памятник", "Раскоп", "GPS-трек"),
+    "en": ("Site", "Trench", "GPS track"),
+}
+
+
 def used_materials(**where: str) -> set[str]:
     return {d["material"] for d in expected_finds(**where)}
 
@@ -489,9 +633,9 @@ def used_materials(**where: str) -> set[str]:
     ("query", "language"), [("", "kk"), ("?lang=ru", "ru"), ("?lang=en", "en")]
 )
 def test_the_svg_figure_holds_its_labels_as_text_in_the_language_asked(
-    filled: World, query: str, language: str
+    tracked: World, query: str, language: str
 ) -> None:
-    response = get(filled, URL + "svg" + query)
+    response = get(tracked, URL + "svg" + query)
     assert response.status_code == 200
     assert response.mimetype == "image/svg+xml"
     assert "filename*=UTF-8''ULY-2026-epsg32642.svg" in response.headers["Content-Disposition"]
@@ -502,6 +646,8 @@ def test_the_svg_figure_holds_its_labels_as_text_in_the_language_asked(
     for code in used_materials():
         label = material_label(code, language)
         assert any(t.startswith(f"{label} — ") for t in texts), label
+    # the keys to the site boundaries, trench outlines and GPS tracks
+    assert set(LEGEND_KEYS[language]) <= texts
     if language == "kk":
         assert "Қож" in {material_label(code, "kk") for code in used_materials()}
         assert any(t.startswith("Қож — ") for t in texts)  # slag, in Kazakh
@@ -517,6 +663,9 @@ def test_a_figure_of_one_site_is_titled_by_the_site(filled: World) -> None:
     assert f"Экспедиция ULY-2026 — {site['name']}" in texts
     legend = [t for t in texts if t.startswith("Материал (")]
     assert legend == [f"Материал ({len(expected_finds(site_code='DMB'))})"]
+    site, trench, track = LEGEND_KEYS["ru"]
+    # no GPS track was pushed: the legend has no key to one
+    assert {site, trench} <= texts and track not in texts
 
 
 def test_the_png_figure_is_print_wide_and_not_blank(filled: World) -> None:

@@ -25,6 +25,7 @@ from field_server.adapters.map_figure import (
     MAP_BOX,
     MATERIAL_STYLES,
     NOTHING_MATCHED,
+    PAGE_INCHES,
     SITE_FILL,
     MapFigure,
     render_map_figure,
@@ -38,6 +39,11 @@ NOTE = "WGS 84 → UTM 42N: a projection on one datum, no datum shift"
 TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32642", always_xy=True)
 KAZAKH_TITLE = "Ұлытау археологиялық экспедициясы 2026 — Домбауыл"
 RUSSIAN_TITLE = "Экспедиция ULY-2026 — Домбауыл"
+# the legend's keys to sites, trenches and tracks, as the export service words them
+LEGEND_KEYS = {
+    "kk": ("Ескерткіш", "Қазба", "GPS жолы"),
+    "ru": ("Памятник", "Раскоп", "GPS-трек"),
+}
 
 
 def material_labels(language: str) -> dict[str, str]:
@@ -92,6 +98,9 @@ def sample_figure(language: str = "kk", *, projected: bool = True) -> MapFigure:
         finds=finds,
         material_labels=material_labels(language),
         legend_title="Материал",
+        site_key=LEGEND_KEYS[language][0],
+        trench_key=LEGEND_KEYS[language][1],
+        track_key=LEGEND_KEYS[language][2],
         note=NOTE,
     )
 
@@ -141,7 +150,38 @@ def test_the_svg_keeps_title_sites_trenches_and_legend_as_text(language: str) ->
         assert f"{labels['copper_alloy']} — {counts['copper_alloy']}" in texts  # Мыс қорытпасы
     else:
         assert f"Медный сплав — {counts['copper_alloy']}" in texts
+    assert set(LEGEND_KEYS[language]) <= texts
     assert f"{UTM_42N}. {NOTE}" in texts
+
+
+def test_the_legend_keys_to_sites_trenches_and_tracks_stand_under_the_materials() -> None:
+    figure = sample_figure("kk")
+    elements = svg_texts(render(figure, "svg"))
+    counts = Counter(code for _, _, code in figure.finds)
+    entries = {f"{figure.material_labels[code]} — {n}" for code, n in counts.items()}
+    materials = [e for e in elements if text_of(e) in entries]
+    keys = [e for e in elements if text_of(e) in LEGEND_KEYS["kk"]]
+    page_height = PAGE_INCHES[1] * 72  # SVG units are points
+
+    assert len(materials) == len(counts)
+    assert [text_of(e) for e in keys] == list(LEGEND_KEYS["kk"])
+    key_ys = [float(e.get("y", "nan")) for e in keys]
+    assert max(float(e.get("y", "nan")) for e in materials) < min(key_ys)
+    assert key_ys == sorted(key_ys) and max(key_ys) < page_height
+    # one column: the keys' labels start where the materials' do
+    assert {e.get("x") for e in keys} == {e.get("x") for e in materials}
+
+
+@pytest.mark.parametrize("left_out", ["sites", "trenches", "tracks"])
+def test_the_legend_has_a_key_only_for_what_the_map_shows(left_out: str) -> None:
+    figure = sample_figure("ru")
+    figure = MapFigure(**{**figure.__dict__, left_out: []})
+    texts = {text_of(e) for e in svg_texts(render(figure, "svg"))}
+    site, trench, track = LEGEND_KEYS["ru"]
+    shown = {"sites": site, "trenches": trench, "tracks": track}
+
+    assert shown.pop(left_out) not in texts
+    assert set(shown.values()) <= texts
 
 
 def test_the_svg_grid_is_labelled_in_round_metres_around_the_finds() -> None:
@@ -255,6 +295,9 @@ def empty(figure: MapFigure, *, keep_sites: bool) -> MapFigure:
         finds=[],
         material_labels=figure.material_labels,
         legend_title=figure.legend_title,
+        site_key=figure.site_key,
+        trench_key=figure.trench_key,
+        track_key=figure.track_key,
         note=figure.note,
     )
 
@@ -270,6 +313,9 @@ def test_a_selection_without_finds_still_gives_valid_figures_that_say_so(
     assert set(NOTHING_MATCHED) <= texts
     assert figure.title in texts
     assert "Материал (0)" in texts
+    site, trench, track = LEGEND_KEYS["ru"]
+    assert (site in texts) is keep_sites
+    assert trench not in texts and track not in texts
     with Image.open(io.BytesIO(render(figure, "png"))) as image:
         assert image.width >= 1600
     reader = pypdf.PdfReader(io.BytesIO(render(figure, "pdf")))

@@ -7,13 +7,23 @@ import math
 from pathlib import Path
 
 import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from pyproj import Geod
+from shapely.geometry import LineString, MultiPoint, Polygon, box
 
 from field_server.adapters.map_figure import (
+    SITE_EDGE,
+    SITE_FILL,
+    TRACK_COLOUR,
+    TRENCH_EDGE,
+    MapFigure,
     format_distance,
     format_grid_degrees,
     format_grid_metres,
     grid_step,
+    legend_keys,
     material_style,
     metres_per_degree_of_longitude,
     round_length,
@@ -140,3 +150,44 @@ def test_codes_outside_the_vocabulary_take_distinct_spare_styles() -> None:
     spare = [material_style("unlisted", index) for index in range(20)]
     assert len(set(spare)) == 20
     assert not set(spare) & {material_style("ceramic"), material_style("bone")}
+
+
+def figure_of(
+    sites: list[Polygon], trenches: list[Polygon], tracks: list[LineString | MultiPoint]
+) -> MapFigure:
+    return MapFigure(
+        title="Expedition ULY-2026",
+        crs_label="WGS 84 / UTM zone 42N (EPSG:32642)",
+        crs_is_geographic=False,
+        sites=[("DMB", geometry) for geometry in sites],
+        trenches=[("Р-1", geometry) for geometry in trenches],
+        tracks=[("Day 1", geometry) for geometry in tracks],
+        finds=[(414_142.9, 5_338_430.3, "ceramic")],
+        material_labels={"ceramic": "Ceramic"},
+        legend_title="Material",
+        site_key="Site",
+        trench_key="Trench",
+        track_key="GPS track",
+        note="",
+    )
+
+
+def test_the_legend_keys_look_like_the_sites_trenches_and_tracks_they_stand_for() -> None:
+    track = LineString([(414_000, 5_338_000), (414_300, 5_338_600)])
+    keys = legend_keys(figure_of([box(0, 0, 400, 300)], [box(10, 10, 20, 20)], [track]))
+    assert [label for _, label in keys] == ["Site", "Trench", "GPS track"]
+    (site, _), (trench, _), (line, _) = keys
+    assert isinstance(site, Patch) and isinstance(trench, Patch) and isinstance(line, Line2D)
+    assert site.get_facecolor() == to_rgba(SITE_FILL)
+    assert site.get_edgecolor() == to_rgba(SITE_EDGE)
+    assert trench.get_facecolor()[3] == 0  # an outline, unfilled like the trenches drawn
+    assert trench.get_edgecolor() == to_rgba(TRENCH_EDGE)
+    assert line.get_color() == TRACK_COLOUR and line.get_linestyle() == "--"
+
+
+def test_the_legend_keys_only_what_the_map_draws() -> None:
+    waypoints = MultiPoint([(414_000, 5_338_000), (414_300, 5_338_600)])
+    assert legend_keys(figure_of([], [], [])) == []
+    # waypoints are drawn by no track line, and an empty outline draws nothing
+    keys = legend_keys(figure_of([Polygon()], [box(10, 10, 20, 20)], [waypoints]))
+    assert [label for _, label in keys] == ["Trench"]

@@ -93,6 +93,21 @@ def test_the_figure_holds_projected_finds_sites_trenches_and_tracks() -> None:
 
 
 @pytest.mark.parametrize(
+    ("lang", "keys"),
+    [
+        ("kk", ("Материал", "Ескерткіш", "Қазба", "GPS жолы")),
+        ("ru", ("Материал", "Памятник", "Раскоп", "GPS-трек")),
+        ("en", ("Material", "Site", "Trench", "GPS track")),
+    ],
+)
+def test_the_legend_is_worded_in_the_figure_language(lang: str, keys: tuple[str, ...]) -> None:
+    fields = figure_fields(FakeSource(), lang)
+    assert (
+        fields["legend_title"], fields["site_key"], fields["trench_key"], fields["track_key"]
+    ) == keys  # fmt: skip
+
+
+@pytest.mark.parametrize(
     ("lang", "note"),
     [
         ("kk", "WGS 84-тен түрлендіру: Pulkovo 1942 to WGS 84 (16) (EPSG:15865), "

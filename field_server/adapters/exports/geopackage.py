@@ -3,7 +3,9 @@
 A GeoPackage is a plain SQLite database with three metadata tables and geometry blobs (a short
 header and the ISO WKB that shapely writes), so no GDAL stack is needed on the server. Layers:
 finds (POINT), sites (MULTIPOLYGON), trenches (POLYGON, derived from finds), tracks (GEOMETRY:
-lines for tracks and routes, MULTIPOINT for waypoint sets), all in the export's CRS.
+lines for tracks and routes, MULTIPOINT for waypoint sets), all in the export's CRS. Each
+layer has the R-tree spatial index of the standard's extension F.3 (``gpkg_rtree_index``), so
+QGIS and GDAL read the part of a 100,000-find layer in view without scanning every feature.
 """
 
 from __future__ import annotations
@@ -45,6 +47,56 @@ CREATE TABLE gpkg_geometry_columns (
   CONSTRAINT uk_gc_table_name UNIQUE (table_name),
   CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
   CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+"""
+LAYERS = ("finds", "sites", "trenches", "tracks")
+GEOMETRY_COLUMN = "geom"
+# the definition GDAL writes for GeoPackage 1.2 and later: the extension is the same in 1.3
+RTREE_DEFINITION = "http://www.geopackage.org/spec120/#extension_rtree"
+# The triggers of extension F.3 that keep the index in step with edits. The file is written
+# once here, but people edit it in QGIS (moving a find, deleting a double entry), and GDAL
+# leaves the index to these triggers: without them an edited feature would drop out of every
+# spatial filter, map view included. The ST_ functions they call are the ones GDAL and other
+# GeoPackage readers provide; Python's sqlite3 has none, so the triggers come last, once every
+# row and its index entry are written.
+_RTREE_TRIGGERS = """
+CREATE TRIGGER "{rtree}_insert" AFTER INSERT ON "{t}"
+WHEN (new."{c}" NOT NULL AND NOT ST_IsEmpty(NEW."{c}"))
+BEGIN
+  INSERT OR REPLACE INTO "{rtree}" VALUES (NEW."fid",
+    ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"), ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}"));
+END;
+CREATE TRIGGER "{rtree}_update1" AFTER UPDATE OF "{c}" ON "{t}"
+WHEN OLD."fid" = NEW."fid" AND (NEW."{c}" NOTNULL AND NOT ST_IsEmpty(NEW."{c}"))
+BEGIN
+  INSERT OR REPLACE INTO "{rtree}" VALUES (NEW."fid",
+    ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"), ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}"));
+END;
+CREATE TRIGGER "{rtree}_update2" AFTER UPDATE OF "{c}" ON "{t}"
+WHEN OLD."fid" = NEW."fid" AND (NEW."{c}" ISNULL OR ST_IsEmpty(NEW."{c}"))
+BEGIN
+  DELETE FROM "{rtree}" WHERE id = OLD."fid";
+END;
+CREATE TRIGGER "{rtree}_update3" AFTER UPDATE ON "{t}"
+WHEN OLD."fid" != NEW."fid" AND (NEW."{c}" NOTNULL AND NOT ST_IsEmpty(NEW."{c}"))
+BEGIN
+  DELETE FROM "{rtree}" WHERE id = OLD."fid";
+  INSERT OR REPLACE INTO "{rtree}" VALUES (NEW."fid",
+    ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"), ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}"));
+END;
+CREATE TRIGGER "{rtree}_update4" AFTER UPDATE ON "{t}"
+WHEN OLD."fid" != NEW."fid" AND (NEW."{c}" ISNULL OR ST_IsEmpty(NEW."{c}"))
+BEGIN
+  DELETE FROM "{rtree}" WHERE id IN (OLD."fid", NEW."fid");
+END;
+CREATE TRIGGER "{rtree}_delete" AFTER DELETE ON "{t}"
+WHEN old."{c}" NOT NULL
+BEGIN
+  DELETE FROM "{rtree}" WHERE id = OLD."fid";
+END;
 """
 
 
@@ -90,6 +142,8 @@ def write_geopackage(source: ExportSource, path: Path) -> None:
         _sites(connection, source, srs_id, note)
         _trenches(connection, source, srs_id, note)
         _tracks(connection, source, srs_id, note)
+        for table in LAYERS:
+            _rtree_triggers(connection, table)
         connection.execute("COMMIT")
     finally:
         connection.close()
@@ -118,7 +172,7 @@ def _layer(
     defined = ", ".join(f'"{name}" {kind}' for name, kind in columns)
     connection.execute(
         f'CREATE TABLE "{table}" (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, '
-        f"geom {geometry_type}, {defined})"
+        f"{GEOMETRY_COLUMN} {geometry_type}, {defined})"
     )
     connection.execute(
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
@@ -126,9 +180,39 @@ def _layer(
         (table, table, description, srs_id),
     )
     connection.execute(
-        "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
-        (table, geometry_type, srs_id),
+        "INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)",
+        (table, GEOMETRY_COLUMN, geometry_type, srs_id),
     )
+    connection.execute(
+        f'CREATE VIRTUAL TABLE "{rtree_name(table)}" USING rtree(id, minx, maxx, miny, maxy)'
+    )
+    connection.execute(
+        "INSERT INTO gpkg_extensions VALUES (?, ?, 'gpkg_rtree_index', ?, 'write-only')",
+        (table, GEOMETRY_COLUMN, RTREE_DEFINITION),
+    )
+
+
+def rtree_name(table: str) -> str:
+    """The R-tree of a layer's geometry column, named as extension F.3 requires."""
+    return f"rtree_{table}_{GEOMETRY_COLUMN}"
+
+
+def _index(connection: sqlite3.Connection, table: str, entries: Iterable[Sequence[float]]) -> None:
+    """Add (fid, minx, maxx, miny, maxy) rows to the layer's R-tree: the envelopes are already
+    at hand in Python, and the triggers' ST_ functions are not (see _RTREE_TRIGGERS)."""
+    connection.executemany(f'INSERT INTO "{rtree_name(table)}" VALUES (?, ?, ?, ?, ?)', entries)
+
+
+def _rtree_triggers(connection: sqlite3.Connection, table: str) -> None:
+    script = _RTREE_TRIGGERS.format(rtree=rtree_name(table), t=table, c=GEOMETRY_COLUMN)
+    for statement in script.split("END;"):
+        if statement.strip():
+            connection.execute(statement + "END")
+
+
+def _envelope_entry(fid: int, geometry: BaseGeometry) -> tuple[int, float, float, float, float]:
+    min_x, min_y, max_x, max_y = geometry.bounds
+    return fid, min_x, max_x, min_y, max_y
 
 
 def _set_extent(connection: sqlite3.Connection, table: str, extent: _Extent) -> None:
@@ -150,25 +234,31 @@ def _finds(connection: sqlite3.Connection, source: ExportSource, srs_id: int, no
     columns = [(name, _kind(name)) for name in COLUMN_NAMES] + [("lon", "REAL"), ("lat", "REAL")]
     _layer(connection, "finds", "POINT", columns, srs_id, f"Finds. {note}")
     sql = (
-        f"INSERT INTO finds (geom, {', '.join(chr(34) + n + chr(34) for n, _ in columns)}) "
-        f"VALUES ({', '.join('?' * (len(columns) + 1))})"
+        f"INSERT INTO finds (fid, geom, {', '.join(chr(34) + n + chr(34) for n, _ in columns)}) "
+        f"VALUES ({', '.join('?' * (len(columns) + 2))})"
     )
     extent = _Extent()
     # a point's blob: the GeoPackage header without envelope (a point is its own), then WKB
     # Point; everything but the two coordinates is the same for every find
     head = struct.pack("<2sBBi", b"GP", 0, _LITTLE_ENDIAN, srs_id) + struct.pack("<BI", 1, 1)
     pack_xy = struct.Struct("<dd").pack
+    # fids are given, not left to AUTOINCREMENT, so the index rows can be written alongside
+    first_fid = 1
     for chunk in source.find_chunks():
         if not len(chunk):
             continue
         xs, ys = chunk.xs, chunk.ys
+        fids = range(first_fid, first_fid + len(chunk))
+        first_fid += len(chunk)
         connection.executemany(
             sql,
             [
-                (head + pack_xy(x, y), *row)  # the row ends with lon and lat
-                for row, x, y in zip(chunk.rows, xs, ys, strict=True)
+                (fid, head + pack_xy(x, y), *row)  # the row ends with lon and lat
+                for fid, row, x, y in zip(fids, chunk.rows, xs, ys, strict=True)
             ],
         )
+        # a point is its own envelope
+        _index(connection, "finds", zip(fids, xs, xs, ys, ys, strict=True))
         extent.add((min(xs), min(ys), max(xs), max(ys)))
     _set_extent(connection, "finds", extent)
 
@@ -183,15 +273,19 @@ def _sites(connection: sqlite3.Connection, source: ExportSource, srs_id: int, no
         f"Site boundaries. {note}",
     )
     extent = _Extent()
-    for site in source.sites():
+    entries = []
+    for fid, site in enumerate(source.sites(), start=1):
         geometry = site.projected
         if isinstance(geometry, Polygon):
             geometry = MultiPolygon([geometry])
         extent.add(geometry.bounds)
+        if not geometry.is_empty:  # the index holds non-empty geometries only
+            entries.append(_envelope_entry(fid, geometry))
         connection.execute(
-            "INSERT INTO sites (geom, site_code, name) VALUES (?, ?, ?)",
-            (geometry_blob(srs_id, geometry), site.code, site.name),
+            "INSERT INTO sites (fid, geom, site_code, name) VALUES (?, ?, ?, ?)",
+            (fid, geometry_blob(srs_id, geometry), site.code, site.name),
         )
+    _index(connection, "sites", entries)
     _set_extent(connection, "sites", extent)
 
 
@@ -205,13 +299,17 @@ def _trenches(connection: sqlite3.Connection, source: ExportSource, srs_id: int,
         f"Trench outlines derived from their finds (convex hull grown by 1 m). {note}",
     )
     extent = _Extent()
-    for trench in source.trenches():
+    entries = []
+    for fid, trench in enumerate(source.trenches(), start=1):
         extent.add(trench.projected.bounds)
+        entries.append(_envelope_entry(fid, trench.projected))
         connection.execute(
-            "INSERT INTO trenches (geom, site_code, trench, find_count) VALUES (?, ?, ?, ?)",
-            (geometry_blob(srs_id, trench.projected), trench.site_code, trench.trench,
+            "INSERT INTO trenches (fid, geom, site_code, trench, find_count) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (fid, geometry_blob(srs_id, trench.projected), trench.site_code, trench.trench,
              trench.find_count),
         )  # fmt: skip
+    _index(connection, "trenches", entries)
     _set_extent(connection, "trenches", extent)
 
 
@@ -226,6 +324,8 @@ def _tracks(connection: sqlite3.Connection, source: ExportSource, srs_id: int, n
         f"GPS tracks, routes and waypoints. {note}",
     )  # fmt: skip
     extent = _Extent()
+    entries = []
+    fid = 0
     for track in source.tracks():
         geometry = track.projected
         if geometry is None:
@@ -235,11 +335,15 @@ def _tracks(connection: sqlite3.Connection, source: ExportSource, srs_id: int, n
             lats = [float(p[1]) for p in track.points]
             xs, ys = crs_module.project(srs_id, lons, lats)
             geometry = MultiPoint(list(zip(xs.tolist(), ys.tolist(), strict=True)))
+        fid += 1
         extent.add(geometry.bounds)
+        if not geometry.is_empty:  # the index holds non-empty geometries only
+            entries.append(_envelope_entry(fid, geometry))
         connection.execute(
-            "INSERT INTO tracks (geom, uuid, kind, name, source_file, point_count) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (geometry_blob(srs_id, geometry), track.uuid, track.kind, track.name,
+            "INSERT INTO tracks (fid, geom, uuid, kind, name, source_file, point_count) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (fid, geometry_blob(srs_id, geometry), track.uuid, track.kind, track.name,
              track.source_file, len(track.points)),
         )  # fmt: skip
+    _index(connection, "tracks", entries)
     _set_extent(connection, "tracks", extent)
