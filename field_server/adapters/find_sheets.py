@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, LargeBinary, Select, String, case, cast, func, select
+from sqlalchemy import JSON, Connection, LargeBinary, Select, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import FindFilter, _marker, find_conditions
-from field_server.domain.export_layers import COLUMN_NAMES
+from field_server.domain.export_layers import COLUMN_NAMES, STATE_COLUMNS
 
 _RECORD_COLUMNS = ("uuid", "status", "register_number")
 
@@ -72,26 +72,18 @@ class FindSheets:
         yield from self._stream(self._ordered(query, selection, by_site), chunk)
 
     def stream_objects(
-        self,
-        selection: FindFilter,
-        names: Sequence[str] = COLUMN_NAMES,
-        *,
-        by_site: bool = False,
-        chunk: int = 2000,
+        self, selection: FindFilter, *, by_site: bool = False, chunk: int = 2000
     ) -> Iterator[Sequence[Any]]:
-        """The selected finds in chunks of tuples (object, site code, trench, lon, lat): the
-        object is the named columns as one JSON object, UTF-8 bytes, keys in the order given,
-        built by the database so no value passes through Python on its way to a JSON export."""
+        """The selected finds in chunks of tuples: the find's OBJECT_COLUMNS as the JSON object
+        the sheet keeps (UTF-8 bytes, so no value is decoded on its way to a JSON export), the
+        STATE_COLUMNS values, then site code, trench, lon and lat."""
         sheet = t.find_sheets.c
-        pairs: list[Any] = []
-        for name in names:
-            pairs += [name, self._column(name)]
         if self._sqlite:
-            built = cast(func.json_object(*pairs), LargeBinary)
+            text = cast(sheet.object_json, LargeBinary)
         else:
-            text = cast(func.json_build_object(*pairs), String)
-            built = func.convert_to(text, "UTF8")
-        query = select(built, sheet.site_code, sheet.trench, sheet.lon, sheet.lat)
+            text = func.convert_to(sheet.object_json, "UTF8")
+        states = [self._column(name) for name in STATE_COLUMNS]
+        query = select(text, *states, sheet.site_code, sheet.trench, sheet.lon, sheet.lat)
         yield from self._stream(self._ordered(query, selection, by_site), chunk)
 
     def _column(self, name: str) -> ColumnElement[Any]:
@@ -140,7 +132,7 @@ class FindSheets:
         )
         driver = self._c.connection.driver_connection
         assert driver is not None
-        cursor = driver.cursor() if self._sqlite else driver.cursor(name="find_sheets")
+        cursor = driver.cursor() if self._sqlite else driver.cursor(name="find_sheets", binary=True)
         try:
             cursor.execute(str(compiled), arguments)
             while rows := cursor.fetchmany(chunk):

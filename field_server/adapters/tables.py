@@ -378,6 +378,8 @@ find_sheets = Table(
     Column("notes", Text),
     Column("lon", Float, nullable=False),
     Column("lat", Float, nullable=False),
+    # find_number to notes as one JSON object, as GeoJSON writes them (export_layers.sheet_row)
+    Column("object_json", Text, nullable=False),
 )
 
 # Which photo a find names, so a shared photo is found by an index, not by reading every find.

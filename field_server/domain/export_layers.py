@@ -7,6 +7,7 @@ area), or, with fewer than three finds, their bounding box grown by 1 m.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,6 +82,14 @@ COLUMN_INDEX = {name: index for index, name in enumerate(COLUMN_NAMES)}
 # The columns taken from the find's wire data, which the find sheet keeps flat (the others are
 # the record's own columns): what an export reads without parsing a find's JSON.
 SHEET_COLUMNS = tuple(column for column in FIND_COLUMNS if not column[1].startswith("record."))
+# The sheet also keeps, as one JSON object, the columns that lead FIND_COLUMNS and never change
+# without the find's data (find_number to notes, the uuid among them): a JSON export writes it
+# as it is and adds the record's state, the columns after them, which museum decisions change.
+STATE_COLUMNS = ("status", "register_number", "flags")
+OBJECT_COLUMNS = COLUMN_NAMES[: -len(STATE_COLUMNS)]
+if COLUMN_NAMES[-len(STATE_COLUMNS) :] != STATE_COLUMNS:
+    raise AssertionError("FIND_COLUMNS must end with the record's state")
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def _value(kind: str, value: Any) -> Any:
@@ -105,11 +114,19 @@ def _member(data: Mapping[str, Any], source: str) -> Any:
 
 
 def sheet_row(uuid: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """A find's row of the find sheet: its SHEET_COLUMNS values and WGS 84 position, flat,
-    written beside the record whenever its data changes."""
+    """A find's row of the find sheet: its SHEET_COLUMNS values and WGS 84 position, flat, and
+    its OBJECT_COLUMNS as one JSON object (``object_json``); written beside the record
+    whenever its data changes."""
     row = {name: _value(kind, _member(data, source)) for name, source, kind in SHEET_COLUMNS}
+    values = {**row, "uuid": uuid}
     position = data["position"]
-    return {"uuid": uuid, **row, "lon": float(position["lon"]), "lat": float(position["lat"])}
+    return {
+        "uuid": uuid,
+        **row,
+        "lon": float(position["lon"]),
+        "lat": float(position["lat"]),
+        "object_json": _JSON_TEXT({name: values[name] for name in OBJECT_COLUMNS}),
+    }
 
 
 def find_row(record: dict[str, Any], data: dict[str, Any]) -> tuple[Any, ...]:
@@ -197,10 +214,12 @@ class FindChunk:
 
 @dataclass(frozen=True)
 class FindObjectChunk:
-    """A chunk of selected finds for a JSON format: each find's FIND_COLUMNS as one JSON
-    object (UTF-8 bytes, keys in column order), and its WGS 84 position."""
+    """A chunk of selected finds for a JSON format: ``objects`` hold each find's OBJECT_COLUMNS
+    as one JSON object (UTF-8 bytes, keys in column order), ``states`` its STATE_COLUMNS
+    values; then its WGS 84 position."""
 
     objects: list[bytes]
+    states: list[tuple[Any, ...]]
     lons: list[float]
     lats: list[float]
 

@@ -26,6 +26,7 @@ from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.export_layers import (
     COLUMN_NAMES,
+    STATE_COLUMNS,
     ExportHeader,
     FindChunk,
     FindObjectChunk,
@@ -316,10 +317,15 @@ class _Source:
         self._finds_done = True
 
     def find_objects(self) -> Iterator[FindObjectChunk]:
+        width = len(STATE_COLUMNS)
         for rows in self.uow.sheets.stream_objects(self.plan.selection, by_site=self._by_site):
-            objects, site_codes, trenches, lons, lats = (list(c) for c in zip(*rows, strict=True))
+            # each row: the object, the state's values, then site code, trench, lon and lat
+            columns = list(zip(*rows, strict=True))
+            objects = list(columns[0])
+            states = list(zip(*columns[1 : 1 + width], strict=True))
+            site_codes, trenches, lons, lats = (list(c) for c in columns[-4:])
             self.collector.add(site_codes, trenches, lons, lats)
-            yield FindObjectChunk(objects, lons, lats)
+            yield FindObjectChunk(objects, states, lons, lats)
         self._finds_done = True
 
     @property

@@ -31,7 +31,7 @@ from field_core.geo import crs
 from field_core.geo.gpx import read_gpx
 from field_server import cli
 from field_server.adapters.repositories import FindFilter
-from field_server.domain.export_layers import COLUMN_NAMES, find_row
+from field_server.domain.export_layers import COLUMN_NAMES, OBJECT_COLUMNS, find_row
 from tests import samples
 from tests.integration.conftest import World, sample_batch
 
@@ -749,7 +749,7 @@ def test_the_cli_refuses_an_unknown_language_in_one_line(filled: World, tmp_path
 def test_the_find_sheet_holds_every_column_as_the_wire_data_has_it(filled: World) -> None:
     """The export columns come from the find sheet and the record's own columns; they must
     equal what the wire data says, photos and flags included, as values and as the JSON
-    object the database builds for GeoJSON."""
+    object the sheet keeps for GeoJSON."""
     photographed = samples.fresh_find(dombauyl_batch()[1], photos=["ab" * 32, "cd" * 32])
     filled.pushed("recorder", [photographed])
     with filled.runtime.uow() as unit:
@@ -774,10 +774,10 @@ def test_the_find_sheet_holds_every_column_as_the_wire_data_has_it(filled: World
         position = (data["position"]["lon"], data["position"]["lat"])
         assert tuple(row[-2:]) == position
         properties = json.loads(bytes(built[0]), object_pairs_hook=list)
-        assert [key for key, _ in properties] == list(COLUMN_NAMES)  # in column order
-        assert [value for _, value in properties] == list(expected)
-        assert (built[1], built[2]) == (data.get("site_code"), data.get("trench"))
-        assert tuple(built[3:]) == position
+        assert [key for key, _ in properties] == list(OBJECT_COLUMNS)  # in column order
+        assert (*(value for _, value in properties), *built[1:4]) == expected
+        assert (built[4], built[5]) == (data.get("site_code"), data.get("trench"))
+        assert tuple(built[6:]) == position
         flagged += bool(flags)
         photos += bool(data["photos"])
     assert flagged and photos == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import numpy as np
@@ -13,29 +14,39 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from field_server.domain.export_layers import ExportSource, FindObjectChunk
+from field_server.domain.export_layers import STATE_COLUMNS, ExportSource, FindObjectChunk
 
 DECIMALS = 8  # about a millimetre in degrees
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _dumps = _ENCODER.encode
-# A find's feature: the database's JSON object of its columns as the properties, after the
-# layer's name; %a of a float is its repr, what json writes for it.
-_FIND_FEATURE = (
-    b'{"type":"Feature","properties":{"layer":"find",%b,'
-    b'"geometry":{"type":"Point","coordinates":[%a,%a]}}'
+# A find's feature: the sheet's JSON object of its OBJECT_COLUMNS after the layer's name, then
+# the record's state and the point; %r of a float is its repr, what json writes for it.
+_FEATURE_HEAD = b'{"type":"Feature","properties":{"layer":"find",'
+_FEATURE_TAIL = (
+    "".join(f",{_dumps(name)}:%s" for name in STATE_COLUMNS)
+    + '},"geometry":{"type":"Point","coordinates":[%r,%r]}}'
 )
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)  # type: ignore[no-any-return]
 
 
 def find_features(chunk: FindObjectChunk) -> bytes:
     """The finds of a chunk as GeoJSON Feature texts, one a line, joined by commas."""
     if not all(map(math.isfinite, chunk.lons)) or not all(map(math.isfinite, chunk.lats)):
         raise ValueError("a find holds a position JSON cannot carry")
+    head, tail = _FEATURE_HEAD, _FEATURE_TAIL
     return b",\n".join(
         [
-            _FIND_FEATURE % (properties[1:], round(lon, DECIMALS), round(lat, DECIMALS))
-            for properties, lon, lat in zip(chunk.objects, chunk.lons, chunk.lats, strict=True)
+            head
+            + properties[1:-1]
+            + (tail % (*map(_text, state), round(lon, DECIMALS), round(lat, DECIMALS))).encode()
+            for properties, state, lon, lat in zip(
+                chunk.objects, chunk.states, chunk.lons, chunk.lats, strict=True
+            )
         ]
     )
 

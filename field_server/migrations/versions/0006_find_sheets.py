@@ -57,6 +57,7 @@ def upgrade() -> None:
         ),
         sa.Column("lon", real, nullable=False),
         sa.Column("lat", real, nullable=False),
+        sa.Column("object_json", text, nullable=False),
         sa.ForeignKeyConstraint(
             ["uuid"], ["records.uuid"], name=op.f("fk_find_sheets_uuid_records")
         ),
