@@ -113,20 +113,38 @@ def _member(data: Mapping[str, Any], source: str) -> Any:
     return value
 
 
+def _words(value: Any) -> str | None:
+    return " ".join(value) or None
+
+
+_CONVERT: dict[str, Any] = {"text": None, "real": float, "integer": int, "words": _words}
+# sheet_row's way through the wire data, worked out once: (column, top-level key or None for a
+# member of ``position``, the member, the conversion); the uuid is the record's
+_SHEET_PLAN = tuple(
+    (name, None if source.startswith("position.") else source,
+     source.removeprefix("position."), _CONVERT[kind])
+    for name, source, kind in FIND_COLUMNS
+    if name in OBJECT_COLUMNS and name != "uuid"
+)  # fmt: skip
+
+
 def sheet_row(uuid: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """A find's row of the find sheet: its SHEET_COLUMNS values and WGS 84 position, flat, and
     its OBJECT_COLUMNS as one JSON object (``object_json``); written beside the record
-    whenever its data changes."""
-    row = {name: _value(kind, _member(data, source)) for name, source, kind in SHEET_COLUMNS}
-    values = {**row, "uuid": uuid}
+    whenever its data changes, so it is kept to a few microseconds a find."""
     position = data["position"]
-    return {
-        "uuid": uuid,
-        **row,
-        "lon": float(position["lon"]),
-        "lat": float(position["lat"]),
-        "object_json": _JSON_TEXT({name: values[name] for name in OBJECT_COLUMNS}),
-    }
+    values: dict[str, Any] = {}
+    for name, key, member, convert in _SHEET_PLAN:
+        value = data.get(key) if key is not None else position.get(member)
+        if value is not None and convert is not None:
+            value = convert(value)
+        values[name] = value
+        if name == "find_number":
+            values["uuid"] = uuid  # the second column
+    text = _JSON_TEXT(values)
+    values["lon"], values["lat"] = float(position["lon"]), float(position["lat"])
+    values["object_json"] = text
+    return values
 
 
 def find_row(record: dict[str, Any], data: dict[str, Any]) -> tuple[Any, ...]:
