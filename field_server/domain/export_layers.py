@@ -2,12 +2,13 @@
 
 Trenches have no geometry of their own in the field record: a trench's outline is derived from
 its finds, the convex hull grown by 1 m (so a trench with finds along one wall still has an
-area), or, with fewer than three finds, their bounding box grown by 1 m.
+area), or, with finds at fewer than three distinct places, their bounding box grown by 1 m.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiPoint
+from shapely.geometry import LineString, MultiPoint, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from field_core.geo import crs as crs_module
@@ -289,29 +290,84 @@ class ExportSource(Protocol):
     def tracks(self) -> Iterator[TrackFeature]: ...
 
 
-def trench_outline(lons: list[float], lats: list[float]) -> BaseGeometry:
-    """The derived outline of a trench (WGS 84) from its finds' positions."""
-    centre_lon, centre_lat = float(np.mean(lons)), float(np.mean(lats))
-    plane = crs_module.local_metric(round(centre_lon, 6), round(centre_lat, 6))
+def trench_outline(
+    lons: Sequence[float],
+    lats: Sequence[float],
+    centre: tuple[float, float] | None = None,
+    three_places: bool | None = None,
+) -> BaseGeometry:
+    """The derived outline of a trench (WGS 84) from its finds' positions.
+
+    ``centre`` places the local plane the outline is drawn in (by default the positions' mean)
+    and ``three_places`` says whether the finds lie at three or more distinct positions (by
+    default counted from those given): a caller that kept only the positions on the hull
+    passes both, as they are facts of all the finds.
+    """
+    if centre is None:
+        centre = (float(np.mean(lons)), float(np.mean(lats)))
+    if three_places is None:
+        three_places = len(set(zip(lons, lats, strict=True))) >= 3
+    plane = crs_module.local_metric(round(centre[0], 6), round(centre[1], 6))
     xs, ys = plane.transform(np.asarray(lons), np.asarray(lats))
     points = MultiPoint(np.column_stack([xs, ys]))
-    if len(set(zip(lons, lats, strict=True))) >= 3:
+    if three_places:
         outline = points.convex_hull.buffer(TRENCH_MARGIN_M)
     else:
-        outline = points.envelope.buffer(TRENCH_MARGIN_M, join_style="mitre")
+        # one or two places: a box, square-ended also when the finds lie on one line or point
+        box = points.envelope
+        outline = box.buffer(TRENCH_MARGIN_M, cap_style="square", join_style="mitre")
     return shapely.transform(
         outline,
         lambda xy: np.column_stack(plane.transform(xy[:, 0], xy[:, 1], direction="INVERSE")),
     )
 
 
+# A trench's gathered positions are cut down to its hull's corners past this many, so that a
+# collector holds some hundreds of positions a trench however many finds stream past.
+_KEEP_AT_MOST = 512
+
+
+@dataclass
+class _TrenchFinds:
+    """What a trench's outline needs of its finds: their number, their positions' sums (for the
+    centre), up to three distinct positions, and the positions that may lie on the hull."""
+
+    count: int = 0
+    sum_lon: float = 0.0
+    sum_lat: float = 0.0
+    lons: list[float] = field(default_factory=list)
+    lats: list[float] = field(default_factory=list)
+    places: set[tuple[float, float]] = field(default_factory=set)
+
+    def add(self, lons: list[float], lats: list[float]) -> None:
+        self.count += len(lons)
+        self.sum_lon += math.fsum(lons)
+        self.sum_lat += math.fsum(lats)
+        self.lons += lons
+        self.lats += lats
+        for place in zip(lons, lats, strict=True):
+            if len(self.places) >= 3:
+                break
+            self.places.add(place)
+        if len(self.lons) > _KEEP_AT_MOST:
+            # only the hull's corners shape the outline: a point inside the hull in degrees is
+            # inside it in the trench's metric plane too, the few metres across being flat
+            hull = MultiPoint(np.column_stack([self.lons, self.lats])).convex_hull
+            corners = hull.exterior.coords[:-1] if isinstance(hull, Polygon) else hull.coords
+            self.lons = [float(x) for x, _ in corners]
+            self.lats = [float(y) for _, y in corners]
+
+    def outline(self) -> BaseGeometry:
+        centre = (self.sum_lon / self.count, self.sum_lat / self.count)
+        return trench_outline(self.lons, self.lats, centre, len(self.places) >= 3)
+
+
 @dataclass
 class TrenchCollector:
-    """Gathers the positions of each (site, trench) while finds stream past."""
+    """Gathers the positions of each (site, trench) while finds stream past, in memory that
+    does not grow with the number of finds."""
 
-    positions: dict[tuple[str | None, str], tuple[list[float], list[float]]] = field(
-        default_factory=dict
-    )
+    gathered: dict[tuple[str | None, str], _TrenchFinds] = field(default_factory=dict)
 
     def add(
         self,
@@ -321,27 +377,31 @@ class TrenchCollector:
         lats: Sequence[float],
     ) -> None:
         """The positions of a chunk of finds, with each find's site and trench."""
-        positions = self.positions
+        chunk: dict[tuple[str | None, str], tuple[list[float], list[float]]] = {}
         for site_code, trench, lon, lat in zip(site_codes, trenches, lons, lats, strict=True):
             if trench:
-                key = (site_code, trench)
-                found = positions.get(key)
+                found = chunk.get((site_code, trench))
                 if found is None:
-                    found = positions[key] = ([], [])
+                    found = chunk[(site_code, trench)] = ([], [])
                 found[0].append(lon)
                 found[1].append(lat)
+        for key, (trench_lons, trench_lats) in chunk.items():
+            finds = self.gathered.get(key)
+            if finds is None:
+                finds = self.gathered[key] = _TrenchFinds()
+            finds.add(trench_lons, trench_lats)
 
     def trenches(self, epsg: int) -> list[TrenchFeature]:
         found = []
-        for (site_code, trench), (lons, lats) in sorted(
-            self.positions.items(), key=lambda item: (item[0][0] or "", item[0][1])
+        for (site_code, trench), finds in sorted(
+            self.gathered.items(), key=lambda item: (item[0][0] or "", item[0][1])
         ):
-            outline = trench_outline(lons, lats)
+            outline = finds.outline()
             found.append(
                 TrenchFeature(
                     site_code,
                     trench,
-                    len(lons),
+                    finds.count,
                     outline,
                     crs_module.project_geometry(epsg, outline),
                 )
