@@ -323,8 +323,8 @@ def trench_outline(
 
 
 # A trench's gathered positions are cut down to its hull's corners past this many, so that a
-# collector holds some hundreds of positions a trench however many finds stream past.
-_KEEP_AT_MOST = 512
+# collector holds a few thousand positions a trench however many finds stream past.
+_KEEP_AT_MOST = 4096
 
 
 @dataclass

@@ -43,7 +43,7 @@ def test_a_trench_of_many_finds_has_the_outline_of_all_of_them_from_a_few_kept()
     lats = [LAT + rng.uniform(0, 1e-4) for _ in range(20_000)]
     collector = collect(lons, lats)
     [kept] = collector.gathered.values()
-    assert len(kept.lons) <= 512 + 2000  # never more than one chunk past the hull's corners
+    assert len(kept.lons) <= 4096 + 2000  # never more than one chunk past the hull's corners
     [trench] = collector.trenches(4326)
     whole = trench_outline(lons, lats)
     assert trench.find_count == 20_000
