@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from field_server.adapters import tables as t
-from field_server.adapters.repositories import CHUNK, _bulk_insert, _chunks, _marker
+from field_server.adapters.repositories import CHUNK, _bulk_insert, _chunks, _marker, bulk_upsert
 from field_server.domain.duplicates import FindTraits, NearColumns, canonical_pair, grid_place
 from field_server.domain.find_grid import SHELVES, Shelf, filed_keys
 
@@ -71,15 +71,7 @@ class FindTraitsIndex:
         """Insert or replace the traits (rows from :func:`traits_row`) and photo links."""
         if not rows:
             return
-        columns = list(rows[0])
-        mark = _marker(self._c)
-        changes = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "uuid")
-        sql = (
-            f"INSERT INTO {t.find_traits.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))}) "
-            f"ON CONFLICT (uuid) DO UPDATE SET {changes}"
-        )
-        self._c.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+        bulk_upsert(self._c, t.find_traits, rows)
         uuids = sorted(photos)
         self._matching(f"DELETE FROM {t.find_photos.name} WHERE", "uuid", uuids, fetch=False)
         links = [{"uuid": u, "sha256": s} for u in uuids for s in sorted(set(photos[u]))]

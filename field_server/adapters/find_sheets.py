@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Connection, LargeBinary, Select, case, cast, func, 
 from sqlalchemy.sql.elements import ColumnElement
 
 from field_server.adapters import tables as t
-from field_server.adapters.repositories import FindFilter, _marker, find_conditions
+from field_server.adapters.repositories import FindFilter, bulk_upsert, find_conditions
 from field_server.domain.export_layers import COLUMN_NAMES, STATE_COLUMNS
 
 _RECORD_COLUMNS = ("uuid", "status", "register_number")
@@ -28,17 +28,7 @@ class FindSheets:
 
     def save(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or replace the sheets (rows from ``export_layers.sheet_row``)."""
-        if not rows:
-            return
-        columns = list(rows[0])
-        mark = _marker(self._c)
-        changes = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "uuid")
-        sql = (
-            f"INSERT INTO {t.find_sheets.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))}) "
-            f"ON CONFLICT (uuid) DO UPDATE SET {changes}"
-        )
-        self._c.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+        bulk_upsert(self._c, t.find_sheets, rows)
 
     def bounds(self, selection: FindFilter) -> tuple[float, float, float, float] | None:
         """The WGS 84 box (min lon, min lat, max lon, max lat) of the selected finds."""

@@ -803,6 +803,22 @@ def _bulk_insert(connection: Connection, table: Any, rows: list[dict[str, Any]])
     connection.exec_driver_sql(sql, params)
 
 
+def bulk_upsert(connection: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert the rows, or replace those whose uuid the table already holds (the rows of a
+    find's derived tables, rewritten whenever the find changes), in one executemany."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    mark = _marker(connection)
+    changes = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "uuid")
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT (uuid) DO UPDATE SET {changes}"
+    )
+    connection.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+
+
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
