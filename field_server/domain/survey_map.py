@@ -6,7 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from shapely.geometry import MultiPoint, mapping
+from shapely.geometry import mapping
+
+from field_core.geo.crs import WGS84
+from field_server.domain.export_layers import TrenchCollector
 
 
 @dataclass(frozen=True)
@@ -20,18 +23,15 @@ class TrenchOutline:
 def trench_outlines(
     finds: Iterable[tuple[str | None, str | None, float, float]],
 ) -> list[TrenchOutline]:
-    """The convex hull of each trench's finds, from (site, trench, lon, lat) tuples.
-
-    A trench is only drawn when its finds span an area: one find, or finds in a line, say
-    nothing about the trench's extent, and the finds themselves are on the map anyway.
-    """
-    points: dict[tuple[str | None, str], list[tuple[float, float]]] = {}
-    for site, trench, lon, lat in finds:
-        if trench:
-            points.setdefault((site, trench), []).append((lon, lat))
-    outlines = []
-    for (site, trench), positions in sorted(points.items(), key=lambda item: str(item[0])):
-        hull = MultiPoint(positions).convex_hull
-        if hull.geom_type == "Polygon" and hull.area > 0:
-            outlines.append(TrenchOutline(site, trench, len(positions), mapping(hull)))
-    return outlines
+    """Each trench's outline from (site, trench, lon, lat) tuples, derived as every export
+    derives it (``export_layers.trench_outline``), so the review map and the printed map
+    draw the same trench."""
+    found = list(finds)
+    collector = TrenchCollector()
+    if found:
+        site_codes, trenches, lons, lats = (list(column) for column in zip(*found, strict=True))
+        collector.add(site_codes, trenches, lons, lats)
+    return [
+        TrenchOutline(t.site_code, t.trench, t.find_count, mapping(t.geometry))
+        for t in collector.trenches(WGS84)
+    ]
