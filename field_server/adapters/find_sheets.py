@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Connection, LargeBinary, Select, case, cast, func, 
 from sqlalchemy.sql.elements import ColumnElement
 
 from field_server.adapters import tables as t
-from field_server.adapters.repositories import FindFilter, bulk_upsert, find_conditions
+from field_server.adapters.repositories import FindFilter, bulk_upsert
 from field_server.domain.export_layers import COLUMN_NAMES, STATE_COLUMNS
 
 _RECORD_COLUMNS = ("uuid", "status", "register_number")
@@ -99,9 +99,8 @@ class FindSheets:
 
     def _joined(self, query: Select[Any], selection: FindFilter) -> Select[Any]:
         sheet = t.find_sheets
-        return query.select_from(t.records.join(sheet, sheet.c.uuid == t.records.c.uuid)).where(
-            *find_conditions(selection, lambda member: sheet.c[member])
-        )
+        joined = t.records.join(sheet, sheet.c.uuid == t.records.c.uuid)
+        return query.select_from(joined).where(*_conditions(selection))
 
     def _ordered(self, query: Select[Any], selection: FindFilter, by_site: bool) -> Select[Any]:
         seq = t.records.c.seq
@@ -129,3 +128,30 @@ class FindSheets:
                 yield rows
         finally:
             cursor.close()
+
+
+def _conditions(selection: FindFilter) -> list[ColumnElement[Any]]:
+    """The WHERE of a FindFilter over the records joined to their sheets."""
+    records, sheet = t.records.c, t.find_sheets.c
+    conditions: list[ColumnElement[Any]] = [
+        records.expedition_id == selection.expedition_id,
+        records.type == "find",
+    ]
+    if selection.status == "merged":
+        conditions.append(records.status == "merged")
+    else:
+        # a merged find lives on as an alias of the one it was merged into
+        conditions.append(records.merged_into.is_(None))
+        if selection.status is not None:
+            conditions.append(records.status == selection.status)
+    if selection.survey_uuid is not None:
+        conditions.append(records.survey_uuid == selection.survey_uuid)
+    if selection.site_code is not None:
+        conditions.append(sheet.site_code == selection.site_code)
+    if selection.material is not None:
+        conditions.append(sheet.material == selection.material)
+    if selection.found_from is not None:
+        conditions.append(sheet.found_on >= selection.found_from)
+    if selection.found_to is not None:
+        conditions.append(sheet.found_on <= selection.found_to)
+    return conditions

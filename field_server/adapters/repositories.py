@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,15 +11,12 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     and_,
-    cast,
     func,
     insert,
     select,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.sql.elements import ColumnElement
 
 from field_server.adapters import tables as t
 
@@ -85,36 +82,6 @@ class FindFilter:
     material: str | None = None
     found_from: str | None = None  # ISO dates: they order as text
     found_to: str | None = None
-
-
-def find_conditions(
-    selection: FindFilter, member: Callable[[str], ColumnElement[Any]]
-) -> list[ColumnElement[Any]]:
-    """The WHERE of a FindFilter over ``records``; ``member`` gives a wire-data member
-    (``site_code``, ``material``, ``found_on``) as SQL, from the JSON or from the find sheet."""
-    records = t.records.c
-    conditions: list[ColumnElement[Any]] = [
-        records.expedition_id == selection.expedition_id,
-        records.type == "find",
-    ]
-    if selection.status == "merged":
-        conditions.append(records.status == "merged")
-    else:
-        # a merged find lives on as an alias of the one it was merged into
-        conditions.append(records.merged_into.is_(None))
-        if selection.status is not None:
-            conditions.append(records.status == selection.status)
-    if selection.survey_uuid is not None:
-        conditions.append(records.survey_uuid == selection.survey_uuid)
-    if selection.site_code is not None:
-        conditions.append(member("site_code") == selection.site_code)
-    if selection.material is not None:
-        conditions.append(member("material") == selection.material)
-    if selection.found_from is not None:
-        conditions.append(member("found_on") >= selection.found_from)
-    if selection.found_to is not None:
-        conditions.append(member("found_on") <= selection.found_to)
-    return conditions
 
 
 class Users:
@@ -604,39 +571,7 @@ class Records:
             )
         )
 
-    # -- reading an expedition's finds for exports and checks -------------------------------
-
-    def _data_text(self, path: str) -> ColumnElement[Any]:
-        """A member of the stored JSON ``data`` as SQL (``path`` dotted: ``position.lon``)."""
-        if self._c.dialect.name == "sqlite":
-            return func.json_extract(t.records.c.data, "$." + path)
-        keys = path.split(".")
-        document = cast(t.records.c.data, JSONB)
-        member = document[keys[0]] if len(keys) == 1 else document[tuple(keys)]
-        return member.astext
-
-    def _find_conditions(self, selection: FindFilter) -> list[ColumnElement[Any]]:
-        return find_conditions(selection, self._data_text)
-
-    def stream_finds(
-        self, selection: FindFilter, *, by_site: bool = False, chunk: int = 2000
-    ) -> Iterator[Sequence[Any]]:
-        """The selected finds in chunks (uuid, data, status, register_number, flags), from one
-        statement: a server-side cursor on PostgreSQL, so memory stays flat however many."""
-        order = [self._data_text("site_code"), t.records.c.seq] if by_site else [t.records.c.seq]
-        query = (
-            select(
-                t.records.c.uuid,
-                t.records.c.data,
-                t.records.c.status,
-                t.records.c.register_number,
-                t.records.c.flags,
-            )
-            .where(*self._find_conditions(selection))
-            .order_by(*order)
-            .execution_options(yield_per=chunk)
-        )
-        yield from self._c.execute(query).partitions()
+    # -- reading an expedition's tracks for exports -----------------------------------------
 
     def stream_tracks(self, expedition_id: int, survey_uuid: str | None) -> Iterator[Any]:
         """The expedition's track records (uuid, data), one at a time."""

@@ -7,7 +7,6 @@ is a report; stored flags are the push's and are not rewritten here.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -17,6 +16,9 @@ from field_server.domain.access import Actor
 from field_server.domain.site_boundary import site_boundary
 from field_server.domain.spatial_checks import accuracy_threshold, spatial_flags
 from field_server.services.errors import Forbidden, NotFound
+
+# what the checks read of each find (from the find sheet)
+_CHECKED = ("uuid", "find_number", "site_code", "horizontal_accuracy_m")
 
 
 def check_expedition(
@@ -38,39 +40,31 @@ def check_expedition(
         flagged: list[dict[str, Any]] = []
         counts: Counter[str] = Counter()
         checked = 0
-        for rows in uow.records.stream_finds(FindFilter(expedition.id)):
-            datas = [json.loads(row.data) for row in rows]
+        # each row: uuid, find number, site code, horizontal accuracy, then lon and lat
+        for rows in uow.sheets.stream_columns(FindFilter(expedition.id), _CHECKED):
             # distances a site at a time: one projection per site and chunk
             by_site: dict[str, list[int]] = defaultdict(list)
-            for index, data in enumerate(datas):
-                if data.get("site_code") in sites:
-                    by_site[data["site_code"]].append(index)
+            for index, row in enumerate(rows):
+                if row[2] in sites:
+                    by_site[row[2]].append(index)
             distances: dict[int, float] = {}
             for site_code, indexes in by_site.items():
-                lons = [datas[i]["position"]["lon"] for i in indexes]
-                lats = [datas[i]["position"]["lat"] for i in indexes]
+                lons = [rows[i][-2] for i in indexes]
+                lats = [rows[i][-1] for i in indexes]
                 measured = sites[site_code].distances_outside_m(lons, lats)
                 distances.update(zip(indexes, measured, strict=True))
-            for index, (row, data) in enumerate(zip(rows, datas, strict=True)):
+            for index, (uuid, number, site_code, accuracy, lon, lat) in enumerate(rows):
                 checked += 1
+                position = {"lon": lon, "lat": lat, "horizontal_accuracy_m": accuracy}
                 flags = spatial_flags(
-                    data["position"],
-                    data.get("site_code"),
-                    set(sites),
-                    distances.get(index),
-                    code,
-                    threshold,
+                    position, site_code, set(sites), distances.get(index), code, threshold
                 )
                 if flags:
                     counts.update(flag["code"] for flag in flags)
                     flagged.append(
-                        {
-                            "uuid": row.uuid,
-                            "find_number": data["find_number"],
-                            "site_code": data.get("site_code"),
-                            "flags": flags,
-                        }
-                    )
+                        {"uuid": uuid, "find_number": number, "site_code": site_code,
+                         "flags": flags}
+                    )  # fmt: skip
     return {
         "expedition_code": code,
         "threshold_m": threshold,

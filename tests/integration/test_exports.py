@@ -26,11 +26,13 @@ from lxml import etree
 from PIL import Image
 from shapely import wkt
 from shapely.geometry import Polygon, mapping, shape
+from sqlalchemy import select
 
 from field_core.geo import crs
 from field_core.geo.gpx import read_gpx
 from field_server import cli
 from field_server.adapters.repositories import FindFilter
+from field_server.adapters.tables import records
 from field_server.domain.export_layers import COLUMN_NAMES, OBJECT_COLUMNS, find_row
 from tests import samples
 from tests.integration.conftest import World, sample_batch
@@ -757,7 +759,11 @@ def test_the_find_sheet_holds_every_column_as_the_wire_data_has_it(filled: World
         assert expedition is not None
         selection = FindFilter(expedition.id)
         read = [row for rows in unit.sheets.stream_columns(selection) for row in rows]
-        stored = [row for rows in unit.records.stream_finds(selection) for row in rows]
+        stored = unit.connection.execute(
+            select(records).where(records.c.expedition_id == expedition.id,
+                                  records.c.type == "find", records.c.merged_into.is_(None))
+            .order_by(records.c.seq)
+        ).all()  # fmt: skip
         objects = [row for rows in unit.sheets.stream_objects(selection) for row in rows]
     assert len(read) == len(stored) == len(objects) == len(expected_finds()) + 1
     flagged = photos = 0
