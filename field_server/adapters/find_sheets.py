@@ -8,6 +8,7 @@ written from the same wire data as the record, in the same transaction (``save``
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from field_server.adapters.repositories import FindFilter, bulk_upsert
 from field_server.domain.export_layers import COLUMN_NAMES, STATE_COLUMNS
 
 _RECORD_COLUMNS = ("uuid", "status", "register_number")
+_CURSOR_NUMBERS = itertools.count(1)
 
 
 class FindSheets:
@@ -121,7 +123,10 @@ class FindSheets:
         )
         driver = self._c.connection.driver_connection
         assert driver is not None
-        cursor = driver.cursor() if self._sqlite else driver.cursor(name="find_sheets", binary=True)
+        if self._sqlite:
+            cursor = driver.cursor()
+        else:  # named so that two streams on one connection never share a cursor
+            cursor = driver.cursor(name=f"find_sheets_{next(_CURSOR_NUMBERS)}", binary=True)
         try:
             cursor.execute(str(compiled), arguments)
             while rows := cursor.fetchmany(chunk):
