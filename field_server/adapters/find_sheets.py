@@ -17,9 +17,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import FindFilter, bulk_upsert
-from field_server.domain.export_layers import COLUMN_NAMES, STATE_COLUMNS
+from field_server.domain.export_layers import COLUMN_NAMES, FIND_COLUMNS, STATE_COLUMNS
 
-_RECORD_COLUMNS = ("uuid", "status", "register_number")
+# the columns FIND_COLUMNS takes from the record's own columns, by export name
+_RECORD_COLUMNS = {
+    name: source.removeprefix("record.")
+    for name, source, _ in FIND_COLUMNS
+    if source.startswith("record.")
+}
 _CURSOR_NUMBERS = itertools.count(1)
 
 
@@ -83,7 +88,7 @@ class FindSheets:
         if name == "flags":
             return self._flag_codes()
         if name in _RECORD_COLUMNS:
-            return records[name]  # type: ignore[no-any-return]
+            return records[_RECORD_COLUMNS[name]]  # type: ignore[no-any-return]
         return t.find_sheets.c[name]  # type: ignore[no-any-return]
 
     def _flag_codes(self) -> ColumnElement[Any]:

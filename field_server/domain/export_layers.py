@@ -90,7 +90,8 @@ STATE_COLUMNS = ("status", "register_number", "flags")
 OBJECT_COLUMNS = COLUMN_NAMES[: -len(STATE_COLUMNS)]
 if COLUMN_NAMES[-len(STATE_COLUMNS) :] != STATE_COLUMNS:
     raise AssertionError("FIND_COLUMNS must end with the record's state")
-_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# compact UTF-8 JSON as every JSON export writes it (no NaN: JSON has none)
+json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def _value(kind: str, value: Any) -> Any:
@@ -142,7 +143,7 @@ def sheet_row(uuid: str, data: Mapping[str, Any]) -> dict[str, Any]:
         values[name] = value
         if name == "find_number":
             values["uuid"] = uuid  # the second column
-    text = _JSON_TEXT(values)
+    text = json_text(values)
     values["lon"], values["lat"] = float(position["lon"]), float(position["lat"])
     values["object_json"] = text
     return values

@@ -234,9 +234,6 @@ class _BatchWriter:
             uuid: tuple(data["photos"] or ()) for uuid, (_, data, _) in self.changed_finds.items()
         }
         self.uow.traits.save(rows, photos)
-        self.uow.sheets.save(
-            [sheet_row(uuid, data) for uuid, (_, data, _) in self.changed_finds.items()]
-        )
         for examination in self.examinations:
             examination.save(self.uow, self.now)
 
@@ -706,6 +703,10 @@ class _BatchWriter:
             by_shape[tuple(sorted(row))].append(row)
         for rows in by_shape.values():
             self.uow.records.update_records(rows)
+        # the find sheet is written with the record it is read beside
+        self.uow.sheets.save(
+            [sheet_row(uuid, data) for uuid, (_, data, _) in self.changed_finds.items()]
+        )
         self.uow.records.insert_revisions(self.revisions)
         self.uow.records.insert_conflicts(self.conflicts)
 

@@ -3,7 +3,6 @@ at a time so memory does not grow with the number of finds."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -14,18 +13,21 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from field_server.domain.export_layers import STATE_COLUMNS, ExportSource, FindObjectChunk
+from field_server.domain.export_layers import (
+    STATE_COLUMNS,
+    ExportSource,
+    FindObjectChunk,
+    json_text,
+)
 
 DECIMALS = 8  # about a millimetre in degrees
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-_dumps = _ENCODER.encode
 # A find's feature: the sheet's JSON object of its OBJECT_COLUMNS after the layer's name, then
 # the record's state and the point; %r of a float is its repr, what json writes for it.
 _FEATURE_HEAD = b'{"type":"Feature","properties":{"layer":"find",'
 _FEATURE_TAIL = (
-    "".join(f",{_dumps(name)}:%s" for name in STATE_COLUMNS)
+    "".join(f",{json_text(name)}:%s" for name in STATE_COLUMNS)
     + '},"geometry":{"type":"Point","coordinates":[%r,%r]}}'
 )
 
@@ -70,12 +72,12 @@ def write_geojson(source: ExportSource, *, bom: bool = False) -> Iterator[bytes]
         "trenches": "outline derived from the trench's finds: convex hull grown by 1 m",
     }
     # a foreign member: RFC 7946 §6.1 lets readers ignore it
-    yield ('{"type":"FeatureCollection","qazba":' + _dumps(metadata) + ',"features":[').encode()
+    yield ('{"type":"FeatureCollection","qazba":' + json_text(metadata) + ',"features":[').encode()
     first = True
 
     def feature(properties: dict[str, Any], geometry: dict[str, Any]) -> bytes:
         nonlocal first
-        text = ("" if first else ",\n") + _dumps(
+        text = ("" if first else ",\n") + json_text(
             {"type": "Feature", "properties": properties, "geometry": geometry}
         )
         first = False
