@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from field_core.content_hash import canonical_json, text_hash
-from field_server.adapters.duplicate_repositories import traits_row
 from field_server.adapters.repositories import AuditLine
 from field_server.adapters.unit_of_work import UnitOfWork
 from field_server.domain.duplicates import traits_of
-from field_server.domain.export_layers import sheet_row
 from field_server.domain.find_status import FindStatus, parse_status
 from field_server.services.errors import NotFound
+from field_server.services.find_filing import FiledFind, file_finds
 
 # Passed for a state column the change leaves alone (None would clear it).
 KEEP: Any = object()
@@ -140,9 +139,7 @@ def record_museum_revisions(
     if len(set(uuids)) != len(uuids):
         raise ValueError("a find can change only once in one call")
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    traits: list[dict[str, Any]] = []
-    photos: dict[str, tuple[str, ...]] = {}
-    sheets: list[dict[str, Any]] = []
+    filed: list[FiledFind] = []
     revisions: list[dict[str, Any]] = []
     audit_lines: list[AuditLine] = []
     server_revs: list[int] = []
@@ -183,9 +180,9 @@ def record_museum_revisions(
         updates.setdefault(tuple(values), []).append({"key": find.uuid, **values})
         # duplicate detection reads its own copy of what it compares (a merged find drops out)
         new_status = values.get("status", find.status.value)
-        traits.append(traits_row(traits_of(find.uuid, new_data), find.expedition_id, new_status))
-        photos[find.uuid] = tuple(new_data.get("photos") or ())
-        sheets.append(sheet_row(find.uuid, new_data))
+        filed.append(
+            FiledFind(traits_of(find.uuid, new_data), find.expedition_id, new_status, new_data)
+        )
         revisions.append(
             {
                 "uuid": find.uuid,
@@ -206,8 +203,7 @@ def record_museum_revisions(
         server_revs.append(server_rev)
     for rows in updates.values():
         uow.records.update_records(rows)
-    uow.traits.save(traits, photos)
-    uow.sheets.save(sheets)
+    file_finds(uow, filed)
     uow.records.insert_revisions(revisions)
     uow.audit.add_many(audit_lines)
     return server_revs

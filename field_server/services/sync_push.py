@@ -12,18 +12,17 @@ from field_core.content_hash import canonical_json, content_hash, text_hash
 from field_core.envelope import Envelope, parse_envelope
 from field_core.geo.coordinates import KAZAKHSTAN_BOUNDS, Bounds, check_position, expand_bounds
 from field_core.validation import validate_record_data
-from field_server.adapters.duplicate_repositories import traits_row
 from field_server.adapters.repositories import ExpeditionRow, SiteRow, StoredRecord
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.duplicates import FindTraits, traits_of
-from field_server.domain.export_layers import sheet_row
 from field_server.domain.merge import three_way_merge
 from field_server.domain.site_boundary import SiteBoundary, site_boundary
 from field_server.domain.spatial_checks import accuracy_threshold, spatial_flags
 from field_server.services.auth import now_utc
 from field_server.services.duplicates import Examination, candidate_flags, examine_finds
 from field_server.services.errors import Forbidden, InvalidInput
+from field_server.services.find_filing import FiledFind, file_finds
 
 MAX_RECORDS = 1000
 REGION_MARGIN_DEG = 2.0
@@ -226,14 +225,6 @@ class _BatchWriter:
                 self._stage_row(find.uuid, {"flags": stored.flags})
 
     def _save_duplicates(self) -> None:
-        rows = [
-            traits_row(self.changed_traits[uuid], expedition_id, status)
-            for uuid, (expedition_id, _, status) in self.changed_finds.items()
-        ]
-        photos = {
-            uuid: tuple(data["photos"] or ()) for uuid, (_, data, _) in self.changed_finds.items()
-        }
-        self.uow.traits.save(rows, photos)
         for examination in self.examinations:
             examination.save(self.uow, self.now)
 
@@ -703,9 +694,12 @@ class _BatchWriter:
             by_shape[tuple(sorted(row))].append(row)
         for rows in by_shape.values():
             self.uow.records.update_records(rows)
-        # the find sheet is written with the record it is read beside
-        self.uow.sheets.save(
-            [sheet_row(uuid, data) for uuid, (_, data, _) in self.changed_finds.items()]
+        file_finds(
+            self.uow,
+            [
+                FiledFind(self.changed_traits[uuid], expedition_id, status, data)
+                for uuid, (expedition_id, data, status) in self.changed_finds.items()
+            ],
         )
         self.uow.records.insert_revisions(self.revisions)
         self.uow.records.insert_conflicts(self.conflicts)
