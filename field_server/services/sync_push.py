@@ -465,41 +465,18 @@ class _BatchWriter:
         ):
             result.update(status="unchanged", server_rev=stored.server_rev)
             flags = json.loads(stored.flags)
-        elif envelope.base_rev > stored.server_rev:
-            item.reject(
-                [
-                    {
-                        "field": "base_rev",
-                        "message": f"the server is at revision {stored.server_rev}, "
-                        f"not {envelope.base_rev}",
-                    }
-                ]
-            )
+        elif self._ahead(item, stored.server_rev):
             return
         elif envelope.base_rev == stored.server_rev:
             self._revise(item, stored, item.data, item.text, item.digest, flags)
             result.update(status="updated", server_rev=stored.server_rev)
         else:
             base = self._base_data(envelope.uuid, envelope.base_rev)
-            theirs = json.loads(stored.data)
-            outcome = three_way_merge(base, item.data, theirs)
-            if outcome.merged is None:
-                self._park_conflict(item, stored, outcome.conflicting_fields)
-                result.update(status="conflict", server_rev=stored.server_rev)
+            outcome = self._merge_onto(item, base, stored, flags)
+            status = "merged" if outcome == "revised" else outcome
+            result.update(status=status, server_rev=stored.server_rev)
+            if outcome != "revised":
                 flags = json.loads(stored.flags)
-            elif outcome.merged == theirs:
-                result.update(status="unchanged", server_rev=stored.server_rev)
-                flags = json.loads(stored.flags)
-            else:
-                self._revise(
-                    item,
-                    stored,
-                    outcome.merged,
-                    canonical_json(outcome.merged),
-                    content_hash(outcome.merged),
-                    flags,
-                )
-                result.update(status="merged", server_rev=stored.server_rev)
         if flags:
             result["flags"] = flags
         replays.add((envelope.uuid, envelope.rev, item.digest))
@@ -516,38 +493,55 @@ class _BatchWriter:
         """
         envelope = item.envelope
         assert envelope is not None and item.data is not None
-        if envelope.base_rev > alias.server_rev:
-            item.reject(
-                [
-                    {
-                        "field": "base_rev",
-                        "message": f"the server is at revision {alias.server_rev}, "
-                        f"not {envelope.base_rev}",
-                    }
-                ]
-            )
+        if self._ahead(item, alias.server_rev):
             return None
         if envelope.base_rev == alias.server_rev:
             base = json.loads(alias.data)
         else:
             base = self._base_data(envelope.uuid, envelope.base_rev)
-        theirs = json.loads(kept.data)
+        outcome = self._merge_onto(item, base, kept, json.loads(kept.flags), uuid=kept.uuid)
+        return "updated" if outcome == "revised" else outcome
+
+    def _ahead(self, item: Incoming, server_rev: int) -> bool:
+        """Whether the edit starts from a revision the server has not written; if so, it is
+        rejected."""
+        envelope = item.envelope
+        assert envelope is not None
+        if envelope.base_rev <= server_rev:
+            return False
+        item.reject(
+            [
+                {
+                    "field": "base_rev",
+                    "message": f"the server is at revision {server_rev}, not {envelope.base_rev}",
+                }
+            ]
+        )
+        return True
+
+    def _merge_onto(
+        self,
+        item: Incoming,
+        base: dict[str, Any],
+        target: StoredRecord,
+        flags: list[dict[str, Any]],
+        uuid: str | None = None,
+    ) -> str:
+        """The device's edit (made from ``base``) three-way merged onto ``target``:
+        "conflict" (parked on the target), "unchanged", or "revised" (with ``flags``)."""
+        assert item.data is not None
+        theirs = json.loads(target.data)
         outcome = three_way_merge(base, item.data, theirs)
         if outcome.merged is None:
-            self._park_conflict(item, kept, outcome.conflicting_fields, uuid=kept.uuid)
+            self._park_conflict(item, target, outcome.conflicting_fields, uuid=uuid)
             return "conflict"
         if outcome.merged == theirs:
             return "unchanged"
+        merged = outcome.merged
         self._revise(
-            item,
-            kept,
-            outcome.merged,
-            canonical_json(outcome.merged),
-            content_hash(outcome.merged),
-            json.loads(kept.flags),
-            uuid=kept.uuid,
+            item, target, merged, canonical_json(merged), content_hash(merged), flags, uuid=uuid
         )
-        return "updated"
+        return "revised"
 
     def _base_data(self, uuid: str, base_rev: int) -> dict[str, Any]:
         if base_rev == 0:
