@@ -25,10 +25,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # sync_bench, its sibling
+
+from sync_bench import PG_ADMIN_URL, postgres_database  # noqa: E402
 
 from field_server.adapters.database import make_engine  # noqa: E402
 from field_server.adapters.schema_migration import upgrade_database  # noqa: E402
@@ -44,7 +45,6 @@ from field_server.services.museum_revisions import (  # noqa: E402
 )
 
 PASSWORD = "qazba-bench-2026"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_S = 2.0
 SAMPLES = ROOT / "sample_surveys"
 
@@ -181,32 +181,17 @@ def one_run(app: Any, count: int, profile: cProfile.Profile | None) -> dict[str,
 def fresh_run(backend: str, count: int, profile: cProfile.Profile | None) -> dict[str, float]:
     """One run on a store of its own: SQLite in a temporary folder, or a new PostgreSQL
     database dropped afterwards."""
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         if backend == "sqlite":
-            url, name = f"sqlite:///{folder}/bench.sqlite3", None
+            url = f"sqlite:///{folder}/bench.sqlite3"
         else:
-            name, url = postgres_database()
+            name = f"qazba_bench_{uuid.uuid4().hex[:10]}"
+            url = stack.enter_context(postgres_database(PG_ADMIN_URL, name))
+        app = prepared_app(url, Path(folder))
         try:
-            app = prepared_app(url, Path(folder))
-            try:
-                return one_run(app, count, profile)
-            finally:
-                app.extensions["qazba"].uow.engine.dispose()
+            return one_run(app, count, profile)
         finally:
-            if name:
-                drop(name)
-
-
-def postgres_database() -> tuple[str, str]:
-    name = f"qazba_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return name, f"postgresql://postgres@127.0.0.1:5432/{name}"
-
-
-def drop(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            app.extensions["qazba"].uow.engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -26,17 +26,17 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))  # act_bench and peak_memory, its siblings
+sys.path.insert(0, str(ROOT / "bench"))  # act_bench, peak_memory and sync_bench, its siblings
 
 import act_bench  # noqa: E402
 from peak_memory import peak_mb  # noqa: E402
+from sync_bench import postgres_database  # noqa: E402
 
 from field_core.content_hash import canonical_json, text_hash  # noqa: E402
 from field_server.adapters.database import make_engine  # noqa: E402
@@ -333,19 +333,6 @@ def incremental(
     return spent[0], whole, flagged, spent[1]
 
 
-def postgres_database(server: str) -> tuple[str, str]:
-    """A new, empty database on the server (``postgresql://user@host:port/postgres``)."""
-    name = f"qazba_dedup_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return name, server.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--finds", type=int, default=100_000)
@@ -364,16 +351,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-act", action="store_true", help="skip the acceptance act")
     args = parser.parse_args(argv)
-    created = None
-    with tempfile.TemporaryDirectory(prefix="qazba-dedup-") as folder:
+    with tempfile.TemporaryDirectory(prefix="qazba-dedup-") as folder, ExitStack() as stack:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         if args.postgresql:
-            created, url = postgres_database(args.postgresql)
-        try:
-            run(args, url)
-        finally:
-            if created is not None:
-                drop_database(args.postgresql, created)
+            name = f"qazba_dedup_{uuid.uuid4().hex[:10]}"
+            url = stack.enter_context(postgres_database(args.postgresql, name))
+        run(args, url)
     if not args.no_act:
         backend = "postgresql" if args.postgresql or args.database_url else "sqlite"
         print(f"acceptance act: {act_bench.main(['--backend', backend])}")

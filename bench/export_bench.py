@@ -26,11 +26,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))  # peak_memory, its sibling
+sys.path.insert(0, str(ROOT / "bench"))  # peak_memory and sync_bench, its siblings
 
 from peak_memory import peak_mb  # noqa: E402
 
@@ -132,22 +131,11 @@ def database(server_url: str | None, scratch: Path) -> Iterator[str]:
     if server_url is None:
         yield f"sqlite:///{scratch}/bench.sqlite3"
         return
-    import psycopg
-    from psycopg import sql
+    # imported here: the child that measures a format's peak memory loads none of it
+    from sync_bench import postgres_database
 
-    name = f"qazba_export_bench_{secrets.token_hex(4)}"
-    plain = server_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(plain, autocommit=True, connect_timeout=10) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
-                sql.Identifier(name)
-            )
-        )
-        try:
-            yield urlunsplit(urlsplit(server_url)._replace(path="/" + name))
-        finally:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-            admin.execute(drop.format(sql.Identifier(name)))
+    with postgres_database(server_url, f"qazba_export_bench_{secrets.token_hex(4)}") as url:
+        yield url
 
 
 def main() -> None:

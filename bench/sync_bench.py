@@ -640,8 +640,8 @@ def fresh_store(
             yield env
         else:
             name = f"qazba_bench_{secrets.token_hex(4)}"
-            with _postgres_database(admin_url, name):
-                env["FIELD_SERVER_DATABASE_URL"] = database_url(admin_url, name)
+            with postgres_database(admin_url, name) as url:
+                env["FIELD_SERVER_DATABASE_URL"] = url
                 set_up(env, work, sites)
                 yield env
     finally:
@@ -654,9 +654,12 @@ def database_url(admin_url: str, name: str) -> str:
 
 
 @contextmanager
-def _postgres_database(admin_url: str, name: str) -> Iterator[None]:
+def postgres_database(admin_url: str, name: str) -> Iterator[str]:
+    """A new database ``name`` on the server of ``admin_url``, dropped when the block ends;
+    yields its URL."""
+    plain = admin_url.replace("postgresql+psycopg://", "postgresql://", 1)  # psycopg's own form
     try:
-        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=10)
+        admin = psycopg.connect(plain, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as error:
         raise BenchError(f"PostgreSQL at {admin_url} is not reachable: {error}") from None
     with admin:
@@ -666,7 +669,7 @@ def _postgres_database(admin_url: str, name: str) -> Iterator[None]:
             )
         )
         try:
-            yield
+            yield database_url(admin_url, name)
         finally:
             # FORCE ends a server connection left behind by a crash, so the drop never waits
             drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")

@@ -89,7 +89,6 @@ def sync_photos(
 
 @dataclass(frozen=True)
 class _Ready:
-    waiting: _Waiting
     photo: PhotoUpload
     upload_path: str
     fresh: bool
@@ -138,7 +137,7 @@ class _Uploads:
 
     def run(self, to_send: list[_Waiting], report: PhotoSyncReport) -> None:
         queue = iter(to_send)
-        in_flight: dict[Future[UploadResult | None], tuple[_Waiting, PhotoUpload]] = {}
+        in_flight: dict[Future[UploadResult | None], PhotoUpload] = {}
         failure: BaseException | None = None
         ready: _Ready | None = None
         try:
@@ -147,7 +146,7 @@ class _Uploads:
                     ready = ready or self._ready(next(queue, None))
                     if ready is None:
                         break
-                    in_flight[self._send_ready(ready)] = (ready.waiting, ready.photo)
+                    in_flight[self._send_ready(ready)] = ready.photo
                     ready = None
                 if not in_flight:
                     break
@@ -157,7 +156,7 @@ class _Uploads:
                     ready = self._ready(next(queue, None))
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    waiting, photo = in_flight.pop(future)
+                    photo = in_flight.pop(future)
                     try:
                         result = future.result()
                     except Exception as error:  # the first failure ends the sync
@@ -165,7 +164,7 @@ class _Uploads:
                         continue
                     if result is None:  # the saved upload is gone: a new one
                         if failure is None:
-                            in_flight[self._start(None, photo)] = (waiting, photo)
+                            in_flight[self._send_anew(photo)] = photo
                         continue
                     self.stored.append(photo.sha256)
                     report.uploaded += 1
@@ -175,7 +174,7 @@ class _Uploads:
         except BaseException:
             # let what is in flight finish, so that what reached the server is marked
             wait(in_flight)
-            for future, (_, photo) in in_flight.items():
+            for future, photo in in_flight.items():
                 if not future.cancelled() and future.exception() is None and future.result():
                     self.stored.append(photo.sha256)
             raise
@@ -200,16 +199,14 @@ class _Uploads:
             return None
         photo = self._photo(waiting)
         if waiting.upload_path is not None:
-            return _Ready(waiting, photo, waiting.upload_path, fresh=False)
-        return _Ready(waiting, photo, self._create(photo), fresh=True)
+            return _Ready(photo, waiting.upload_path, fresh=False)
+        return _Ready(photo, self._create(photo), fresh=True)
 
     def _send_ready(self, ready: _Ready) -> Future[UploadResult | None]:
         return self._pool.submit(self._send, ready.upload_path, ready.photo, ready.fresh)
 
-    def _start(self, upload_path: str | None, photo: PhotoUpload) -> Future[UploadResult | None]:
-        """Send on with a saved upload, or create one, save its path, and send from 0."""
-        if upload_path is not None:
-            return self._pool.submit(self._send, upload_path, photo, False)
+    def _send_anew(self, photo: PhotoUpload) -> Future[UploadResult | None]:
+        """Create an upload in place of one that is gone, save its path, and send from 0."""
         return self._pool.submit(self._send, self._create(photo), photo, True)
 
     def _create(self, photo: PhotoUpload) -> str:

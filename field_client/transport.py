@@ -160,10 +160,7 @@ class Transport:
                     attempt -= 1
                     continue
                 if attempt >= self.retry.attempts:
-                    raise ServerUnreachable(
-                        f"cannot reach {self.server_url}: {network_reason(error)} "
-                        f"(tried {attempt} times)"
-                    ) from None
+                    raise unreachable(self.server_url, network_reason(error), attempt) from None
                 self._sleep(self.retry.delay(attempt))
                 continue
             if status in RETRY_STATUSES and attempt < self.retry.attempts:
@@ -209,6 +206,11 @@ def network_reason(error: BaseException) -> str:
     if isinstance(error, http.client.RemoteDisconnected):
         return "the server closed the connection"
     return type(error).__name__
+
+
+def unreachable(server_url: str, reason: str, tries: int) -> ServerUnreachable:
+    """The error for a server that did not answer any of ``tries`` attempts."""
+    return ServerUnreachable(f"cannot reach {server_url}: {reason} (tried {tries} times)")
 
 
 def retry_after_seconds(headers: http.client.HTTPMessage) -> float | None:

@@ -20,13 +20,14 @@ from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 from field_client import __version__
-from field_client.errors import ClientError, ServerUnreachable
+from field_client.errors import ClientError
 from field_client.transport import (
     RETRY_STATUSES,
     RetryPolicy,
     Transport,
     network_reason,
     retry_after_seconds,
+    unreachable,
 )
 
 TUS_VERSION = "1.0.0"
@@ -162,10 +163,8 @@ class TusClient:
                 setbacks += 1
                 if setbacks >= self.retry.attempts:
                     if status == NO_ANSWER:
-                        raise ServerUnreachable(
-                            f"cannot reach {self.transport.server_url}: "
-                            f"{raw.decode('utf-8', 'replace')} (tried {setbacks} times)"
-                        )
+                        reason = raw.decode("utf-8", "replace")
+                        raise unreachable(self.transport.server_url, reason, setbacks)
                     raise self._refused("upload", photo, status, raw)
                 if status == NO_ANSWER or status in RETRY_STATUSES:
                     self._sleep(self.retry.delay(setbacks, retry_after_seconds(headers)))
@@ -219,10 +218,8 @@ class TusClient:
             except (OSError, http.client.HTTPException) as error:
                 self.close()
                 if attempt >= self.retry.attempts:
-                    raise ServerUnreachable(
-                        f"cannot reach {self.transport.server_url}: {network_reason(error)} "
-                        f"(tried {attempt} times)"
-                    ) from None
+                    reason = network_reason(error)
+                    raise unreachable(self.transport.server_url, reason, attempt) from None
                 self._sleep(self.retry.delay(attempt))
                 continue
             if status in RETRY_STATUSES and attempt < self.retry.attempts:

@@ -235,13 +235,22 @@ def _finds(count: int) -> str:
     return f"{count} find" if count == 1 else f"{count} finds"
 
 
-def _write_file(path: Path, content: bytes) -> None:
+@contextmanager
+def _part_file(path: Path) -> Iterator[Path]:
+    """A file beside ``path`` to write; it replaces ``path`` only once it is whole, so a failed
+    write leaves no half file under the name asked for."""
     part = path.with_name(f".{path.name}.part")
+    part.unlink(missing_ok=True)  # a GeoPackage must be made new, not opened from a killed run
     try:
-        part.write_bytes(content)
+        yield part
         part.replace(path)
     finally:
         part.unlink(missing_ok=True)
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    with _part_file(path) as part:
+        part.write_bytes(content)
 
 
 @main.command("create-act")
@@ -422,20 +431,20 @@ def export(
     **options: str | None,
 ) -> None:
     """Write an expedition's export to a file (GeoJSON, KML, GPX, CSV, GeoPackage, figure)."""
-    from field_server.services.exports import plan_export
+    from field_server.services.exports import FILE_FORMATS, plan_export
 
-    _, uow = _factory()
     names = {"found_from": "from", "found_to": "to"}
     query = {names.get(k, k): v for k, v in options.items() if v is not None}
     if bom:
         query["bom"] = "1"
-    part = out_path.with_name(f".{out_path.name}.part")
-    try:
+    with _closing_factory() as uow:
         plan = plan_export(uow, None, code, fmt, query, photo_base_url=base_url)
-        with part.open("wb") as out:
-            plan.write_to(out, out_path.parent)
-        part.replace(out_path)
-    finally:
-        part.unlink(missing_ok=True)
-        uow.engine.dispose()  # the command may run inside a longer process (tests, scripts)
+        with _part_file(out_path) as part:
+            if fmt in FILE_FORMATS:
+                # written straight to the part file: write_to would make it under a scratch
+                # name of its own and copy it over
+                plan.write_file(part)
+            else:
+                with part.open("wb") as out:
+                    plan.write_to(out, out_path.parent)
     click.echo(f"{plan.filename} written to {out_path}")

@@ -210,7 +210,7 @@ def main() -> None:
     try:
         wait_for(base, server)
         summary = run_demo(Api(base), expeditions, FieldLaptop(data_dir / "field-laptop"))
-        summary["acts"] = register_step(Api(base), data_dir, summary["changes"])
+        summary["acts"] = register_step(Api(base), data_dir, summary["changes"], summary["review"])
         exports = write_exports(Api(base).login("reviewer"), data_dir / "exports")
     finally:
         server.terminate()
@@ -376,34 +376,6 @@ def review_duplicates(reviewer: Api, changes: list[dict[str, Any]]) -> dict[str,
     }
 
 
-def approve_for_register(data_dir: Path, uuids: list[str]) -> None:
-    """The history department's approval of these finds, recorded as a museum revision each
-    (what a reviewer's decision writes), straight into the demo's database."""
-    from field_server.adapters.database import make_engine
-    from field_server.adapters.unit_of_work import UnitOfWorkFactory
-    from field_server.domain.find_status import FindStatus
-    from field_server.services.auth import now_utc
-    from field_server.services.museum_revisions import load_find, record_museum_revision
-
-    engine = make_engine(f"sqlite:///{data_dir / 'qazba.sqlite3'}")
-    try:
-        with UnitOfWorkFactory(engine)(write=True) as uow:
-            reviewer = uow.users.by_username("reviewer")
-            for uuid_ in uuids:
-                record_museum_revision(
-                    uow,
-                    load_find(uow, uuid_),
-                    user_id=reviewer.id if reviewer else None,
-                    now=now_utc(),
-                    action="find.review",
-                    reason="checked against the field inventory",
-                    status=FindStatus.APPROVED,
-                )
-            uow.commit()
-    finally:
-        engine.dispose()
-
-
 def create_demo_act(
     registrar: Api,
     expedition_code: str,
@@ -441,14 +413,21 @@ def create_demo_act(
     return {**act, "files": files}
 
 
-def register_step(api: Api, data_dir: Path, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """ULY-2026's small finds go to the main fund (КП), its bulk lots to the auxiliary (НВФ)."""
+def register_step(
+    api: Api, data_dir: Path, changes: list[dict[str, Any]], review: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """ULY-2026's small finds go to the main fund (КП), its bulk lots to the auxiliary (НВФ):
+    the finds the reviewer approved, so not the one merged into its twin."""
+    merged = review["merged"]["merged"]["uuid"] if review["merged"] else None
     finds = [
-        c for c in changes if c["type"] == "find" and c["data"]["expedition_code"] == "ULY-2026"
+        c
+        for c in changes
+        if c["type"] == "find"
+        and c["data"]["expedition_code"] == "ULY-2026"
+        and c["uuid"] != merged
     ]
     small = [c["uuid"] for c in finds if c["data"]["kind"] == "small_find"]
     bulk = [c["uuid"] for c in finds if c["data"]["kind"] == "bulk"]
-    approve_for_register(data_dir, small + bulk)
     registrar = api.login("registrar")
     out_dir = data_dir / "register"
     return [

@@ -89,14 +89,6 @@ class Uploads:
         ).first()
         return None if row is None else UploadRow(*row)
 
-    def locked(self, upload_id: str) -> UploadRow | None:
-        """The row, locked until the transaction ends: FOR UPDATE on PostgreSQL; on SQLite the
-        writing transaction (BEGIN IMMEDIATE) already holds the database's write lock."""
-        row = self._c.execute(
-            select(*_UPLOAD_COLUMNS).where(t.photo_uploads.c.id == upload_id).with_for_update()
-        ).first()
-        return None if row is None else UploadRow(*row)
-
     def set_offset(self, upload_id: str, offset: int, now: datetime) -> None:
         self._c.execute(
             update(t.photo_uploads)

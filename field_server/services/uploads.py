@@ -183,12 +183,13 @@ class Uploads:
                 self.staging.discard(row.id)
                 raise Sha256Mismatch(row.sha256, actual)
             media_type, size = self._store(row)
+            now = now_utc()
             with self.uow(write=True, sequenced=False) as uow:
                 # the blob is checked and in the store, whoever's upload records it
                 uow.blobs.add_if_absent(
-                    row.sha256, row.upload_length, media_type, size, actor.user_id, now_utc()
+                    row.sha256, row.upload_length, media_type, size, actor.user_id, now
                 )
-                stored = uow.uploads.mark_stored(row.id, offset, now_utc())
+                stored = uow.uploads.mark_stored(row.id, offset, now)
                 uow.commit()
             if not stored:
                 raise self._overtaken(actor, row.id, chunk.offset)
@@ -245,9 +246,9 @@ class Uploads:
             checksum = whole
         else:
             checksum = chunk.checksum.new_digest()
-        digests = [d for d in (whole, checksum) if d is not None]
-        if checksum is whole:
-            digests = digests[:1]
+        digests = [whole] if whole is not None else []
+        if checksum is not None and checksum is not whole:
+            digests.append(checksum)
         appended = self.staging.append(
             row.id,
             chunk.offset,

@@ -733,6 +733,22 @@ def test_the_cli_writes_each_figure_format(filled: World, tmp_path: Path, fmt: s
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
+def test_the_cli_writes_a_geopackage_under_its_own_file_name(filled: World, tmp_path: Path) -> None:
+    """``--out`` may be the export's own file name: the GeoPackage is made once, beside it."""
+    out = tmp_path / "ULY-2026-epsg32642.gpkg"
+    done = CliRunner().invoke(
+        cli.main,
+        ["export", "ULY-2026", "--format", "gpkg", "--crs", "EPSG:32642", "--out", str(out)],
+        env=cli_env(filled, tmp_path),
+    )
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == f"ULY-2026-epsg32642.gpkg written to {out}"
+    assert set(gdal_layers(out)) == set(GPKG_LAYERS)
+    with closing(sqlite3.connect(out)) as db:
+        assert db.execute("SELECT count(*) FROM finds").fetchone() == (len(expected_finds()),)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
 def test_the_cli_refuses_an_unknown_language_in_one_line(filled: World, tmp_path: Path) -> None:
     out = tmp_path / "map.svg"
     done = CliRunner().invoke(
