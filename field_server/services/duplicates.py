@@ -216,13 +216,21 @@ def list_candidates(
             [{"field": "state", "message": f"one of {', '.join(STATES)}, all"}],
         )
     with uow_factory() as uow:
-        expedition = _expedition(uow, code)
-        if not actor.may_review():
-            raise Forbidden("only a reviewer or an admin reads the duplicate queue")
-        rows = uow.candidates.of_expedition(
-            expedition.id, None if state == "all" else (state or OPEN)
+        _, rows = candidates_for_review(
+            uow, actor, code, None if state == "all" else (state or OPEN)
         )
     return [candidate_json(row) for row in rows]
+
+
+def candidates_for_review(
+    uow: UnitOfWork, actor: Actor, code: str, state: str | None
+) -> tuple[ExpeditionRow, list[CandidateRow]]:
+    """The expedition ``code`` and its candidates in ``state`` (None: every state), strongest
+    first; the queue is the reviewers' alone."""
+    expedition = _expedition(uow, code)
+    if not actor.may_review():
+        raise Forbidden("only a reviewer or an admin reads the duplicate queue")
+    return expedition, uow.candidates.of_expedition(expedition.id, state)
 
 
 def candidate_json(row: CandidateRow) -> dict[str, Any]:
