@@ -56,6 +56,19 @@ _NEAR_COLUMNS = (
 )
 
 
+def _lookup_chunks(
+    connection: Connection, values: Sequence[Any], lists: int = 1
+) -> Iterable[Sequence[Any]]:
+    """``values`` a query's worth at a time, for a query testing ``lists`` columns against
+    them. On PostgreSQL a chunk goes as one array parameter (``= ANY``): a long IN list costs
+    it more to plan than to run, and given thousands of values at once it expects thousands of
+    rows and scans the table, where each chunk's index lookups take a millisecond. Elsewhere a
+    chunk is an IN list per column, within the bound-parameter limit."""
+    if connection.dialect.name == "postgresql":
+        return _chunks(values, 1000)
+    return _chunks(values, CHUNK // lists)
+
+
 def traits_row(traits: FindTraits, expedition_id: int, status: str) -> dict[str, Any]:
     """The find_traits row of a find, with the grid keys it is filed under."""
     row = {name: getattr(traits, name) for name in _TRAIT_NAMES}
@@ -214,13 +227,10 @@ class FindTraitsIndex:
         fetch: bool = True,
     ) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` (which ends in WHERE … AND) whose ``column`` holds one of
-        ``values``, a chunk of values per query. On PostgreSQL a chunk is one array parameter:
-        a long IN list costs it more to plan than to run, and given thousands of values at once
-        it expects thousands of rows and scans the table, where each chunk's index lookups take
-        a millisecond."""
+        ``values``, a chunk of values per query (:func:`_lookup_chunks`)."""
         postgresql = self._c.dialect.name == "postgresql"
         rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(values, 1000 if postgresql else CHUNK):
+        for chunk in _lookup_chunks(self._c, values):
             if postgresql:
                 statement, bound = f"{sql} {column} = ANY(%s)", (*params, list(chunk))
             else:
@@ -355,9 +365,8 @@ class DuplicateCandidates:
     def involving(self, uuids: Sequence[str], state: str | None = OPEN) -> list[CandidateRow]:
         found: dict[int, CandidateRow] = {}
         postgresql = self._c.dialect.name == "postgresql"
-        for chunk in _chunks(list(uuids), 1000 if postgresql else CHUNK // 2):
+        for chunk in _lookup_chunks(self._c, list(uuids), lists=2):
             if postgresql:
-                # one array parameter: PostgreSQL plans a long IN list slowly
                 chosen: Any = any_(bindparam("uuids", list(chunk), type_=ARRAY(String)))
                 query = select(t.duplicate_candidates).where(
                     or_(
