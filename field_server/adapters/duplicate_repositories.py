@@ -23,8 +23,15 @@ from sqlalchemy import (
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import CHUNK, _bulk_insert, _chunks, _marker, bulk_upsert
-from field_server.domain.duplicates import FindTraits, NearColumns, canonical_pair, grid_place
+from field_server.domain.duplicates import (
+    BULK_KINDS,
+    FindTraits,
+    NearColumns,
+    canonical_pair,
+    grid_place,
+)
 from field_server.domain.find_grid import SHELVES, Shelf, filed_keys
+from field_server.domain.find_status import FindStatus
 
 OPEN = "open"
 MERGED = "merged"
@@ -34,16 +41,32 @@ WITHDRAWN = "withdrawn"  # closed by the server: the finds no longer match
 # find_traits columns in FindTraits' field order (photos come from find_photos)
 _TRAIT_NAMES = tuple(name for name in FindTraits.__slots__ if name != "photos")  # type: ignore[attr-defined]
 _TRAITS = f"SELECT {', '.join(_TRAIT_NAMES)} FROM {t.find_traits.name}"
-_LIVE = f"expedition_id = {{mark}} AND status <> '{MERGED}'"
+# find_traits.status is the find's status: a merged find is gone from detection
+_NOT_MERGED = f"status <> '{FindStatus.MERGED.value}'"
+_LIVE = f"expedition_id = {{mark}} AND {_NOT_MERGED}"
 # The same, read by a scan in table order: a whole expedition is most of the table, and
 # SQLite would otherwise walk an (expedition_id, …) index and fetch each row out of order,
 # several times slower. The unary plus keeps either database off that index.
-_SCAN = f"+expedition_id = {{mark}} AND status <> '{MERGED}'"
+_SCAN = f"+expedition_id = {{mark}} AND {_NOT_MERGED}"
+_BULK = ", ".join(f"'{kind}'" for kind in sorted(BULK_KINDS))
 # what the near-match rule's cheap tests read (NearColumns.of_rows)
 _NEAR_COLUMNS = (
     "uuid, group_code, context_code, day, lon, lat, horizontal_accuracy_m, "
-    "kind IN ('bulk', 'sample'), quantity, weight_g"
+    f"kind IN ({_BULK}), quantity, weight_g"
 )
+
+
+def _lookup_chunks(
+    connection: Connection, values: Sequence[Any], lists: int = 1
+) -> Iterable[Sequence[Any]]:
+    """``values`` a query's worth at a time, for a query testing ``lists`` columns against
+    them. On PostgreSQL a chunk goes as one array parameter (``= ANY``): a long IN list costs
+    it more to plan than to run, and given thousands of values at once it expects thousands of
+    rows and scans the table, where each chunk's index lookups take a millisecond. Elsewhere a
+    chunk is an IN list per column, within the bound-parameter limit."""
+    if connection.dialect.name == "postgresql":
+        return _chunks(values, 1000)
+    return _chunks(values, CHUNK // lists)
 
 
 def traits_row(traits: FindTraits, expedition_id: int, status: str) -> dict[str, Any]:
@@ -130,7 +153,7 @@ class FindTraitsIndex:
         # through the records' (expedition_id, find_number) index
         rows = self._matching(
             f"SELECT {traits} FROM {t.find_traits.name} f JOIN {t.records.name} r "
-            f"ON r.uuid = f.uuid WHERE f.status <> '{MERGED}' "
+            f"ON r.uuid = f.uuid WHERE f.status <> '{FindStatus.MERGED.value}' "
             f"AND r.expedition_id = {mark} AND r.type = 'find' AND",
             "r.find_number",
             sorted(set(numbers)),
@@ -191,9 +214,7 @@ class FindTraitsIndex:
 
     def of_uuids(self, uuids: Iterable[str]) -> dict[str, FindTraits]:
         """The traits of these finds (merged ones left out), by uuid."""
-        rows = self._matching(
-            f"{_TRAITS} WHERE status <> '{MERGED}' AND", "uuid", sorted(set(uuids))
-        )
+        rows = self._matching(f"{_TRAITS} WHERE {_NOT_MERGED} AND", "uuid", sorted(set(uuids)))
         return {f.uuid: f for f in self._with_photos(rows)}
 
     def _matching(
@@ -206,13 +227,10 @@ class FindTraitsIndex:
         fetch: bool = True,
     ) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` (which ends in WHERE … AND) whose ``column`` holds one of
-        ``values``, a chunk of values per query. On PostgreSQL a chunk is one array parameter:
-        a long IN list costs it more to plan than to run, and given thousands of values at once
-        it expects thousands of rows and scans the table, where each chunk's index lookups take
-        a millisecond."""
+        ``values``, a chunk of values per query (:func:`_lookup_chunks`)."""
         postgresql = self._c.dialect.name == "postgresql"
         rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(values, 1000 if postgresql else CHUNK):
+        for chunk in _lookup_chunks(self._c, values):
             if postgresql:
                 statement, bound = f"{sql} {column} = ANY(%s)", (*params, list(chunk))
             else:
@@ -347,9 +365,8 @@ class DuplicateCandidates:
     def involving(self, uuids: Sequence[str], state: str | None = OPEN) -> list[CandidateRow]:
         found: dict[int, CandidateRow] = {}
         postgresql = self._c.dialect.name == "postgresql"
-        for chunk in _chunks(list(uuids), 1000 if postgresql else CHUNK // 2):
+        for chunk in _lookup_chunks(self._c, list(uuids), lists=2):
             if postgresql:
-                # one array parameter: PostgreSQL plans a long IN list slowly
                 chosen: Any = any_(bindparam("uuids", list(chunk), type_=ARRAY(String)))
                 query = select(t.duplicate_candidates).where(
                     or_(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, select
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import as_utc
@@ -29,37 +29,6 @@ class RecordText:
     flags: str
     open_conflicts: int
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class RevisionRow:
-    server_rev: int
-    data: str
-    origin: str
-    device_id: str | None
-    username: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ConflictRow:
-    id: int
-    server_rev: int
-    base_rev: int
-    fields: str
-    data: str
-    device_id: str | None
-    username: str | None
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    at: datetime
-    username: str | None
-    action: str
-    detail: str
-    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -122,55 +91,6 @@ class Finds:
             .group_by(t.records.c.status)
         )
         return {row[0]: row[1] for row in rows}
-
-    def revisions(self, uuid: str) -> list[RevisionRow]:
-        rows = self._c.execute(
-            select(
-                t.revisions.c.server_rev,
-                t.revisions.c.data,
-                t.revisions.c.origin,
-                t.revisions.c.device_id,
-                t.users.c.username,
-                t.revisions.c.created_at,
-            )
-            .select_from(t.revisions.outerjoin(t.users, t.users.c.id == t.revisions.c.user_id))
-            .where(t.revisions.c.uuid == uuid)
-            .order_by(t.revisions.c.server_rev)
-        )
-        return [RevisionRow(*row[:-1], as_utc(row.created_at)) for row in rows]
-
-    def open_conflicts(self, uuid: str) -> list[ConflictRow]:
-        rows = self._c.execute(
-            select(
-                t.conflicts.c.id,
-                t.conflicts.c.server_rev,
-                t.conflicts.c.base_rev,
-                t.conflicts.c.fields,
-                t.conflicts.c.data,
-                t.conflicts.c.device_id,
-                t.users.c.username,
-                t.conflicts.c.received_at,
-            )
-            .select_from(t.conflicts.outerjoin(t.users, t.users.c.id == t.conflicts.c.user_id))
-            .where(t.conflicts.c.uuid == uuid, t.conflicts.c.resolved_at.is_(None))
-            .order_by(t.conflicts.c.id)
-        )
-        return [ConflictRow(*row[:-1], as_utc(row.received_at)) for row in rows]
-
-    def audit_trail(self, subjects: list[str]) -> list[AuditRow]:
-        rows = self._c.execute(
-            select(
-                t.audit_log.c.at,
-                t.users.c.username,
-                t.audit_log.c.action,
-                t.audit_log.c.detail,
-                t.audit_log.c.reason,
-            )
-            .select_from(t.audit_log.outerjoin(t.users, t.users.c.id == t.audit_log.c.user_id))
-            .where(or_(*(t.audit_log.c.subject == s for s in subjects)))
-            .order_by(t.audit_log.c.id)
-        )
-        return [AuditRow(as_utc(row.at), *row[1:]) for row in rows]
 
     def device_syncs(self, expedition_id: int) -> list[DeviceSync]:
         """Each device that sent records of the expedition: when its last one arrived."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields
 
-from field_core.wire import UUID, Enum, Integer, JsonObject, String
+from field_core.wire import REV_MAX, UUID, Enum, Integer, JsonObject, String
 
-REV = {"minimum": 1, "maximum": 2_147_483_647}
+REV = {"minimum": 1, "maximum": REV_MAX}
 
 
 class _Strict(Schema):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from field_server.domain.merge import Pick, pick
+
 
 class Resolution(StrEnum):
     KEEP_SERVER = "keep_server"
@@ -53,7 +55,7 @@ def settle(
                 settled[name] = chosen[name]
             else:
                 settled[name] = s
-        elif d != b and s == b:
+        elif pick(b, d, s) is Pick.MINE:
             settled[name] = d
         else:
             settled[name] = s

@@ -33,7 +33,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -46,6 +46,7 @@ from field_server.domain.find_grid import (
     METRES_PER_DEGREE,
     NO_CONTEXT,
     GridPlace,
+    day_number,
     place_of,
 )
 
@@ -174,7 +175,7 @@ def is_near_match(a: FindTraits, b: FindTraits, distance: float) -> bool:
         )
     ):
         return False
-    if abs(_day(a.found_on) - _day(b.found_on)) > 1:
+    if abs(day_number(a.found_on) - day_number(b.found_on)) > 1:
         return False
     if a.kind in BULK_KINDS and not _same_lot(a, b):
         return False
@@ -371,10 +372,7 @@ def nearest_partners(
     partners, so that no find takes part in more than ``most`` near pairs."""
     if i.size == 0:
         return i, j
-    mid = np.radians((finds.lat[i] + finds.lat[j]) / 2.0)
-    dx = (finds.lon[j] - finds.lon[i]) * METRES_PER_DEGREE * np.cos(mid)
-    dy = (finds.lat[j] - finds.lat[i]) * METRES_PER_DEGREE
-    distance = np.hypot(dx, dy)
+    distance = _pair_distances(finds, i, j)
     # every pair twice, once from each of its finds, ranked among all of that find's pairs
     ends, others = np.concatenate([i, j]), np.concatenate([j, i])
     order = np.lexsort((others, np.concatenate([distance, distance]), ends))
@@ -386,20 +384,26 @@ def nearest_partners(
     return i[keep], j[keep]
 
 
+def _pair_distances(finds: NearColumns, i: Any, j: Any) -> Any:
+    """Metres between the two finds of each pair (i, j), longitude scaled at the pair's mean
+    latitude (the nearest-partner ranking and the distance test use the same figure)."""
+    mid = np.radians((finds.lat[i] + finds.lat[j]) / 2.0)
+    dx = (finds.lon[j] - finds.lon[i]) * METRES_PER_DEGREE * np.cos(mid)
+    dy = (finds.lat[j] - finds.lat[i]) * METRES_PER_DEGREE
+    return np.hypot(dx, dy)
+
+
 def _passing(finds: NearColumns, i: Any, j: Any) -> tuple[Any, Any]:
     """The pairs (i, j) that pass the near-match rule's day, context, distance and lot tests."""
     if i.size == 0:
         return i, j
-    lon, lat, accuracy = finds.lon, finds.lat, finds.accuracy
+    accuracy = finds.accuracy
     ok = np.abs(finds.day[i] - finds.day[j]) <= 1
     context = finds.context
     ok &= (context[i] == NO_CONTEXT) | (context[j] == NO_CONTEXT) | (context[i] == context[j])
     i, j = i[ok], j[ok]
-    mid = np.radians((lat[i] + lat[j]) / 2.0)
-    dx = (lon[j] - lon[i]) * METRES_PER_DEGREE * np.cos(mid)
-    dy = (lat[j] - lat[i]) * METRES_PER_DEGREE
     radius = np.maximum(FLOOR_M, np.hypot(accuracy[i], accuracy[j]))
-    ok = np.hypot(dx, dy) <= radius
+    ok = _pair_distances(finds, i, j) <= radius
     bulk = finds.bulk[i]
     if bulk.any():
         quantity, weight = finds.quantity, finds.weight
@@ -503,6 +507,8 @@ def _close(a: Any, b: Any, absolute: float, relative: float) -> Any:
 
 
 def _agree(a: float, b: float, absolute: float, relative: float) -> bool:
+    # _close for two floats, written out: assessing a pair calls this a few times, and numpy
+    # on scalars is about five times slower
     return abs(a - b) <= max(absolute, relative * max(abs(a), abs(b)))
 
 
@@ -514,10 +520,6 @@ def _same_lot(a: FindTraits, b: FindTraits) -> bool:
         and b.weight_g is not None
         and _agree(a.weight_g, b.weight_g, 1.0, 0.01)
     )
-
-
-def _day(value: str) -> int:
-    return date.fromisoformat(value).toordinal()
 
 
 _NON_WORD = re.compile(r"[\W_]+")

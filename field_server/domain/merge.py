@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
+
+
+class Pick(Enum):
+    """Whose value one field takes in a three-way merge."""
+
+    THEIRS = "theirs"  # mine left the field as it was, or made the same change
+    MINE = "mine"  # only mine changed it
+    CLASH = "clash"  # both changed it, differently
+
+
+def pick(base: Any, mine: Any, theirs: Any) -> Pick:
+    """The rule of :func:`three_way_merge` for one field's three values."""
+    if mine in (theirs, base):
+        return Pick.THEIRS
+    if theirs == base:
+        return Pick.MINE
+    return Pick.CLASH
 
 
 @dataclass(frozen=True)
@@ -36,14 +54,14 @@ def three_way_merge(
     conflicting: list[str] = []
     from_device: list[str] = []
     for name in sorted(set(base) | set(mine) | set(theirs)):
-        b, m, t = base.get(name), mine.get(name), theirs.get(name)
-        if m in (t, b):
-            merged[name] = t
-        elif t == b:
+        m, t = mine.get(name), theirs.get(name)
+        side = pick(base.get(name), m, t)
+        if side is Pick.MINE:
             merged[name] = m
             from_device.append(name)
         else:
-            conflicting.append(name)
+            if side is Pick.CLASH:
+                conflicting.append(name)
             merged[name] = t
     if conflicting:
         return MergeOutcome(None, tuple(conflicting), tuple(from_device))

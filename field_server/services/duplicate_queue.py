@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from field_server.adapters.duplicate_repositories import OPEN
 from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.services import duplicates
-from field_server.services.survey_view import expedition_for
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,16 @@ class DuplicateQueue:
 
 def duplicate_queue(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> DuplicateQueue:
     """The open candidates of ``code``, strongest first (the reviewers' queue only)."""
-    candidates = duplicates.list_candidates(uow_factory, actor, code, None)
     with uow_factory() as uow:
-        expedition = expedition_for(uow, actor, code)
-        records = {uuid: uow.finds.record(uuid) for c in candidates for uuid in c["find_uuids"]}
-        datas = {uuid: json.loads(r.data) for uuid, r in records.items() if r is not None}
+        # no membership check of its own: a reviewer reads every expedition
+        expedition, candidates = duplicates.candidates_for_review(uow, actor, code, OPEN)
+        records = uow.records.get_many(u for c in candidates for u in c.pair)
+        datas = {uuid: json.loads(r.data) for uuid, r in records.items()}
         stored = uow.blobs.known(sorted({d for data in datas.values() for d in data["photos"]}))
     pairs = []
     for candidate in candidates:
         sides = []
-        for uuid in candidate["find_uuids"]:
+        for uuid in candidate.pair:
             record = records.get(uuid)
             if record is None:  # a find is never deleted; a row without one is no pair to show
                 break
@@ -66,10 +66,10 @@ def duplicate_queue(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> 
         if len(sides) == 2:
             pairs.append(
                 QueuedPair(
-                    candidate["id"],
-                    candidate["score"],
-                    candidate["rules"],
-                    candidate["distance_m"],
+                    candidate.id,
+                    candidate.score,
+                    list(candidate.rules),
+                    candidate.distance_m,
                     (sides[0], sides[1]),
                 )
             )

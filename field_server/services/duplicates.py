@@ -39,6 +39,7 @@ from field_server.domain.duplicates import (
 from field_server.domain.find_grid import neighbourhood_keys
 from field_server.services.auth import now_utc
 from field_server.services.errors import Forbidden, InvalidInput, NotAllowed, NotFound
+from field_server.services.expeditions import expedition_by_code
 
 STATES = (OPEN, MERGED, DISMISSED, WITHDRAWN)
 
@@ -175,7 +176,7 @@ def detect_expedition(
     # expedition that takes a second or more. The queue is then written in a short write
     # transaction, leaving alone the pairs of finds written in between (see Examination).
     with uow_factory() as uow:
-        expedition = _expedition(uow, code)
+        expedition = expedition_by_code(uow, code)
         if actor is not None and not actor.may_review():
             raise Forbidden("only a reviewer or an admin runs duplicate detection")
         read_at = uow.changes.committed_value()
@@ -216,13 +217,21 @@ def list_candidates(
             [{"field": "state", "message": f"one of {', '.join(STATES)}, all"}],
         )
     with uow_factory() as uow:
-        expedition = _expedition(uow, code)
-        if not actor.may_review():
-            raise Forbidden("only a reviewer or an admin reads the duplicate queue")
-        rows = uow.candidates.of_expedition(
-            expedition.id, None if state == "all" else (state or OPEN)
+        _, rows = candidates_for_review(
+            uow, actor, code, None if state == "all" else (state or OPEN)
         )
     return [candidate_json(row) for row in rows]
+
+
+def candidates_for_review(
+    uow: UnitOfWork, actor: Actor, code: str, state: str | None
+) -> tuple[ExpeditionRow, list[CandidateRow]]:
+    """The expedition ``code`` and its candidates in ``state`` (None: every state), strongest
+    first; the queue is the reviewers' alone."""
+    expedition = expedition_by_code(uow, code)
+    if not actor.may_review():
+        raise Forbidden("only a reviewer or an admin reads the duplicate queue")
+    return expedition, uow.candidates.of_expedition(expedition.id, state)
 
 
 def candidate_json(row: CandidateRow) -> dict[str, Any]:
@@ -280,10 +289,3 @@ def open_candidate(uow: UnitOfWork, candidate_id: int) -> CandidateRow:
             f"duplicate candidate {candidate_id} is {row.state} already", "already_decided"
         )
     return row
-
-
-def _expedition(uow: UnitOfWork, code: str) -> ExpeditionRow:
-    expedition = uow.expeditions.by_code(code)
-    if expedition is None:
-        raise NotFound(f"no expedition {code!r}")
-    return expedition

@@ -71,7 +71,8 @@ def create_expedition(
     return row
 
 
-def _expedition(uow: UnitOfWork, code: str) -> ExpeditionRow:
+def expedition_by_code(uow: UnitOfWork, code: str) -> ExpeditionRow:
+    """The expedition ``code``; NotFound when there is none."""
     expedition = uow.expeditions.by_code(code)
     if expedition is None:
         raise NotFound(f"no expedition {code!r}")
@@ -82,7 +83,7 @@ def add_member(
     uow_factory: UnitOfWorkFactory, actor: Actor | None, code: str, username: str, leader: bool
 ) -> dict[str, Any]:
     with uow_factory(write=True) as uow:
-        expedition = _expedition(uow, code)
+        expedition = expedition_by_code(uow, code)
         if actor is not None and not actor.may_manage_team(expedition.id):
             raise Forbidden(f"only an admin or the leader of {code} manages its team")
         user = uow.users.by_username(username)
@@ -118,7 +119,7 @@ def add_site(
     except BoundaryError as error:
         raise InvalidInput(str(error), [{"field": "boundary", "message": str(error)}]) from None
     with uow_factory(write=True) as uow:
-        expedition = _expedition(uow, code)
+        expedition = expedition_by_code(uow, code)
         if actor is not None and not actor.may_manage_team(expedition.id):
             raise Forbidden(f"only an admin or the leader of {code} sets up its sites")
         if any(s.code == site_code for s in uow.expeditions.sites_of([expedition.id])):
@@ -181,7 +182,7 @@ def reserve_number_block(
             [{"field": "count", "message": f"1 to {MAX_BLOCK}"}],
         )
     with uow_factory(write=True) as uow:
-        expedition = _expedition(uow, code)
+        expedition = expedition_by_code(uow, code)
         if not actor.may_record(expedition.id):
             raise Forbidden(f"{actor.username} does not record for {code}")
         first = uow.expeditions.reserve_numbers(expedition.id, count)
@@ -202,7 +203,7 @@ def reserve_number_block(
 
 def readable_expedition(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> ExpeditionRow:
     with uow_factory() as uow:
-        expedition = _expedition(uow, code)
+        expedition = expedition_by_code(uow, code)
     if not actor.may_read(expedition.id):
         raise Forbidden(f"{actor.username} is not a member of {code}")
     return expedition
@@ -217,7 +218,7 @@ class Team:
 
 def team(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Team:
     with uow_factory() as uow:
-        expedition = _expedition(uow, code)
+        expedition = expedition_by_code(uow, code)
         if not actor.may_manage_team(expedition.id):
             raise Forbidden(f"only an admin or the leader of {code} manages its team")
         members = uow.expeditions.members(expedition.id)

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from field_core.geo.exif import PhotoError, PhotoReading, read_photo
-from field_server.adapters.find_repositories import AuditRow, RecordText
+from field_server.adapters.find_repositories import RecordText
 from field_server.adapters.photo_repositories import BlobRow
 from field_server.adapters.photo_store import PhotoStore
-from field_server.adapters.repositories import ExpeditionRow
+from field_server.adapters.repositories import ExpeditionRow, as_utc
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.revision_diff import FieldChange, field_changes
@@ -52,6 +52,15 @@ class ConflictInfo:
 
 
 @dataclass(frozen=True)
+class AuditInfo:
+    at: datetime
+    username: str | None
+    action: str
+    detail: str  # the JSON text as logged
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class FindDetail:
     expedition: ExpeditionRow
     record: RecordText
@@ -61,13 +70,7 @@ class FindDetail:
     photos: list[PhotoInfo]
     revisions: list[RevisionInfo]
     conflicts: list[ConflictInfo]
-    audit: list[AuditRow]
-
-
-def audit_subjects(uuid: str) -> list[str]:
-    """The audit log's subject for a find: ``find:<uuid>`` like ``user:`` and
-    ``expedition:`` lines; a bare uuid is read too."""
-    return [f"find:{uuid}", uuid]
+    audit: list[AuditInfo]
 
 
 def find_detail(
@@ -80,9 +83,14 @@ def find_detail(
             raise NotFound(f"no find {uuid} that {actor.username} may see")
         expedition = uow.expeditions.by_ids([record.expedition_id])[record.expedition_id]
         survey = None if record.survey_uuid is None else uow.finds.record(record.survey_uuid)
-        revisions = uow.finds.revisions(uuid)
-        conflicts = uow.finds.open_conflicts(uuid)
-        audit = uow.finds.audit_trail(audit_subjects(uuid))
+        revisions = uow.records.revisions_of(uuid)
+        conflicts = [c for c in uow.history.conflicts_of(uuid) if c.resolved_at is None]
+        audit = uow.audit.for_subject(f"find:{uuid}")
+        names = uow.history.usernames(
+            [r.user_id for r in revisions]
+            + [c.user_id for c in conflicts]
+            + [a.user_id for a in audit]
+        )
         data = json.loads(record.data)
         blobs = {d: uow.blobs.get(d) for d in data.get("photos", [])}
     history = []
@@ -94,8 +102,8 @@ def find_detail(
                 revision.server_rev,
                 revision.origin,
                 revision.device_id,
-                revision.username,
-                revision.created_at,
+                names.get(revision.user_id),
+                as_utc(revision.created_at),
                 field_changes(previous, current),
             )
         )
@@ -113,8 +121,8 @@ def find_detail(
                 fields,
                 {name: incoming.get(name) for name in fields},
                 conflict.device_id,
-                conflict.username,
-                conflict.received_at,
+                names.get(conflict.user_id),
+                as_utc(conflict.received_at),
             )
         )
     return FindDetail(
@@ -126,7 +134,10 @@ def find_detail(
         photos=[_photo(store, digest, blob) for digest, blob in blobs.items()],
         revisions=history,
         conflicts=open_conflicts,
-        audit=audit,
+        audit=[
+            AuditInfo(as_utc(a.at), names.get(a.user_id), a.action, a.detail, a.reason)
+            for a in audit
+        ],
     )
 
 
