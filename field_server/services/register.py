@@ -458,6 +458,26 @@ def list_entries(
     return EntryPage(entries, entries[-1].number if more else None)
 
 
+def _no_entry(fund: Fund, act_number: int, item: int) -> NotFound:
+    # spelled out rather than through RegisterNumber, which refuses a receipt or item below 1:
+    # a path naming item 0 is an entry that is not there, not a bad request
+    return NotFound(f"no entry {fund.cyrillic} {act_number}/{item}")
+
+
+def read_entry(
+    uow_factory: UnitOfWorkFactory, actor: Actor, fund_text: str, act_number: int, item: int
+) -> Entry:
+    """One entry of the register with its amendments (:class:`NotFound` when there is none)."""
+    require_reader(actor)
+    fund = _fund_of_path(fund_text)
+    with uow_factory() as uow:
+        rows = uow.register.entries(fund.value, act_number, item)
+        if not rows:
+            raise _no_entry(fund, act_number, item)
+        (entry,) = _entries(uow, rows)
+    return entry
+
+
 # -- amendments ------------------------------------------------------------------------------
 
 

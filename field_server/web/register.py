@@ -182,23 +182,10 @@ def act_document(actor: Actor, fund: str, number: int, document: str, fmt: str) 
     return response
 
 
-def _entry(actor: Actor, fund: Fund, act_number: int, item: int) -> register.Entry:
-    after: str | None = None
-    while True:
-        found = register.list_entries(runtime().uow, actor, fund.value, act_number, after=after)
-        for entry in found.entries:
-            if entry.number.item == item:
-                return entry
-        if found.next_after is None:
-            break
-        after = found.next_after.ascii
-    raise NotFound(f"no entry {fund.cyrillic} {act_number}/{item}")
-
-
 @blueprint.route("/register/entries/<fund>/<int:act_number>/<int:item>")
 @page
 def entry(actor: Actor, fund: str, act_number: int, item: int) -> str:
-    found = _entry(actor, _fund(fund), act_number, item)
+    found = register.read_entry(runtime().uow, actor, _fund(fund).value, act_number, item)
     return render_template(
         "entry.html",
         entry=found,
