@@ -513,7 +513,7 @@ def amend_entry(
     with uow_factory(write=True) as uow:
         rows = uow.register.entries(fund.value, act_number, item)
         if not rows:
-            raise NotFound(f"no entry {RegisterNumber(fund, act_number, item).cyrillic}")
+            raise _no_entry(fund, act_number, item)
         (entry,) = _entries(uow, rows)
         old = entry.current.get(amendable.name)
         if old == value:
