@@ -117,12 +117,3 @@ class Register:
             )
         )
         return [(row.uuid, row.find_number) for row in rows]
-
-    def expedition_leaders(self, expedition_id: int) -> list[str]:
-        rows = self._c.execute(
-            select(t.users.c.username)
-            .join(t.memberships, t.memberships.c.user_id == t.users.c.id)
-            .where(t.memberships.c.expedition_id == expedition_id, t.memberships.c.leader)
-            .order_by(t.users.c.username)
-        )
-        return [row.username for row in rows]

@@ -224,7 +224,7 @@ def create_act(
         receipt = next_receipt(uow.register.lock_fund(fund.value))
         numbers = number_items(fund, receipt, len(finds))
         label = act_label(fund, receipt)
-        leaders = uow.register.expedition_leaders(expedition.id)
+        leaders = [name for name, leader in uow.expeditions.members(expedition.id) if leader]
         sites = {s.code: s.name for s in uow.expeditions.sites_of([expedition.id])}
         uow.register.add_act(
             {

@@ -93,6 +93,14 @@ def test_an_act_numbers_its_items_in_order_and_devices_pull_the_numbers(
     assert find_lines[-1].action == "register.accession" and find_lines[-1].reason == "act КП 1"
 
 
+def test_an_act_is_handed_over_by_the_expeditions_leaders_only(
+    world: World, uly: list[dict[str, Any]]
+) -> None:
+    created_act(world, [uly[0]["uuid"]])
+    act = world.client.get(f"{ACTS}/KP/1", headers=world.headers("registrar")).get_json()
+    assert act["handed_over_by"] == "leader"  # the recorder is a member but not a leader
+
+
 def test_each_fund_counts_its_own_receipts_without_gaps(
     world: World, uly: list[dict[str, Any]]
 ) -> None:
