@@ -242,7 +242,7 @@ def list_entries(actor: Actor) -> Response:
     act_text = request.args.get("act")
     act_number = None
     if act_text is not None:
-        if fund is None or not _POSITIVE.match(act_text):
+        if not _POSITIVE.match(act_text):
             raise InvalidInput(
                 "act is a receipt number of the fund given",
                 [{"field": "act", "message": "a positive whole number, with fund"}],

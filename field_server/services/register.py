@@ -430,6 +430,12 @@ def list_entries(
     """The register in its order (fund, receipt, item), of one fund or act when given, a page
     of at most ``limit`` entries after the register number ``after`` (``KP 12/3``)."""
     require_reader(actor)
+    if act_number is not None and fund_text is None:
+        # receipt numbers are counted per fund: an act number alone names two acts
+        raise InvalidInput(
+            "act is a receipt number of the fund given",
+            [{"field": "act", "message": "a positive whole number, with fund"}],
+        )
     fund: Fund | None = None
     if fund_text is not None:
         try:

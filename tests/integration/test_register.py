@@ -12,7 +12,10 @@ from pypdf import PdfReader
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from field_server.domain.access import Actor, Role
 from field_server.domain.find_status import FindStatus
+from field_server.services import register
+from field_server.services.errors import InvalidInput
 from tests.integration.conftest import World, sample_batch
 from tests.integration.museum_status import set_status
 
@@ -489,6 +492,8 @@ def test_the_register_comes_a_page_at_a_time_following_the_link(
         ("after=12", "after"),
         ("after=VH%201/1", "after"),
         ("after=KP%201/0", "after"),
+        ("act=1", "act"),
+        ("fund=KP&act=x", "act"),
     ],
 )
 def test_a_bad_page_request_is_a_problem(
@@ -500,6 +505,15 @@ def test_a_bad_page_request_is_a_problem(
     )
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == field
+
+
+def test_the_service_takes_an_act_number_only_with_its_fund(world: World) -> None:
+    registrar = Actor(0, "registrar", frozenset({Role.REGISTRAR}), frozenset())
+    with pytest.raises(InvalidInput) as refused:
+        register.list_entries(world.runtime.uow, registrar, None, 1)
+    assert refused.value.errors == [
+        {"field": "act", "message": "a positive whole number, with fund"}
+    ]
 
 
 @pytest.mark.parametrize(
