@@ -6,7 +6,7 @@ UPDATE or DELETE of them (migration 0004).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, tuple_, update
@@ -78,16 +78,6 @@ class Register:
         if limit is not None:
             query = query.limit(limit)
         return list(self._c.execute(query))
-
-    def entries_of_finds(self, uuids: Iterable[str]) -> dict[str, Any]:
-        wanted = sorted(set(uuids))
-        found: dict[str, Any] = {}
-        for chunk in _chunks(wanted):
-            rows = self._c.execute(
-                select(t.register_entries).where(t.register_entries.c.find_uuid.in_(chunk))
-            )
-            found.update({row.find_uuid: row for row in rows})
-        return found
 
     def amendments_of(self, entry_ids: Sequence[int]) -> dict[int, list[Any]]:
         found: dict[int, list[Any]] = {}
