@@ -6,7 +6,7 @@ UPDATE or DELETE of them (migration 0004).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, tuple_, update
@@ -79,16 +79,6 @@ class Register:
             query = query.limit(limit)
         return list(self._c.execute(query))
 
-    def entries_of_finds(self, uuids: Iterable[str]) -> dict[str, Any]:
-        wanted = sorted(set(uuids))
-        found: dict[str, Any] = {}
-        for chunk in _chunks(wanted):
-            rows = self._c.execute(
-                select(t.register_entries).where(t.register_entries.c.find_uuid.in_(chunk))
-            )
-            found.update({row.find_uuid: row for row in rows})
-        return found
-
     def amendments_of(self, entry_ids: Sequence[int]) -> dict[int, list[Any]]:
         found: dict[int, list[Any]] = {}
         for chunk in _chunks(sorted(set(entry_ids))):
@@ -117,12 +107,3 @@ class Register:
             )
         )
         return [(row.uuid, row.find_number) for row in rows]
-
-    def expedition_leaders(self, expedition_id: int) -> list[str]:
-        rows = self._c.execute(
-            select(t.users.c.username)
-            .join(t.memberships, t.memberships.c.user_id == t.users.c.id)
-            .where(t.memberships.c.expedition_id == expedition_id, t.memberships.c.leader)
-            .order_by(t.users.c.username)
-        )
-        return [row.username for row in rows]

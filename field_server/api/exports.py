@@ -84,12 +84,13 @@ def export(actor: Actor, code: str, fmt: str) -> Response:
     return response
 
 
-def content_disposition(filename: str) -> str:
-    """An ASCII ``filename`` for old clients and the exact name by RFC 5987 / 6266."""
+def content_disposition(filename: str, disposition: str = "attachment") -> str:
+    """An ASCII ``filename`` for old clients and the exact name by RFC 5987 / 6266; an
+    ``inline`` disposition lets the browser show what it can."""
     ascii_name = "".join(
         c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in filename
     )
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @endpoint(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request
 
 from field_server.api import register_messages as messages
 from field_server.api.endpoint import endpoint, json_response
+from field_server.api.exports import content_disposition
 from field_server.domain.access import Actor
 from field_server.runtime import runtime
 from field_server.services import register as service
@@ -114,10 +115,8 @@ def _document(actor: Actor, fund: str, number: int, document: str, fmt: str) -> 
     )
     response = Response(rendered.content, mimetype=rendered.media_type.split(";")[0])
     response.headers["Content-Type"] = rendered.media_type
-    disposition = "attachment" if fmt == "csv" else "inline"
-    response.headers["Content-Disposition"] = (
-        f"{disposition}; filename=\"{rendered.filename}\"; filename*=UTF-8''"
-        f"{quote(rendered.filename)}"
+    response.headers["Content-Disposition"] = content_disposition(
+        rendered.filename, "attachment" if fmt == "csv" else "inline"
     )
     response.headers["Vary"] = "Accept"
     return response
@@ -243,7 +242,7 @@ def list_entries(actor: Actor) -> Response:
     act_text = request.args.get("act")
     act_number = None
     if act_text is not None:
-        if fund is None or not _POSITIVE.match(act_text):
+        if not _POSITIVE.match(act_text):
             raise InvalidInput(
                 "act is a receipt number of the fund given",
                 [{"field": "act", "message": "a positive whole number, with fund"}],

@@ -5,8 +5,11 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields
 
 from field_core.wire import CODE, UUID, Enum, List, String
+from field_server.domain.register_numbers import Fund
+from field_server.services.register import MAX_ACT_ITEMS
 
-FUND_NAMES = ("KP", "NVF", "КП", "НВФ")
+# the ASCII codes, then the Cyrillic names: KP, NVF, КП, НВФ
+FUND_NAMES = (*(fund.ascii for fund in Fund), *(fund.cyrillic for fund in Fund))
 
 
 class _Strict(Schema):
@@ -21,7 +24,7 @@ class ActCreate(_Strict):
         String(pattern=UUID),
         required=True,
         min_items=1,
-        max_items=10_000,
+        max_items=MAX_ACT_ITEMS,
         metadata={"description": "approved finds of the expedition, in item order"},
     )
     received_by = String(max_length=200, allow_none=True, load_default=None)

@@ -8,7 +8,6 @@ takes the receipt number shown here and this act gets the next one.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
 from field_server.adapters.repositories import ExpeditionRow
@@ -32,7 +31,7 @@ from field_server.domain.register_numbers import (
 )
 from field_server.services import register
 from field_server.services.errors import InvalidInput
-from field_server.services.survey_view import expedition_for
+from field_server.services.survey_view import expedition_for, find_summary
 
 
 @dataclass(frozen=True)
@@ -73,11 +72,7 @@ def approved_finds(
     with uow_factory() as uow:
         expedition = expedition_for(uow, actor, code)
         records = uow.finds.of_type("find", expedition.id)
-    approved = [
-        FindSummary(r.uuid, r.status, json.loads(r.data), r.open_conflicts, 0, r.server_rev)
-        for r in records
-        if r.status == FindStatus.APPROVED.value
-    ]
+    approved = [find_summary(r) for r in records if r.status == FindStatus.APPROVED.value]
     return ApprovedFinds(expedition, choose_finds(approved, replace(query, status="")))
 
 
@@ -98,29 +93,20 @@ def preview_act(
     with uow_factory() as uow:
         expedition = expedition_for(uow, actor, code)
         receipt = next_receipt(uow.register.last_receipts()[fund.value])
-        records = {uuid: uow.finds.record(uuid) for uuid in chosen}
+        records = uow.records.finds_for_museum(chosen)
     unknown = [
         uuid
-        for uuid, r in records.items()
-        if r is None or r.type != "find" or r.expedition_id != expedition.id
+        for uuid in chosen
+        if (r := records.get(uuid)) is None or r.type != "find" or r.expedition_id != expedition.id
     ]
     finds = [records[uuid] for uuid in chosen if uuid not in unknown]
     items = []
     numbers = number_items(fund, receipt, len(finds)) if finds else []
     for record, number in zip(finds, numbers, strict=True):
-        assert record is not None
         refusal = None
         try:
             check_transition(parse_status(record.status), FindStatus.ACCESSIONED)
         except TransitionRefused as refused:
             refusal = str(refused)
-        summary = FindSummary(
-            record.uuid,
-            record.status,
-            json.loads(record.data),
-            record.open_conflicts,
-            0,
-            record.server_rev,
-        )
-        items.append(PreviewItem(number, summary, refusal))
+        items.append(PreviewItem(number, find_summary(record), refusal))
     return ActPreview(expedition, fund, receipt, items, unknown)

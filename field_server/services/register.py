@@ -224,7 +224,7 @@ def create_act(
         receipt = next_receipt(uow.register.lock_fund(fund.value))
         numbers = number_items(fund, receipt, len(finds))
         label = act_label(fund, receipt)
-        leaders = uow.register.expedition_leaders(expedition.id)
+        leaders = [name for name, leader in uow.expeditions.members(expedition.id) if leader]
         sites = {s.code: s.name for s in uow.expeditions.sites_of([expedition.id])}
         uow.register.add_act(
             {
@@ -430,6 +430,12 @@ def list_entries(
     """The register in its order (fund, receipt, item), of one fund or act when given, a page
     of at most ``limit`` entries after the register number ``after`` (``KP 12/3``)."""
     require_reader(actor)
+    if act_number is not None and fund_text is None:
+        # receipt numbers are counted per fund: an act number alone names two acts
+        raise InvalidInput(
+            "act is a receipt number of the fund given",
+            [{"field": "act", "message": "a positive whole number, with fund"}],
+        )
     fund: Fund | None = None
     if fund_text is not None:
         try:
@@ -456,6 +462,26 @@ def list_entries(
         entries = _entries(uow, rows[:limit])
     more = len(rows) > limit
     return EntryPage(entries, entries[-1].number if more else None)
+
+
+def _no_entry(fund: Fund, act_number: int, item: int) -> NotFound:
+    # spelled out rather than through RegisterNumber, which refuses a receipt or item below 1:
+    # a path naming item 0 is an entry that is not there, not a bad request
+    return NotFound(f"no entry {fund.cyrillic} {act_number}/{item}")
+
+
+def read_entry(
+    uow_factory: UnitOfWorkFactory, actor: Actor, fund_text: str, act_number: int, item: int
+) -> Entry:
+    """One entry of the register with its amendments (:class:`NotFound` when there is none)."""
+    require_reader(actor)
+    fund = _fund_of_path(fund_text)
+    with uow_factory() as uow:
+        rows = uow.register.entries(fund.value, act_number, item)
+        if not rows:
+            raise _no_entry(fund, act_number, item)
+        (entry,) = _entries(uow, rows)
+    return entry
 
 
 # -- amendments ------------------------------------------------------------------------------
@@ -493,7 +519,7 @@ def amend_entry(
     with uow_factory(write=True) as uow:
         rows = uow.register.entries(fund.value, act_number, item)
         if not rows:
-            raise NotFound(f"no entry {RegisterNumber(fund, act_number, item).cyrillic}")
+            raise _no_entry(fund, act_number, item)
         (entry,) = _entries(uow, rows)
         old = entry.current.get(amendable.name)
         if old == value:

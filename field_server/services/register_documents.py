@@ -7,11 +7,12 @@ are listed under the table. Dates are Kazakhstan's (UTC+5 everywhere since March
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from field_core.contract import material_label
 
+from field_core.geo.geotag import KAZAKHSTAN_TIME
 from field_server.adapters.register_documents import catalog
 from field_server.adapters.register_documents.csv_writer import render_csv
 from field_server.adapters.register_documents.html_writer import render_html
@@ -23,7 +24,6 @@ from field_server.domain.register_numbers import Fund
 from field_server.services.errors import InvalidInput
 from field_server.services.register import Act, Entry, read_act
 
-KAZAKHSTAN = timezone(timedelta(hours=5))
 DOCUMENTS = ("act", "inventory")
 FORMATS = {
     "html": "text/html; charset=utf-8",
@@ -101,7 +101,7 @@ def _date(value: datetime | str | None, lang: str) -> str:
     if isinstance(value, str):  # a wire date, YYYY-MM-DD
         value = datetime.fromisoformat(value)
     else:
-        value = value.astimezone(KAZAKHSTAN)
+        value = value.astimezone(KAZAKHSTAN_TIME)
     return value.strftime("%Y-%m-%d") if lang == "en" else value.strftime("%d.%m.%Y")
 
 

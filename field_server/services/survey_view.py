@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from field_server.adapters.find_repositories import RecordText
 from field_server.adapters.repositories import ExpeditionRow
@@ -69,7 +69,7 @@ def survey_view(
         finds = uow.finds.of_type("find", expedition.id, survey_uuid)
         tracks = uow.finds.of_type("track", expedition.id, survey_uuid)
         sites = uow.expeditions.sites_of([expedition.id])
-        summaries = [_find_summary(find) for find in finds]
+        summaries = [find_summary(find) for find in finds]
         stored = uow.blobs.known(sorted({d for f in summaries for d in f.data.get("photos", [])}))
     summaries = [_with_missing_photos(f, stored) for f in summaries]
     page = choose_finds(summaries, query)
@@ -126,7 +126,17 @@ def _summary(survey: RecordText, finds: int) -> SurveySummary:
     )
 
 
-def _find_summary(find: RecordText) -> FindSummary:
+class FindColumns(Protocol):
+    """What a find summary reads of a stored find: a RecordText or a records row."""
+
+    uuid: str
+    status: str | None
+    data: str
+    open_conflicts: int
+    server_rev: int
+
+
+def find_summary(find: FindColumns) -> FindSummary:
     return FindSummary(
         find.uuid, find.status, json.loads(find.data), find.open_conflicts, 0, find.server_rev
     )

@@ -7,10 +7,9 @@ roles as the API (registrars and admins write; reviewers read too) and the same 
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Response, redirect, render_template, request, url_for
 
+from field_server.api.exports import content_disposition
 from field_server.domain.access import Actor
 from field_server.domain.find_query import PAGE_SIZES, SORT_KEYS, FindQuery
 from field_server.domain.register_numbers import Fund, RegisterError, act_label, parse_fund
@@ -169,10 +168,8 @@ def act_document(actor: Actor, fund: str, number: int, document: str, fmt: str) 
     )
     response = Response(rendered.content)
     response.headers["Content-Type"] = rendered.media_type
-    disposition = "inline" if fmt == "html" else "attachment"
-    response.headers["Content-Disposition"] = (
-        f"{disposition}; filename=\"{rendered.filename}\"; filename*=UTF-8''"
-        f"{quote(rendered.filename)}"
+    response.headers["Content-Disposition"] = content_disposition(
+        rendered.filename, "inline" if fmt == "html" else "attachment"
     )
     if fmt == "html":
         # the printable sheet carries its own stylesheet inline and no script
@@ -182,23 +179,10 @@ def act_document(actor: Actor, fund: str, number: int, document: str, fmt: str) 
     return response
 
 
-def _entry(actor: Actor, fund: Fund, act_number: int, item: int) -> register.Entry:
-    after: str | None = None
-    while True:
-        found = register.list_entries(runtime().uow, actor, fund.value, act_number, after=after)
-        for entry in found.entries:
-            if entry.number.item == item:
-                return entry
-        if found.next_after is None:
-            break
-        after = found.next_after.ascii
-    raise NotFound(f"no entry {fund.cyrillic} {act_number}/{item}")
-
-
 @blueprint.route("/register/entries/<fund>/<int:act_number>/<int:item>")
 @page
 def entry(actor: Actor, fund: str, act_number: int, item: int) -> str:
-    found = _entry(actor, _fund(fund), act_number, item)
+    found = register.read_entry(runtime().uow, actor, _fund(fund).value, act_number, item)
     return render_template(
         "entry.html",
         entry=found,

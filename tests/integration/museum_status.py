@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from field_server.domain.find_status import FindStatus
 from field_server.services.auth import now_utc
 from field_server.services.museum_revisions import FindChange, load_find, record_museum_revisions
-from tests.integration.conftest import World
+from tests import samples
+from tests.integration.conftest import World, sample_batch
 
 
 def set_status(world: World, uuids: Iterable[str], status: FindStatus, **state: str) -> None:
@@ -23,3 +24,13 @@ def set_status(world: World, uuids: Iterable[str], status: FindStatus, **state: 
             reason="set for a register test",
         )
         uow.commit()
+
+
+def approved_finds(world: World, count: int) -> list[str]:
+    """``count`` fresh finds of ULY-2026 pushed by its recorder and approved; each call new ones."""
+    survey, template = sample_batch("ULY-2026")[:2]
+    finds = [samples.fresh_find(template) for _ in range(count)]
+    world.pushed("recorder", [survey, *finds])
+    uuids = [f["uuid"] for f in finds]
+    set_status(world, uuids, FindStatus.APPROVED)
+    return uuids

@@ -17,13 +17,12 @@ from werkzeug.test import TestResponse
 from field_server.adapters.tables import access_tokens
 from field_server.app import create_app
 from field_server.config import ServerConfig
-from field_server.domain.find_status import FindStatus
 from field_server.services import auth
 from field_server.services.auth import now_utc, token_digest
 from tests import media_factory, samples
 from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
-from tests.integration.museum_status import set_status
+from tests.integration.museum_status import approved_finds
 from tests.integration.web_session import browser
 
 PROBLEM = "application/problem+json"
@@ -297,15 +296,6 @@ def web_leaflet(world: World, who: str | None) -> TestResponse:
     return browser(world, who).client.get("/static/vendor/leaflet/leaflet.js", buffered=True)
 
 
-def approved_find(world: World) -> str:
-    """A fresh approved find of ULY-2026, for one act."""
-    survey = sample_batch("ULY-2026")[0]
-    find = samples.fresh_find(sample_batch("ULY-2026")[1])
-    world.pushed("recorder", [survey, find])
-    set_status(world, [find["uuid"]], FindStatus.APPROVED)
-    return find["uuid"]
-
-
 def an_act(world: World) -> int:
     """KP act of one find, made by the registrar (once per world)."""
     with world.runtime.uow() as uow:
@@ -314,7 +304,7 @@ def an_act(world: World) -> int:
     response = world.client.post(
         "/api/v1/register/acts",
         headers=world.headers("registrar"),
-        json={"expedition_code": "ULY-2026", "fund": "KP", "find_uuids": [approved_find(world)]},
+        json={"expedition_code": "ULY-2026", "fund": "KP", "find_uuids": approved_finds(world, 1)},
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["act_number"]
@@ -324,7 +314,7 @@ def create_act(world: World, who: str | None) -> TestResponse:
     return world.client.post(
         "/api/v1/register/acts",
         headers=world.headers(who),
-        json={"expedition_code": "ULY-2026", "fund": "NVF", "find_uuids": [approved_find(world)]},
+        json={"expedition_code": "ULY-2026", "fund": "NVF", "find_uuids": approved_finds(world, 1)},
     )
 
 
@@ -516,21 +506,21 @@ def web_register(world: World, who: str | None) -> TestResponse:
 
 
 def web_new_act(world: World, who: str | None) -> TestResponse:
-    approved_find(world)
+    approved_finds(world, 1)
     return browser(world, who).get("/register/new?expedition=ULY-2026&fund=KP")
 
 
 def web_preview_act(world: World, who: str | None) -> TestResponse:
     return browser(world, who).post(
         "/register/preview",
-        {"expedition_code": "ULY-2026", "fund": "KP", "find": approved_find(world)},
+        {"expedition_code": "ULY-2026", "fund": "KP", "find": approved_finds(world, 1)[0]},
     )
 
 
 def web_create_act(world: World, who: str | None) -> TestResponse:
     return browser(world, who).post(
         "/register/acts",
-        {"expedition_code": "ULY-2026", "fund": "NVF", "find": approved_find(world)},
+        {"expedition_code": "ULY-2026", "fund": "NVF", "find": approved_finds(world, 1)[0]},
     )
 
 

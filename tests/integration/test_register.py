@@ -12,7 +12,10 @@ from pypdf import PdfReader
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from field_server.domain.access import Actor, Role
 from field_server.domain.find_status import FindStatus
+from field_server.services import register
+from field_server.services.errors import InvalidInput
 from tests.integration.conftest import World, sample_batch
 from tests.integration.museum_status import set_status
 
@@ -91,6 +94,14 @@ def test_an_act_numbers_its_items_in_order_and_devices_pull_the_numbers(
         find_lines = uow.audit.for_subject(f"find:{small[0]}")
     assert line.action == "register.act" and json.loads(line.detail)["items"] == 5
     assert find_lines[-1].action == "register.accession" and find_lines[-1].reason == "act КП 1"
+
+
+def test_an_act_is_handed_over_by_the_expeditions_leaders_only(
+    world: World, uly: list[dict[str, Any]]
+) -> None:
+    created_act(world, [uly[0]["uuid"]])
+    act = world.client.get(f"{ACTS}/KP/1", headers=world.headers("registrar")).get_json()
+    assert act["handed_over_by"] == "leader"  # the recorder is a member but not a leader
 
 
 def test_each_fund_counts_its_own_receipts_without_gaps(
@@ -481,6 +492,8 @@ def test_the_register_comes_a_page_at_a_time_following_the_link(
         ("after=12", "after"),
         ("after=VH%201/1", "after"),
         ("after=KP%201/0", "after"),
+        ("act=1", "act"),
+        ("fund=KP&act=x", "act"),
     ],
 )
 def test_a_bad_page_request_is_a_problem(
@@ -492,6 +505,15 @@ def test_a_bad_page_request_is_a_problem(
     )
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == field
+
+
+def test_the_service_takes_an_act_number_only_with_its_fund(world: World) -> None:
+    registrar = Actor(0, "registrar", frozenset({Role.REGISTRAR}), frozenset())
+    with pytest.raises(InvalidInput) as refused:
+        register.list_entries(world.runtime.uow, registrar, None, 1)
+    assert refused.value.errors == [
+        {"field": "act", "message": "a positive whole number, with fund"}
+    ]
 
 
 @pytest.mark.parametrize(

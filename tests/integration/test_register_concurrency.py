@@ -15,22 +15,12 @@ import pytest
 from field_server.app import create_app
 from field_server.config import ServerConfig
 from field_server.domain.find_status import FindStatus
-from tests import samples
 from tests.conftest import fresh_database_url
-from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, build_world, sample_batch
-from tests.integration.museum_status import set_status
+from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, build_world
+from tests.integration.museum_status import approved_finds
 
 ACTS_PER_WORKER = 3
 FINDS_PER_ACT = 3
-
-
-def approved_finds(world: World, count: int) -> list[str]:
-    survey, template = sample_batch("ULY-2026")[:2]
-    finds = [samples.fresh_find(template) for _ in range(count)]
-    world.pushed("recorder", [survey, *finds])
-    uuids = [f["uuid"] for f in finds]
-    set_status(world, uuids, FindStatus.APPROVED)
-    return uuids
 
 
 def plans(uuids: list[str], workers: int) -> list[list[tuple[str, list[str]]]]:

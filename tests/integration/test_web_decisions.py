@@ -435,6 +435,16 @@ def test_an_amendment_is_recorded_and_a_reviewer_cannot_make_one(world: World) -
     assert entry["values"]["quantity"] == 4
 
 
+def test_an_entry_numbered_item_0_is_not_found(world: World) -> None:
+    [find] = approved_finds(world, 1)
+    registrar = browser(world, "registrar")
+    registrar.post("/register/acts", {"expedition_code": "ULY-2026", "fund": "KP", "find": find})
+    path = "/register/entries/KP/1/0"
+    assert registrar.get(path).status_code == 404
+    amended = registrar.post(path, {"field": "quantity", "new": "4", "reason": "counted again"})
+    assert amended.status_code == 404
+
+
 def registrar_entries(world: World) -> list[dict[str, Any]]:
     response = world.client.get(
         "/api/v1/register/entries?fund=KP", headers=world.headers("registrar")
