@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,15 +48,43 @@ def readable_expeditions(uow_factory: UnitOfWorkFactory, actor: Actor) -> list[E
         return [e for e in uow.expeditions.all() if actor.may_read(e.id)]
 
 
-def surveys_of(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> list[SurveySummary]:
+def survey_summaries(
+    uow: UnitOfWork, expedition_id: int, finds: list[RecordText]
+) -> list[SurveySummary]:
+    """The expedition's surveys, each with how many of ``finds`` (the expedition's, already
+    read by the caller) belong to it."""
+    counts = Counter(find.survey_uuid for find in finds)
+    return [
+        _summary(survey, counts[survey.uuid])
+        for survey in uow.finds.of_type("survey", expedition_id)
+    ]
+
+
+@dataclass(frozen=True)
+class SurveyChoice:
+    uuid: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ExportChoices:
+    """What the exports form offers: the expedition's surveys and site codes."""
+
+    expedition: ExpeditionRow
+    surveys: list[SurveyChoice]
+    sites: list[str]
+
+
+def export_choices(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> ExportChoices:
     with uow_factory() as uow:
         expedition = expedition_for(uow, actor, code)
         surveys = uow.finds.of_type("survey", expedition.id)
-        finds = uow.finds.of_type("find", expedition.id)
-    counts: dict[str | None, int] = {}
-    for find in finds:
-        counts[find.survey_uuid] = counts.get(find.survey_uuid, 0) + 1
-    return [_summary(survey, counts.get(survey.uuid, 0)) for survey in surveys]
+        sites = [site.code for site in uow.expeditions.sites_of([expedition.id])]
+    return ExportChoices(
+        expedition=expedition,
+        surveys=[SurveyChoice(s.uuid, json.loads(s.data).get("title", "")) for s in surveys],
+        sites=sites,
+    )
 
 
 def survey_view(

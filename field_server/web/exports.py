@@ -22,15 +22,12 @@ CRS_CHOICES = ("EPSG:4326", "EPSG:32642", "EPSG:28412", "EPSG:2502")
 @blueprint.route("/expeditions/<code>/exports")
 @page
 def exports_page(actor: Actor, code: str) -> str:
-    surveys = survey_view.surveys_of(runtime().uow, actor, code)
-    with runtime().uow() as uow:
-        expedition = survey_view.expedition_for(uow, actor, code)
-        sites = [s.code for s in uow.expeditions.sites_of([expedition.id])]
+    choices = survey_view.export_choices(runtime().uow, actor, code)
     return render_template(
         "exports.html",
-        expedition=expedition,
-        surveys=surveys,
-        sites=sites,
+        expedition=choices.expedition,
+        surveys=choices.surveys,
+        sites=choices.sites,
         formats=exports.FORMATS,
         statuses=exports.STATUSES,
         materials=MATERIAL_CODES,

@@ -248,6 +248,22 @@ def test_the_find_page_shows_a_revisions_diff_and_an_open_conflict(world: World)
     assert "device-of-the-leader" in conflicts
 
 
+def test_the_dashboard_lists_a_find_with_an_open_conflict(world: World) -> None:
+    batch = sample_batch("ULY-2026")
+    world.pushed("recorder", batch)
+    find = copy.deepcopy(batch[1])
+    first = dict(find, base_rev=1, rev=2, data={**find["data"], "object_name": "Ернеу сынығы"})
+    assert world.pushed("recorder", [first])["results"][0]["status"] == "updated"
+    clash = dict(find, base_rev=1, rev=2, data={**find["data"], "object_name": "Түп сынығы"})
+    answer = world.pushed("leader", [clash], device_id="device-of-the-leader")["results"][0]
+    assert answer["status"] == "conflict"
+    html = browser(world, "reviewer").get("/expeditions/ULY-2026").get_data(as_text=True)
+    section = html.split('id="conflicts-heading"')[1].split("</section>")[0]
+    assert find["data"]["find_number"] in section
+    assert "Ернеу сынығы" in section
+    assert section.count("<tr><td>") == 1
+
+
 def test_an_admin_cannot_take_away_their_own_admin_role(world: World) -> None:
     admin = browser(world, "admin")
     response = admin.post("/admin/users/admin", {"roles": "reviewer", "active": "on"})
