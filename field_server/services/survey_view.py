@@ -11,7 +11,13 @@ from field_server.adapters.find_repositories import RecordText
 from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
-from field_server.domain.find_query import FindPage, FindQuery, FindSummary, choose_finds
+from field_server.domain.find_query import (
+    FindPage,
+    FindQuery,
+    FindSummary,
+    choose_finds,
+    matches,
+)
 from field_server.domain.survey_map import trench_outlines
 from field_server.services.errors import Forbidden, NotFound
 
@@ -102,8 +108,8 @@ def survey_view(
         stored = uow.blobs.known(sorted({d for f in summaries for d in f.data.get("photos", [])}))
     summaries = [_with_missing_photos(f, stored) for f in summaries]
     page = choose_finds(summaries, query)
-    shown = _chosen_uuids(summaries, query)
-    mapped = [f for f in summaries if f.uuid in shown]
+    # the map shows every find the filters let through, on any page
+    mapped = [f for f in summaries if matches(f, query)]
     return SurveyView(
         expedition=expedition,
         survey=_summary(survey, len(finds)),
@@ -128,19 +134,6 @@ def survey_view(
             "finds": _collection(_find_feature(find) for find in mapped),
         },
     )
-
-
-def _chosen_uuids(finds: list[FindSummary], query: FindQuery) -> set[str]:
-    """Every find the filters let through, on any page: the map shows them all."""
-    unpaged = FindQuery(
-        status=query.status,
-        material=query.material,
-        site=query.site,
-        context=query.context,
-        search=query.search,
-        per_page=len(finds) or 1,
-    )
-    return {f.uuid for f in choose_finds(finds, unpaged).finds}
 
 
 def _summary(survey: RecordText, finds: int) -> SurveySummary:
