@@ -12,9 +12,10 @@ from field_server.adapters.find_repositories import DeviceSync
 from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.domain.access import Actor
+from field_server.domain.find_status import FindStatus
 from field_server.services.survey_view import SurveySummary, expedition_for, survey_summaries
 
-FIND_STATUSES = ("synced", "approved", "rejected", "merged", "accessioned")
+FIND_STATUSES = tuple(status.value for status in FindStatus)
 
 
 @dataclass(frozen=True)

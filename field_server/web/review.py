@@ -13,6 +13,7 @@ from flask import redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from field_server.domain.access import Actor
+from field_server.domain.conflict_resolution import Resolution
 from field_server.runtime import runtime
 from field_server.services import review
 from field_server.services.errors import InvalidInput
@@ -22,6 +23,7 @@ from field_server.web.signed_in import local_target
 from field_server.web.signed_in import signed_in as page
 
 SIDES = ("server", "device")
+RESOLUTIONS = tuple(r.value for r in Resolution)
 
 
 def _revision(text: str | None, name: str = "expected_rev") -> int:
@@ -87,13 +89,13 @@ def correct(actor: Actor, uuid: str) -> Response:
 def resolve(actor: Actor, uuid: str, conflict_id: int) -> Response:
     expected = _revision(request.form.get("expected_rev"))
     resolution = request.form.get("resolution", "")
-    if resolution not in ("keep_server", "keep_device", "fields"):
+    if resolution not in RESOLUTIONS:
         raise InvalidInput(
             "choose how to settle the conflict",
             [{"field": "resolution", "message": "keep_server, keep_device or fields"}],
         )
     chosen = None
-    if resolution == "fields":
+    if resolution == Resolution.FIELDS:
         # the values themselves come from the server, the form only says whose each is
         details = review.find_details(runtime().uow, actor, uuid)
         conflict = next((c for c in details["conflicts"]["open"] if c["id"] == conflict_id), None)
