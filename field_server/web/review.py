@@ -19,7 +19,7 @@ from field_server.services import review
 from field_server.services.errors import InvalidInput
 from field_server.web.blueprint import blueprint
 from field_server.web.forms import CORRECTABLE, find_value
-from field_server.web.signed_in import local_target
+from field_server.web.signed_in import back
 from field_server.web.signed_in import signed_in as page
 
 SIDES = ("server", "device")
@@ -52,8 +52,7 @@ def review_selected(actor: Actor, code: str, survey_uuid: str) -> Response:
     finds = [(uuid, _revision(request.form.get(f"rev.{uuid}"), uuid)) for uuid in chosen]
     reason = request.form.get("reason", "").strip() or None
     review.review_finds(runtime().uow, actor, finds, _decision(), reason)
-    back = url_for("web.survey", code=code, survey_uuid=survey_uuid)
-    return redirect(local_target(request.form.get("next"), back), 303)
+    return back(url_for("web.survey", code=code, survey_uuid=survey_uuid), 303)
 
 
 @blueprint.route("/finds/<uuid>/review", methods=["POST"])
