@@ -264,6 +264,19 @@ def test_the_dashboard_lists_a_find_with_an_open_conflict(world: World) -> None:
     assert section.count("<tr><td>") == 1
 
 
+def test_a_photo_not_named_by_a_sha256_is_not_found_on_the_page_and_the_api(
+    world: World,
+) -> None:
+    reviewer = browser(world, "reviewer")
+    for path in ("/photos/NOT-A-DIGEST", "/photos/NOT-A-DIGEST/thumb"):
+        page = reviewer.get(path)
+        assert page.status_code == 404
+        assert page.mimetype == "text/html"
+        answer = world.client.get(f"/api/v1{path}", headers=world.headers("reviewer"))
+        assert answer.status_code == 404
+        assert answer.get_json()["code"] == "not_found"
+
+
 def test_an_admin_cannot_take_away_their_own_admin_role(world: World) -> None:
     admin = browser(world, "admin")
     response = admin.post("/admin/users/admin", {"roles": "reviewer", "active": "on"})
