@@ -15,8 +15,7 @@ from field_server.services import auth
 from tests import media_factory
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
 from tests.integration.web_session import browser, csrf_of
-
-HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+from tests.samples import HOSTILE
 
 
 def usernames(world: World) -> set[str]:
