@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_surveys"
+# field text full of markup: every page must show it as text, never run it
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,12 @@ def surveys() -> list[SampleSurvey]:
 
 def survey_of(code: str) -> SampleSurvey:
     return next(s for s in surveys() if s.expedition_code == code)
+
+
+def camp_batch() -> list[dict[str, Any]]:
+    """The Baskamyr camp survey: its finds are planted duplicates of the Baskamyr survey's."""
+    camp = next(s for s in surveys() if s.folder == "uly-2026-baskamyr-camp")
+    return json.loads(json.dumps([camp.survey, *camp.finds]))
 
 
 def fresh_find(template: dict[str, Any], **changes: Any) -> dict[str, Any]:

@@ -54,13 +54,21 @@ def export(actor: Actor, code: str, fmt: str) -> Response:
     plan = service.plan_export(
         runtime().uow, actor, code, fmt, query, photo_base_url=request.host_url.rstrip("/")
     )
+    return export_response(plan)
+
+
+def export_response(plan: service.ExportPlan) -> Response:
+    """A checked export as a download: streamed where the format allows, else sent from a
+    file of its own under the data folder (the API and the web page answer alike)."""
+    fmt = plan.request.fmt
     headers = {"Content-Disposition": content_disposition(plan.filename)}
     if fmt in service.STREAMED_FORMATS:
         return Response(
             stream_with_context(plan.stream()), headers=headers, content_type=plan.media_type
         )
     # a GeoPackage is a database file and a figure is drawn whole: both go through a file
-    # under the data folder, removed from disk as soon as it is open for sending
+    # under the data folder, removed from disk as soon as it is open for sending; the random
+    # name keeps two downloads of the same export apart
     scratch = runtime().config.data_dir / "exports"
     scratch.mkdir(parents=True, exist_ok=True)
     path = scratch / f"export-{uuid.uuid4().hex}.{fmt}"

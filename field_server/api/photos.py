@@ -46,7 +46,6 @@ def photos_missing(actor: Actor, body: dict[str, Any]) -> Response:
     roles=READERS,
 )
 def photo_file(actor: Actor, sha256: str) -> Response:
-    _check_digest(sha256)
     return photo_file_response(actor, sha256)
 
 
@@ -59,14 +58,15 @@ def photo_file(actor: Actor, sha256: str) -> Response:
     roles=READERS,
 )
 def photo_thumbnail(actor: Actor, sha256: str) -> Response:
-    _check_digest(sha256)
     return thumbnail_response(actor, sha256)
 
 
-# The review UI serves the same files to signed-in browsers through these two.
+# The review UI serves the same files to signed-in browsers through these two, so the
+# digest is checked here, once for both.
 
 
 def photo_file_response(actor: Actor, sha256: str) -> Response:
+    _check_digest(sha256)
     opened = runtime().photos.open(actor, sha256)
     response = Response(
         wrap_file(request.environ, opened.stream),
@@ -78,6 +78,7 @@ def photo_file_response(actor: Actor, sha256: str) -> Response:
 
 
 def thumbnail_response(actor: Actor, sha256: str) -> Response:
+    _check_digest(sha256)
     data = runtime().photos.thumbnail(actor, sha256)
     return _immutable(Response(data, mimetype="image/jpeg"), f"{sha256}-thumb", len(data))
 

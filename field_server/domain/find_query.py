@@ -92,7 +92,7 @@ class FindPage:
 
 
 def choose_finds(finds: Sequence[FindSummary], query: FindQuery) -> FindPage:
-    chosen = [f for f in finds if _matches(f, query)]
+    chosen = [f for f in finds if matches(f, query)]
     # finds without the sorted value come last in either direction
     present = [f for f in chosen if _value(f, query.sort) is not None]
     absent = [f for f in chosen if _value(f, query.sort) is None]
@@ -117,7 +117,8 @@ def choose_finds(finds: Sequence[FindSummary], query: FindQuery) -> FindPage:
     )
 
 
-def _matches(find: FindSummary, query: FindQuery) -> bool:
+def matches(find: FindSummary, query: FindQuery) -> bool:
+    """Whether the find passes the query's filters and search (its sort and page aside)."""
     data = find.data
     if query.status and find.status != query.status:
         return False

@@ -42,6 +42,19 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _role_set(roles: list[str]) -> frozenset[Role]:
+    """Role names as roles; InvalidInput on the roles field for an unknown name or none."""
+    try:
+        role_set = parse_roles(roles)
+    except ValueError as error:
+        raise InvalidInput(str(error), [{"field": "roles", "message": str(error)}]) from None
+    if not role_set:
+        raise InvalidInput(
+            "a user needs at least one role", [{"field": "roles", "message": "empty"}]
+        )
+    return role_set
+
+
 def create_user(
     uow_factory: UnitOfWorkFactory,
     username: str,
@@ -56,14 +69,7 @@ def create_user(
         raise Forbidden("only an admin creates users")
     check_username(username)
     check_password(password)
-    try:
-        role_set = parse_roles(roles)
-    except ValueError as error:
-        raise InvalidInput(str(error), [{"field": "roles", "message": str(error)}]) from None
-    if not role_set:
-        raise InvalidInput(
-            "a user needs at least one role", [{"field": "roles", "message": "empty"}]
-        )
+    role_set = _role_set(roles)
     hashed = hash_password(password, cost=cost)
     with uow_factory(write=True) as uow:
         if uow.users.by_username(username) is not None:
@@ -97,14 +103,7 @@ def change_user(
     device tokens, so a lost laptop and a departed student are shut out alike."""
     if not actor.is_admin:
         raise Forbidden("only an admin changes users")
-    try:
-        role_set = parse_roles(roles)
-    except ValueError as error:
-        raise InvalidInput(str(error), [{"field": "roles", "message": str(error)}]) from None
-    if not role_set:
-        raise InvalidInput(
-            "a user needs at least one role", [{"field": "roles", "message": "empty"}]
-        )
+    role_set = _role_set(roles)
     if username == actor.username and (not active or Role.ADMIN not in role_set):
         # the museum must never lock itself out of its own administration
         raise InvalidInput(

@@ -4,6 +4,7 @@ for photos, and records with open conflicts."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 from field_server.adapters.duplicate_repositories import OPEN
@@ -11,9 +12,10 @@ from field_server.adapters.find_repositories import DeviceSync
 from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.domain.access import Actor
-from field_server.services.survey_view import SurveySummary, expedition_for, surveys_of
+from field_server.domain.find_status import FindStatus
+from field_server.services.survey_view import SurveySummary, expedition_for, survey_summaries
 
-FIND_STATUSES = ("synced", "approved", "rejected", "merged", "accessioned")
+FIND_STATUSES = tuple(status.value for status in FindStatus)
 
 
 @dataclass(frozen=True)
@@ -39,14 +41,12 @@ class Dashboard:
 
 
 def dashboard(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Dashboard:
-    surveys = surveys_of(uow_factory, actor, code)
     with uow_factory() as uow:
         expedition = expedition_for(uow, actor, code)
-        counts = uow.finds.status_counts(expedition.id)
-        devices = uow.finds.device_syncs(expedition.id)
         finds = uow.finds.of_type("find", expedition.id)
+        surveys = survey_summaries(uow, expedition.id, finds)
+        devices = uow.finds.device_syncs(expedition.id)
         open_duplicates = len(uow.candidates.of_expedition(expedition.id, OPEN))
-        conflicted = [r for r in uow.finds.with_open_conflicts(expedition.id) if r.type == "find"]
         wanted = {f.uuid: json.loads(f.data) for f in finds}
         stored = uow.blobs.known(sorted({d for data in wanted.values() for d in data["photos"]}))
     missing = []
@@ -54,18 +54,23 @@ def dashboard(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Dashbo
         absent = sum(1 for digest in data["photos"] if digest not in stored)
         if absent:
             missing.append(FindLine(uuid, data["find_number"], data["object_name"], absent))
-    conflicts = []
-    for record in conflicted:
-        data = json.loads(record.data)
-        conflicts.append(
-            FindLine(record.uuid, data["find_number"], data["object_name"], record.open_conflicts)
+    conflicts = [
+        FindLine(
+            find.uuid,
+            wanted[find.uuid]["find_number"],
+            wanted[find.uuid]["object_name"],
+            find.open_conflicts,
         )
+        for find in finds
+        if find.open_conflicts > 0
+    ]
+    counts = Counter(find.status for find in finds)
     ordered = {status: counts.get(status, 0) for status in FIND_STATUSES}
     ordered.update({s: n for s, n in counts.items() if s is not None and s not in ordered})
     return Dashboard(
         expedition=expedition,
         status_counts=ordered,
-        finds=sum(counts.values()),
+        finds=len(finds),
         surveys=surveys,
         devices=devices,
         photos_missing=missing,

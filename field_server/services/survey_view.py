@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -10,7 +11,13 @@ from field_server.adapters.find_repositories import RecordText
 from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
-from field_server.domain.find_query import FindPage, FindQuery, FindSummary, choose_finds
+from field_server.domain.find_query import (
+    FindPage,
+    FindQuery,
+    FindSummary,
+    choose_finds,
+    matches,
+)
 from field_server.domain.survey_map import trench_outlines
 from field_server.services.errors import Forbidden, NotFound
 
@@ -47,15 +54,43 @@ def readable_expeditions(uow_factory: UnitOfWorkFactory, actor: Actor) -> list[E
         return [e for e in uow.expeditions.all() if actor.may_read(e.id)]
 
 
-def surveys_of(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> list[SurveySummary]:
+def survey_summaries(
+    uow: UnitOfWork, expedition_id: int, finds: list[RecordText]
+) -> list[SurveySummary]:
+    """The expedition's surveys, each with how many of ``finds`` (the expedition's, already
+    read by the caller) belong to it."""
+    counts = Counter(find.survey_uuid for find in finds)
+    return [
+        _summary(survey, counts[survey.uuid])
+        for survey in uow.finds.of_type("survey", expedition_id)
+    ]
+
+
+@dataclass(frozen=True)
+class SurveyChoice:
+    uuid: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ExportChoices:
+    """What the exports form offers: the expedition's surveys and site codes."""
+
+    expedition: ExpeditionRow
+    surveys: list[SurveyChoice]
+    sites: list[str]
+
+
+def export_choices(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> ExportChoices:
     with uow_factory() as uow:
         expedition = expedition_for(uow, actor, code)
         surveys = uow.finds.of_type("survey", expedition.id)
-        finds = uow.finds.of_type("find", expedition.id)
-    counts: dict[str | None, int] = {}
-    for find in finds:
-        counts[find.survey_uuid] = counts.get(find.survey_uuid, 0) + 1
-    return [_summary(survey, counts.get(survey.uuid, 0)) for survey in surveys]
+        sites = [site.code for site in uow.expeditions.sites_of([expedition.id])]
+    return ExportChoices(
+        expedition=expedition,
+        surveys=[SurveyChoice(s.uuid, json.loads(s.data).get("title", "")) for s in surveys],
+        sites=sites,
+    )
 
 
 def survey_view(
@@ -73,8 +108,8 @@ def survey_view(
         stored = uow.blobs.known(sorted({d for f in summaries for d in f.data.get("photos", [])}))
     summaries = [_with_missing_photos(f, stored) for f in summaries]
     page = choose_finds(summaries, query)
-    shown = _chosen_uuids(summaries, query)
-    mapped = [f for f in summaries if f.uuid in shown]
+    # the map shows every find the filters let through, on any page
+    mapped = [f for f in summaries if matches(f, query)]
     return SurveyView(
         expedition=expedition,
         survey=_summary(survey, len(finds)),
@@ -99,19 +134,6 @@ def survey_view(
             "finds": _collection(_find_feature(find) for find in mapped),
         },
     )
-
-
-def _chosen_uuids(finds: list[FindSummary], query: FindQuery) -> set[str]:
-    """Every find the filters let through, on any page: the map shows them all."""
-    unpaged = FindQuery(
-        status=query.status,
-        material=query.material,
-        site=query.site,
-        context=query.context,
-        search=query.search,
-        per_page=len(finds) or 1,
-    )
-    return {f.uuid for f in choose_finds(finds, unpaged).finds}
 
 
 def _summary(survey: RecordText, finds: int) -> SurveySummary:

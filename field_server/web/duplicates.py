@@ -11,7 +11,7 @@ from field_server.runtime import runtime
 from field_server.services import duplicate_queue, duplicates, find_merges
 from field_server.web.blueprint import blueprint
 from field_server.web.forms import CORRECTABLE
-from field_server.web.signed_in import local_target
+from field_server.web.signed_in import back
 from field_server.web.signed_in import signed_in as page
 
 # the fields a reviewer compares, in the order the two columns show them
@@ -34,10 +34,6 @@ def detect_duplicates(actor: Actor, code: str) -> Response:
     return redirect(url_for("web.duplicate_candidates", code=code, detected=report.open), 303)
 
 
-def _back_to_queue() -> Response:
-    return redirect(local_target(request.form.get("next"), url_for("web.expeditions")), 303)
-
-
 @blueprint.route("/duplicates/<int:candidate_id>/merge", methods=["POST"])
 @page
 def merge_duplicate(actor: Actor, candidate_id: int) -> Response:
@@ -45,7 +41,7 @@ def merge_duplicate(actor: Actor, candidate_id: int) -> Response:
     find_merges.merge_candidate(
         runtime().uow, actor, candidate_id, request.form.get("keep", ""), reason
     )
-    return _back_to_queue()
+    return back(url_for("web.expeditions"), 303)
 
 
 @blueprint.route("/duplicates/<int:candidate_id>/dismiss", methods=["POST"])
@@ -53,4 +49,4 @@ def merge_duplicate(actor: Actor, candidate_id: int) -> Response:
 def dismiss_duplicate(actor: Actor, candidate_id: int) -> Response:
     reason = request.form.get("reason", "").strip() or None
     duplicates.dismiss_candidate(runtime().uow, actor, candidate_id, reason)
-    return _back_to_queue()
+    return back(url_for("web.expeditions"), 303)

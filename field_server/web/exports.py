@@ -4,14 +4,10 @@ format allows), with the API's reading rules."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 from field_core.contract import MATERIAL_CODES
-from flask import Response, render_template, request, stream_with_context
-from werkzeug.wsgi import wrap_file
+from flask import Response, render_template, request
 
-from field_server.api.exports import content_disposition
+from field_server.api.exports import export_response
 from field_server.domain.access import Actor
 from field_server.runtime import runtime
 from field_server.services import exports, survey_view
@@ -26,15 +22,12 @@ CRS_CHOICES = ("EPSG:4326", "EPSG:32642", "EPSG:28412", "EPSG:2502")
 @blueprint.route("/expeditions/<code>/exports")
 @page
 def exports_page(actor: Actor, code: str) -> str:
-    surveys = survey_view.surveys_of(runtime().uow, actor, code)
-    with runtime().uow() as uow:
-        expedition = survey_view.expedition_for(uow, actor, code)
-        sites = [s.code for s in uow.expeditions.sites_of([expedition.id])]
+    choices = survey_view.export_choices(runtime().uow, actor, code)
     return render_template(
         "exports.html",
-        expedition=expedition,
-        surveys=surveys,
-        sites=sites,
+        expedition=choices.expedition,
+        surveys=choices.surveys,
+        sites=choices.sites,
         formats=exports.FORMATS,
         statuses=exports.STATUSES,
         materials=MATERIAL_CODES,
@@ -64,26 +57,4 @@ def export_download(actor: Actor, code: str) -> Response:
     plan = exports.plan_export(
         runtime().uow, actor, code, fmt, query, photo_base_url=request.host_url.rstrip("/")
     )
-    headers = {"Content-Disposition": content_disposition(plan.filename)}
-    if fmt in exports.STREAMED_FORMATS:
-        return Response(
-            stream_with_context(plan.stream()), headers=headers, content_type=plan.media_type
-        )
-    scratch = runtime().config.data_dir / "exports"
-    scratch.mkdir(parents=True, exist_ok=True)
-    # an anonymous file: gone from disk when sent, or when the process dies
-    out = tempfile.TemporaryFile(dir=scratch)  # noqa: SIM115 - the response closes it
-    try:
-        plan.write_to(out, scratch)
-        out.seek(0)
-    except BaseException:
-        out.close()
-        raise
-    response = Response(
-        wrap_file(request.environ, out),
-        headers=headers,
-        content_type=plan.media_type,
-        direct_passthrough=True,
-    )
-    response.content_length = os.fstat(out.fileno()).st_size
-    return response
+    return export_response(plan)

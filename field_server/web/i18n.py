@@ -7,10 +7,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from field_core.contract import material_label
+from field_core.contract import LANGUAGES, material_label
 from flask import g, session
 
-LANGUAGES = ("kk", "ru", "en")
 DEFAULT_LANGUAGE = "kk"
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 CATALOG_DIR = Path(__file__).resolve().parent / "translations"

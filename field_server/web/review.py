@@ -13,15 +13,17 @@ from flask import redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from field_server.domain.access import Actor
+from field_server.domain.conflict_resolution import Resolution
 from field_server.runtime import runtime
 from field_server.services import review
 from field_server.services.errors import InvalidInput
 from field_server.web.blueprint import blueprint
 from field_server.web.forms import CORRECTABLE, find_value
-from field_server.web.signed_in import local_target
+from field_server.web.signed_in import back
 from field_server.web.signed_in import signed_in as page
 
 SIDES = ("server", "device")
+RESOLUTIONS = tuple(r.value for r in Resolution)
 
 
 def _revision(text: str | None, name: str = "expected_rev") -> int:
@@ -50,8 +52,7 @@ def review_selected(actor: Actor, code: str, survey_uuid: str) -> Response:
     finds = [(uuid, _revision(request.form.get(f"rev.{uuid}"), uuid)) for uuid in chosen]
     reason = request.form.get("reason", "").strip() or None
     review.review_finds(runtime().uow, actor, finds, _decision(), reason)
-    back = url_for("web.survey", code=code, survey_uuid=survey_uuid)
-    return redirect(local_target(request.form.get("next"), back), 303)
+    return back(url_for("web.survey", code=code, survey_uuid=survey_uuid), 303)
 
 
 @blueprint.route("/finds/<uuid>/review", methods=["POST"])
@@ -87,13 +88,13 @@ def correct(actor: Actor, uuid: str) -> Response:
 def resolve(actor: Actor, uuid: str, conflict_id: int) -> Response:
     expected = _revision(request.form.get("expected_rev"))
     resolution = request.form.get("resolution", "")
-    if resolution not in ("keep_server", "keep_device", "fields"):
+    if resolution not in RESOLUTIONS:
         raise InvalidInput(
             "choose how to settle the conflict",
             [{"field": "resolution", "message": "keep_server, keep_device or fields"}],
         )
     chosen = None
-    if resolution == "fields":
+    if resolution == Resolution.FIELDS:
         # the values themselves come from the server, the form only says whose each is
         details = review.find_details(runtime().uow, actor, uuid)
         conflict = next((c for c in details["conflicts"]["open"] if c["id"] == conflict_id), None)

@@ -82,5 +82,7 @@ def local_target(target: str | None, default: str) -> str:
     return target
 
 
-def back(default: str) -> Response:
-    return redirect(local_target(request.form.get("next"), default))
+def back(default: str, code: int = 302) -> Response:
+    """To the form's ``next`` page on this server, else to ``default``; a form that changed
+    something answers 303 so the browser does not post it again."""
+    return redirect(local_target(request.form.get("next"), default), code)

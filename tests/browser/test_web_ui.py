@@ -20,6 +20,7 @@ from tests import media_factory, samples
 from tests.e2e.server_process import running_server
 from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, build_world, sample_batch
+from tests.samples import HOSTILE
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -37,7 +38,6 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 def _need(path: Path, what: str) -> None:

@@ -12,17 +12,12 @@ from sqlalchemy import insert, select
 from field_server.adapters import tables
 from field_server.services import duplicates
 from field_server.services.auth import now_utc
-from tests import samples
 from tests.integration.conftest import World, sample_batch
+from tests.samples import camp_batch
 
 RIM, RIM_AGAIN = "12976f64-ad47-4ab1-898f-ffa5cc9f92ea", "c3a9f1e2-7b64-4d0a-8e25-91f4b6d2a7c8"
 ARROWHEAD, NAIL = "af1d7a55-a91d-4ae8-860e-04f6af931971", "e81d4c36-2a9b-4f57-b0c3-5d7e9a1f2b64"
 PROBLEM = "application/problem+json"
-
-
-def camp_batch() -> list[dict[str, Any]]:
-    camp = next(s for s in samples.surveys() if s.folder == "uly-2026-baskamyr-camp")
-    return json.loads(json.dumps([camp.survey, *camp.finds]))
 
 
 def push_baskamyr(world: World) -> dict[str, dict[str, Any]]:

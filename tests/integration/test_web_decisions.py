@@ -17,15 +17,9 @@ from tests import samples
 from tests.integration.conftest import World, sample_batch
 from tests.integration.museum_status import set_status
 from tests.integration.web_session import browser
+from tests.samples import HOSTILE, camp_batch
 
-HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 STALE_KK = "Бетті ашқаннан бері бұл олжа өзгерді"
-
-
-def camp_batch() -> list[dict[str, Any]]:
-    """The Baskamyr camp survey: its finds are planted duplicates of the Baskamyr survey's."""
-    camp = next(s for s in samples.surveys() if s.folder == "uly-2026-baskamyr-camp")
-    return json.loads(json.dumps([camp.survey, *camp.finds]))
 
 
 def state(world: World, uuid: str) -> tuple[str | None, int, dict[str, Any]]:

@@ -15,8 +15,7 @@ from field_server.services import auth
 from tests import media_factory
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
 from tests.integration.web_session import browser, csrf_of
-
-HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+from tests.samples import HOSTILE
 
 
 def usernames(world: World) -> set[str]:
@@ -246,6 +245,35 @@ def test_the_find_page_shows_a_revisions_diff_and_an_open_conflict(world: World)
     conflicts = html.split('id="conflicts-heading"')[1].split("</section>")[0]
     assert "Түп сынығы" in conflicts
     assert "device-of-the-leader" in conflicts
+
+
+def test_the_dashboard_lists_a_find_with_an_open_conflict(world: World) -> None:
+    batch = sample_batch("ULY-2026")
+    world.pushed("recorder", batch)
+    find = copy.deepcopy(batch[1])
+    first = dict(find, base_rev=1, rev=2, data={**find["data"], "object_name": "Ернеу сынығы"})
+    assert world.pushed("recorder", [first])["results"][0]["status"] == "updated"
+    clash = dict(find, base_rev=1, rev=2, data={**find["data"], "object_name": "Түп сынығы"})
+    answer = world.pushed("leader", [clash], device_id="device-of-the-leader")["results"][0]
+    assert answer["status"] == "conflict"
+    html = browser(world, "reviewer").get("/expeditions/ULY-2026").get_data(as_text=True)
+    section = html.split('id="conflicts-heading"')[1].split("</section>")[0]
+    assert find["data"]["find_number"] in section
+    assert "Ернеу сынығы" in section
+    assert section.count("<tr><td>") == 1
+
+
+def test_a_photo_not_named_by_a_sha256_is_not_found_on_the_page_and_the_api(
+    world: World,
+) -> None:
+    reviewer = browser(world, "reviewer")
+    for path in ("/photos/NOT-A-DIGEST", "/photos/NOT-A-DIGEST/thumb"):
+        page = reviewer.get(path)
+        assert page.status_code == 404
+        assert page.mimetype == "text/html"
+        answer = world.client.get(f"/api/v1{path}", headers=world.headers("reviewer"))
+        assert answer.status_code == 404
+        assert answer.get_json()["code"] == "not_found"
 
 
 def test_an_admin_cannot_take_away_their_own_admin_role(world: World) -> None:
