@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from field_core.contract import LANGUAGES
 
 from field_server import __version__
 from field_server.adapters.database import make_engine
 from field_server.adapters.fonts import FontMissing
-from field_server.adapters.register_documents.catalog import LANGUAGES
 from field_server.adapters.schema_migration import upgrade_database
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.config import ServerConfig

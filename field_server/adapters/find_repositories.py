@@ -78,20 +78,6 @@ class Finds:
             query = query.where(t.records.c.survey_uuid == survey_uuid)
         return [_record(row) for row in self._c.execute(query.order_by(t.records.c.seq))]
 
-    def with_open_conflicts(self, expedition_id: int) -> list[RecordText]:
-        query = select(*_RECORD_COLUMNS).where(
-            t.records.c.expedition_id == expedition_id, t.records.c.open_conflicts > 0
-        )
-        return [_record(row) for row in self._c.execute(query.order_by(t.records.c.seq))]
-
-    def status_counts(self, expedition_id: int) -> dict[str, int]:
-        rows = self._c.execute(
-            select(t.records.c.status, func.count())
-            .where(t.records.c.expedition_id == expedition_id, t.records.c.type == "find")
-            .group_by(t.records.c.status)
-        )
-        return {row[0]: row[1] for row in rows}
-
     def device_syncs(self, expedition_id: int) -> list[DeviceSync]:
         """Each device that sent records of the expedition: when its last one arrived."""
         sent = (

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from field_core.contract import MATERIAL_CODES, material_label
+from field_core.contract import LANGUAGES, MATERIAL_CODES, material_label
 from shapely.geometry import shape
 
 from field_core.geo import crs as crs_module
@@ -46,7 +46,6 @@ FORMATS = (*STREAMED_FORMATS, *FILE_FORMATS, *FIGURE_FORMATS)
 WGS84_ONLY = ("geojson", "kml", "gpx")
 FIGURE_DEFAULT_CRS = crs_module.UTM_42N
 STATUSES = ("synced", "approved", "rejected", "merged", "accessioned")
-LANGUAGES = ("kk", "ru", "en")
 FILTERS = ("survey", "site", "status", "material", "from", "to")
 OPTIONS = ("crs", "bom", "lang")
 MEDIA_TYPES = {

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from field_core.contract import material_label
+from field_core.contract import LANGUAGES, material_label
 
 from field_core.geo.geotag import KAZAKHSTAN_TIME
 from field_server.adapters.register_documents import catalog
@@ -40,10 +40,10 @@ class Rendered:
 
 
 def check_language(lang: str) -> str:
-    if lang not in catalog.LANGUAGES:
+    if lang not in LANGUAGES:
         raise InvalidInput(
             f"no documents in language {lang!r}",
-            [{"field": "lang", "message": f"one of {', '.join(catalog.LANGUAGES)}"}],
+            [{"field": "lang", "message": f"one of {', '.join(LANGUAGES)}"}],
         )
     return lang
 

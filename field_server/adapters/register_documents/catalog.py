@@ -6,8 +6,6 @@ the scientific-auxiliary fund's book (НВФ), and the field inventory (поле
 
 from __future__ import annotations
 
-LANGUAGES = ("kk", "ru", "en")
-
 TEXT: dict[str, dict[str, str]] = {
     "act_title": {
         "kk": "Қабылдау актісі № {act}",
