@@ -229,7 +229,9 @@ def test_the_dashboard_counts_finds_and_lists_those_waiting_for_photos(world: Wo
     assert world.device_id in html
 
 
-def test_the_find_page_shows_a_revisions_diff_and_an_open_conflict(world: World) -> None:
+def find_with_an_open_conflict(world: World) -> dict[str, Any]:
+    """A sample find revised by the recorder ("Ернеу сынығы") and then, from the same base, by
+    the leader's device ("Түп сынығы"): a conflict left open."""
     batch = sample_batch("ULY-2026")
     world.pushed("recorder", batch)
     find = copy.deepcopy(batch[1])
@@ -238,6 +240,11 @@ def test_the_find_page_shows_a_revisions_diff_and_an_open_conflict(world: World)
     clash = dict(find, base_rev=1, rev=2, data={**find["data"], "object_name": "Түп сынығы"})
     answer = world.pushed("leader", [clash], device_id="device-of-the-leader")["results"][0]
     assert answer["status"] == "conflict"
+    return find
+
+
+def test_the_find_page_shows_a_revisions_diff_and_an_open_conflict(world: World) -> None:
+    find = find_with_an_open_conflict(world)
     html = browser(world, "reviewer").get(f"/finds/{find['uuid']}").get_data(as_text=True)
     history = html.split('id="history-heading"')[1].split("</section>")[0]
     assert "Ернеу сынығы" in history
@@ -248,14 +255,7 @@ def test_the_find_page_shows_a_revisions_diff_and_an_open_conflict(world: World)
 
 
 def test_the_dashboard_lists_a_find_with_an_open_conflict(world: World) -> None:
-    batch = sample_batch("ULY-2026")
-    world.pushed("recorder", batch)
-    find = copy.deepcopy(batch[1])
-    first = dict(find, base_rev=1, rev=2, data={**find["data"], "object_name": "Ернеу сынығы"})
-    assert world.pushed("recorder", [first])["results"][0]["status"] == "updated"
-    clash = dict(find, base_rev=1, rev=2, data={**find["data"], "object_name": "Түп сынығы"})
-    answer = world.pushed("leader", [clash], device_id="device-of-the-leader")["results"][0]
-    assert answer["status"] == "conflict"
+    find = find_with_an_open_conflict(world)
     html = browser(world, "reviewer").get("/expeditions/ULY-2026").get_data(as_text=True)
     section = html.split('id="conflicts-heading"')[1].split("</section>")[0]
     assert find["data"]["find_number"] in section
