@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # the review UI's map library (Leaflet) and the browser tests' accessibility checker (axe-core)
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo serve test lint bench clean
+.PHONY: demo serve test installed-check vendor lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,21 @@ test: $(STAMP) $(NODE_STAMP)
 	bash scripts/install_test_tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The wheel as a museum installs it, outside the checkout: server, UI assets, register, exports.
+installed-check: $(STAMP)
+	bash scripts/check_installed.sh
+
+# Refresh the vendored Leaflet (shipped inside the package) from the npm package pinned in
+# package-lock.json; the LICENSE beside it is kept.
+LEAFLET_VENDOR := field_server/web/static/vendor/leaflet
+vendor: $(NODE_STAMP)
+	rm -rf $(LEAFLET_VENDOR)/images $(LEAFLET_VENDOR)/leaflet.*
+	mkdir -p $(LEAFLET_VENDOR)/images
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.js.map \
+		node_modules/leaflet/dist/leaflet.css $(LEAFLET_VENDOR)/
+	cp node_modules/leaflet/dist/images/*.png $(LEAFLET_VENDOR)/images/
+	node -p "require('./node_modules/leaflet/package.json').version" > $(LEAFLET_VENDOR)/VERSION
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -72,15 +72,12 @@ def expedition_dashboard(actor: Actor, code: str) -> str:
 def survey(actor: Actor, code: str, survey_uuid: str) -> str:
     query = FindQuery.from_args(request.args)
     view = survey_view.survey_view(runtime().uow, actor, code, survey_uuid, query)
-    config = runtime().config
-    leaflet = config.vendor_dir / "leaflet" / "dist"
     return render_template(
         "survey.html",
         view=view,
         sort_keys=SORT_KEYS,
         page_sizes=PAGE_SIZES,
-        map_available=(leaflet / "leaflet.js").is_file() and (leaflet / "leaflet.css").is_file(),
-        tile_url=config.tile_url or "",
+        tile_url=runtime().config.tile_url or "",
     )
 
 

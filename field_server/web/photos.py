@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Response, send_from_directory
 
 from field_server.api.photos import photo_file_response, thumbnail_response
 from field_server.domain.access import Actor
-from field_server.runtime import runtime
 from field_server.web.blueprint import blueprint
 from field_server.web.signed_in import signed_in as page
+
+LEAFLET_DIR = Path(__file__).resolve().parent / "static" / "vendor" / "leaflet"
 
 
 @blueprint.route("/photos/<sha256>")
@@ -25,5 +28,6 @@ def thumbnail(actor: Actor, sha256: str) -> Response:
 
 @blueprint.route("/static/vendor/leaflet/<path:filename>")
 def leaflet(filename: str) -> Response:
-    """Leaflet as npm installed it: the app serves its own map library, never a CDN's."""
-    return send_from_directory(runtime().config.vendor_dir / "leaflet" / "dist", filename)
+    """Leaflet's released files, shipped inside the package: the app serves its own map
+    library, never a CDN's, and needs no npm where it is installed."""
+    return send_from_directory(LEAFLET_DIR, filename)

@@ -284,28 +284,3 @@ def test_an_admin_cannot_take_away_their_own_admin_role(world: World) -> None:
         user = uow.users.by_username("admin")
         assert user is not None
         assert user.roles == ("admin",)
-
-
-def test_the_survey_page_falls_back_to_the_table_when_leaflet_is_missing(
-    world: World, tmp_path: Path
-) -> None:
-    batch = sample_batch("ULY-2026")
-    world.pushed("recorder", batch)
-    config = world.runtime.config
-    bare = create_app(
-        ServerConfig(
-            data_dir=config.data_dir,
-            database_url=config.database_url,
-            secret_key=config.secret_key,
-            scrypt_cost=TEST_SCRYPT_COST,
-            vendor_dir=tmp_path / "no-node-modules",
-        )
-    )
-    client = bare.test_client()
-    token = csrf_of(client.get("/login"))
-    client.post("/login", data={"csrf_token": token, "username": "reviewer", "password": PASSWORD})
-    html = client.get(f"/expeditions/ULY-2026/surveys/{batch[0]['uuid']}").get_data(as_text=True)
-    assert 'class="note"' in html
-    assert "leaflet.js" not in html
-    assert '<table class="finds">' in html
-    bare.extensions["qazba"].uow.engine.dispose()
