@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
@@ -26,6 +27,7 @@ from field_server.api import (
 )
 from field_server.api.problems import register_problem_handlers
 from field_server.config import ServerConfig
+from field_server.public_address import addressed
 from field_server.runtime import Runtime
 from field_server.services.photos import Photos
 from field_server.services.uploads import Uploads
@@ -47,6 +49,10 @@ def create_app(config: ServerConfig | None = None) -> Flask:
     app = Flask(__name__)
     app.json = _UnicodeJSON(app)
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_json_bytes)
+    if config.public_url:
+        # the session cookie's path, and links made outside a request, under the public prefix
+        public = urlsplit(config.public_url)
+        app.config.update(APPLICATION_ROOT=public.path or "/", PREFERRED_URL_SCHEME=public.scheme)
     engine = make_engine(config.database_url)
     uow = UnitOfWorkFactory(engine)
     store = FilesystemPhotoStore(config.photos_dir)
@@ -62,4 +68,7 @@ def create_app(config: ServerConfig | None = None) -> Flask:
     register_problem_handlers(app)
     web.init_app(app, config)
     app.wsgi_app = uploads.MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = addressed(  # type: ignore[method-assign]
+        app.wsgi_app, config.public_url, config.trusted_proxies
+    )
     return app

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from field_server.adapters.database import normalise_database_url
 
@@ -14,8 +15,6 @@ DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
 DEFAULT_TOKEN_DAYS = 180  # a season in the field without network must not log the team out
 DEFAULT_SCRYPT_COST = 2**15  # 32 MiB per hash with r=8
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3  # Tus-Max-Size: a RAW file or a long video still fits
-# the browser libraries `npm ci` installs beside the code
-DEFAULT_VENDOR_DIR = Path(__file__).resolve().parent.parent / "node_modules"
 
 
 @dataclass(frozen=True)
@@ -27,11 +26,16 @@ class ServerConfig:
     token_days: int = DEFAULT_TOKEN_DAYS
     scrypt_cost: int = DEFAULT_SCRYPT_COST
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
-    # the review UI: where leaflet/ (from npm) is, a base-map tile URL template (none: a plain
-    # background), and whether its session cookie is sent over HTTPS only
-    vendor_dir: Path = DEFAULT_VENDOR_DIR
+    # the review UI: a base-map tile URL template (none: a plain background), and whether its
+    # session cookie is sent over HTTPS only
     tile_url: str | None = None
     secure_cookies: bool = False
+    # the address users and phones reach (scheme, host and any path prefix); None: links
+    # follow the address each request came to
+    public_url: str | None = None
+    # how many reverse proxies in front of the server set X-Forwarded-For/-Proto/-Host/-Prefix;
+    # 0 trusts none of those headers, which anyone could send
+    trusted_proxies: int = 0
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -40,6 +44,11 @@ class ServerConfig:
         data_dir = Path(env.get("FIELD_SERVER_DATA_DIR", "./var")).resolve()
         url = env.get("FIELD_SERVER_DATABASE_URL") or sqlite_url(data_dir / "qazba.sqlite3")
         secret = env.get("FIELD_SERVER_SECRET_KEY") or _stored_secret(data_dir)
+        public_url = public_address(env.get("FIELD_SERVER_PUBLIC_URL") or None)
+        secure_cookies = _flag(env, "FIELD_SERVER_SECURE_COOKIES")
+        if secure_cookies is None:
+            # a museum served over HTTPS must never let its session cookie travel in clear
+            secure_cookies = public_url is not None and public_url.startswith("https://")
         return cls(
             data_dir=data_dir,
             database_url=normalise_database_url(url),
@@ -50,10 +59,10 @@ class ServerConfig:
             max_upload_bytes=int(
                 env.get("FIELD_SERVER_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
             ),
-            vendor_dir=Path(env.get("FIELD_SERVER_VENDOR_DIR") or DEFAULT_VENDOR_DIR).resolve(),
             tile_url=env.get("FIELD_SERVER_TILE_URL") or None,
-            secure_cookies=env.get("FIELD_SERVER_SECURE_COOKIES", "").lower()
-            in ("1", "true", "yes"),
+            secure_cookies=secure_cookies,
+            public_url=public_url,
+            trusted_proxies=_count(env, "FIELD_SERVER_TRUSTED_PROXIES"),
         )
 
     @property
@@ -64,6 +73,46 @@ class ServerConfig:
     def uploads_dir(self) -> Path:
         """Unfinished uploads; on the same volume as the photos, so a finished one is renamed."""
         return self.data_dir / "uploads"
+
+
+def public_address(url: str | None) -> str | None:
+    """The public URL as links are built from it: scheme and host, a path prefix without its
+    trailing slash; ValueError, in words, for anything a browser or phone could not reach."""
+    if url is None:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"FIELD_SERVER_PUBLIC_URL must be an http:// or https:// address, not {url!r}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(
+            "FIELD_SERVER_PUBLIC_URL takes a scheme, a host and a path only, "
+            f"without a query, fragment or password: {url!r}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise ValueError(f"FIELD_SERVER_PUBLIC_URL has a bad port: {url!r}") from None
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool | None:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def _count(env: Mapping[str, str], name: str) -> int:
+    value = env.get(name, "").strip() or "0"
+    if not value.isdigit() or int(value) > 10:
+        raise ValueError(f"{name} must be a whole number of proxies from 0 to 10, not {value!r}")
+    return int(value)
 
 
 def sqlite_url(path: Path) -> str:
