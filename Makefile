@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# the review UI's map library (Leaflet) and the browser tests' accessibility checker (axe-core)
+# npm's packages: the browser tests' accessibility checker (axe-core), and the Leaflet release
+# that `make vendor` copies into the package (the server never reads node_modules)
 NODE_STAMP := node_modules/.installed
 
 .PHONY: demo serve test installed-check vendor lint bench clean
@@ -18,16 +19,10 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $(NODE_STAMP)
 
-# The demo and the server run without npm (the survey page then shows its table and says the
-# map library is missing); the tests need it for the map and the accessibility checks.
 demo: $(STAMP)
-	@command -v npm >/dev/null 2>&1 && $(MAKE) --no-print-directory $(NODE_STAMP) \
-		|| echo "npm not found: the review UI will show tables without its map"
 	$(BIN)/python scripts/demo.py --data-dir var
 
 serve: $(STAMP)
-	@command -v npm >/dev/null 2>&1 && $(MAKE) --no-print-directory $(NODE_STAMP) \
-		|| echo "npm not found: the review UI will show tables without its map"
 	FIELD_SERVER_DATA_DIR=var $(BIN)/field-server serve
 
 test: $(STAMP) $(NODE_STAMP)
