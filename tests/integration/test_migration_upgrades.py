@@ -113,7 +113,7 @@ class Upgraded:
         return response.get_json()
 
 
-def _empty_database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def _empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
         return
@@ -126,9 +126,10 @@ def _empty_database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -
         shared._admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _upgraded(revision: str, kind: str, request: pytest.FixtureRequest, tmp_path: Path
-              ) -> Iterator[Upgraded]:  # fmt: skip
-    for url in _empty_database(kind, request, tmp_path):
+def _upgraded(revision: str, kind: str, tmp_path: Path) -> Iterator[Upgraded]:
+    """An empty database taken to ``revision``, filled as that revision's code filled it,
+    upgraded to head, and today's app on it."""
+    for url in _empty_database(kind, tmp_path):
         config = ServerConfig(
             data_dir=tmp_path / "data", database_url=url, secret_key="upgrade-test",
             scrypt_cost=SCRYPT_COST,
@@ -157,13 +158,20 @@ def revision(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(params=KINDS)
 def upgraded(revision: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Upgraded]:
-    yield from _upgraded(revision, request.param, request, tmp_path)
+    yield from _upgraded(revision, request.param, tmp_path)
+
+
+@pytest.fixture(params=[r for r in REVISIONS if at_least(r, "0004")])
+def register_revision(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture(params=KINDS)
-def upgraded_register(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Upgraded]:
+def upgraded_register(
+    register_revision: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Upgraded]:
     """Only the revisions that had the register (0004 on)."""
-    yield from _upgraded("0004", request.param, request, tmp_path)
+    yield from _upgraded(register_revision, request.param, tmp_path)
 
 
 # -- people -------------------------------------------------------------------------------------
@@ -439,41 +447,54 @@ def test_duplicate_detection_finds_the_planted_pairs_among_migrated_finds(
         assert {tuple(c["find_uuids"]): c["id"] for c in candidates} == stored_before
 
 
-def test_a_push_after_the_upgrade_takes_the_next_change_number(upgraded: Upgraded) -> None:
-    """A new find gets the change number after the last one written before the upgrade, and
-    is compared with the old finds through their grid keys; an old find sent again as it is
-    stands unchanged, so its stored content hash is the one today's code computes."""
-    written = upgraded.written
-    knife = written.records[F_KNIFE]
-    copy = {
+F_EARRING = "7ecb9b9f-0ba4-4bd3-8383-d88dfa0d6781"  # ULY26-0108, context 104
+
+
+def near_copy(stored: Stored, number: str, **changes: Any) -> dict[str, Any]:
+    """The same object entered again in camp: a new uuid and number, 20 cm east."""
+    position = stored.data["position"]
+    return {
         "type": "find",
         "uuid": str(uuid.uuid4()),
         "base_rev": 0,
         "rev": 1,
         "data": {
-            **knife.data,
-            "find_number": "ULY26-0190",
+            **stored.data,
+            "find_number": number,
             "recorded_by": CAMP_RECORDER,
-            "position": {**knife.data["position"], "lon": knife.data["position"]["lon"] + 2e-6},
+            "position": {**position, "lon": position["lon"] + 2.7e-6},
+            **changes,
         },
     }
+
+
+def test_a_push_after_the_upgrade_takes_the_next_change_numbers(upgraded: Upgraded) -> None:
+    """New finds get the change numbers after the last one written before the upgrade, and are
+    compared with the old finds through the grid keys they were filed under (a find with a
+    context looks up context keys, one without looks up area keys); an old find sent again as
+    it is stands unchanged, so its stored content hash is the one today's code computes."""
+    written = upgraded.written
+    with_context = near_copy(written.records[F_KNIFE], "ULY26-0190")
+    without_context = near_copy(written.records[F_EARRING], "ULY26-0191", context=None)
     again = {"type": "find", "uuid": F_PHOTO, "base_rev": 1, "rev": 1,
              "data": written.records[F_PHOTO].data}  # fmt: skip
-    answer = upgraded.push(RECORDER, [copy, again])
+    answer = upgraded.push(RECORDER, [with_context, without_context, again])
     by_uuid = {r["uuid"]: r for r in answer["results"]}
-    assert by_uuid[F_PHOTO]["status"] == "unchanged"
-    assert by_uuid[copy["uuid"]]["status"] == "created"
-    assert answer["cursor"] == written.last_seq + 1
-    flagged = [f for f in by_uuid[copy["uuid"]].get("flags", [])
-               if f["code"] == "duplicate_candidate"]  # fmt: skip
-    assert [f["other_uuid"] for f in flagged] == [F_KNIFE]
+    assert [r["status"] for r in answer["results"]] == ["created", "created", "unchanged"]
+    assert answer["cursor"] == written.last_seq + 2
+    for copy, original in ((with_context, F_KNIFE), (without_context, F_EARRING)):
+        flagged = [f["other_uuid"] for f in by_uuid[copy["uuid"]].get("flags", [])
+                   if f["code"] == "duplicate_candidate"]  # fmt: skip
+        assert flagged == [original], copy["data"]["find_number"]
     changes, cursor = upgraded.pull(LEADER, since=written.last_seq)
     assert [(c["seq"], c["uuid"], c["data"]) for c in changes] == [
-        (written.last_seq + 1, copy["uuid"], copy["data"])
+        (written.last_seq + 1, with_context["uuid"], with_context["data"]),
+        (written.last_seq + 2, without_context["uuid"], without_context["data"]),
     ]
-    assert cursor == written.last_seq + 1
+    assert cursor == written.last_seq + 2
     exported = upgraded.get(REVIEWER, f"/api/v1/expeditions/{CODE}/export.geojson").get_json()
-    assert copy["uuid"] in {f["properties"].get("uuid") for f in exported["features"]}
+    uuids = {f["properties"].get("uuid") for f in exported["features"]}
+    assert {with_context["uuid"], without_context["uuid"]} <= uuids
 
 
 # -- photos ----------------------------------------------------------------------------------------
