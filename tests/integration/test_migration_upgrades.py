@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
 from field_server.adapters.database import make_engine
 from field_server.adapters.schema_migration import (
+    _alembic_config,
     current_revision,
     head_revision,
     upgrade_database,
@@ -172,6 +174,14 @@ def upgraded_register(
 ) -> Iterator[Upgraded]:
     """Only the revisions that had the register (0004 on)."""
     yield from _upgraded(register_revision, request.param, tmp_path)
+
+
+def test_every_revision_before_head_has_its_filled_database() -> None:
+    """A new migration makes today's head an earlier revision: the fixture must then learn to
+    fill a database at it, or the upgrade from it would go untested."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    earlier = [r.revision for r in reversed(list(script.walk_revisions()))][:-1]
+    assert list(REVISIONS) == earlier
 
 
 # -- people -------------------------------------------------------------------------------------
