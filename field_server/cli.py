@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,9 +13,10 @@ from typing import Any
 
 import click
 from field_core.contract import LANGUAGES
+from sqlalchemy.exc import SQLAlchemyError
 
 from field_server import __version__
-from field_server.adapters.database import make_engine
+from field_server.adapters.database import error_line, make_engine
 from field_server.adapters.fonts import FontMissing
 from field_server.adapters.schema_migration import upgrade_database
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
@@ -448,3 +450,121 @@ def export(
                 with part.open("wb") as out:
                     plan.write_to(out, out_path.parent)
     click.echo(f"{plan.filename} written to {out_path}")
+
+
+def _store_config() -> ServerConfig:
+    """The configuration for backup, restore and check, which sign nothing: the stored
+    secret is not needed, so none is made (a refused restore must not leave one behind)."""
+    env = dict(os.environ)
+    if not env.get("FIELD_SERVER_SECRET_KEY"):
+        env["FIELD_SERVER_SECRET_KEY"] = "not-used-by-backup-restore-or-check"
+    return ServerConfig.from_env(env)
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@main.command("backup")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the archive to write (a tar file); written as FILE.part and renamed when whole",
+)
+@click.option("--quiet", is_flag=True, help="no progress lines on stderr")
+@_one_line_errors
+def backup(out_path: Path, quiet: bool) -> None:
+    """Write every table and stored photo to one archive, while the server keeps serving."""
+    from field_server.adapters.photo_store import FilesystemPhotoStore
+    from field_server.services.backup import write_backup
+
+    config = _store_config()
+    engine = make_engine(config.database_url)
+    try:
+        report = write_backup(
+            engine,
+            FilesystemPhotoStore(config.photos_dir),
+            out_path,
+            progress=(lambda _: None) if quiet else _stderr,
+        )
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"the database could not be read: {error_line(error)}") from None
+    finally:
+        engine.dispose()
+    manifest = report.manifest
+    for sha in manifest.photos_missing:
+        _stderr(f"warning: photo {sha} is recorded as stored but missing from the store")
+    for sha in report.photos_damaged:
+        _stderr(f"warning: photo {sha} no longer hashes to its name; kept but not restorable")
+    click.echo(
+        f"backup written to {report.path}: {len(manifest.tables)} tables, {report.rows} rows, "
+        f"{len(manifest.photos)} photos, {report.archive_bytes / 1e6:.1f} MB, "
+        f"schema revision {manifest.schema_revision}"
+    )
+
+
+@main.command("restore")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--quiet", is_flag=True, help="no progress lines on stderr")
+@_one_line_errors
+def restore(archive: Path, quiet: bool) -> None:
+    """Load a backup archive into the configured database and data folder, which must hold no
+    data; the whole archive is checked before anything is written."""
+    from field_server.services.restore import restore_backup
+
+    if not archive.is_file():
+        raise click.ClickException(f"{archive}: no such archive file")
+    config = _store_config()
+    report = restore_backup(
+        archive,
+        config.database_url,
+        config.data_dir,
+        progress=(lambda _: None) if quiet else _stderr,
+    )
+    manifest = report.manifest
+    migrated = (
+        f", migrated from schema revision {manifest.schema_revision} to {report.revision}"
+        if report.migrated
+        else f", schema revision {report.revision}"
+    )
+    click.echo(
+        f"restored {report.rows} rows of {len(manifest.tables)} tables and "
+        f"{len(manifest.photos)} photos ({report.photos_placed} put into the store) from "
+        f"the backup of {manifest.created_at.isoformat(timespec='seconds')}{migrated}"
+    )
+
+
+@main.command("check")
+@click.option("--json", "as_json", is_flag=True, help="print the problems as JSON")
+@_one_line_errors
+def check(as_json: bool) -> None:
+    """Check the database (schema revision, integrity, counters) and every stored photo; exit
+    1 listing what is wrong, 0 when all is well."""
+    from field_server.adapters.photo_store import FilesystemPhotoStore
+    from field_server.services.self_check import check_server
+
+    config = _store_config()
+    engine = make_engine(config.database_url)
+    try:
+        report = check_server(engine, FilesystemPhotoStore(config.photos_dir))
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        for problem in report.problems:
+            click.echo(problem.detail)
+        if report.ok:
+            awaiting = (
+                f"; {report.photos_awaiting_upload} photos named by records await their upload"
+                if report.photos_awaiting_upload
+                else ""
+            )
+            click.echo(
+                f"all well: schema revision {report.revision}, {report.photos_checked} photos "
+                f"checked{awaiting}"
+            )
+    if not report.ok:
+        sys.exit(1)

@@ -80,3 +80,10 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
             connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def error_line(error: BaseException) -> str:
+    """The driver's first line of a database error, without SQLAlchemy's SQL and links."""
+    inner = getattr(error, "orig", None) or error
+    lines = str(inner).strip().splitlines()
+    return lines[0] if lines else type(inner).__name__

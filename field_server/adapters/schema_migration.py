@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 
 def _alembic_config() -> Config:
@@ -35,3 +35,26 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None, "the packaged migrations have no head"
     return head
+
+
+def known_revisions() -> list[str]:
+    """Every revision of the packaged migrations, the first one first, the head last."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def revision_of(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate_connection(connection: Connection, revision: str) -> None:
+    """Move the schema on ``connection`` to ``revision``, up or down, inside the transaction
+    the caller holds (so a restore that fails later takes the migration back with it)."""
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    known = known_revisions()
+    current = revision_of(connection)
+    if current is not None and known.index(current) > known.index(revision):
+        command.downgrade(config, revision)
+    else:
+        command.upgrade(config, revision)

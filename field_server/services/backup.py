@@ -1,0 +1,174 @@
+"""``field-server backup``: one archive of every table and every stored photo, written while
+the server keeps serving (DESIGN §10).
+
+All tables are read in one read transaction, so the archive is one moment of the museum's
+data: on SQLite a WAL read snapshot (writers go on, into the WAL, unseen by it); on PostgreSQL a
+``REPEATABLE READ, READ ONLY`` transaction. The photos are the ones that snapshot lists in
+``photo_blobs``: blobs never change once stored, so they are read after the transaction ends,
+and a photo stored later belongs to a later backup along with the rows that name it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+
+from field_server import __version__
+from field_server.adapters import table_dump
+from field_server.adapters.backup_archive import ArchiveWriter, SpooledTable, spool_table
+from field_server.adapters.photo_store import FilesystemPhotoStore
+from field_server.adapters.schema_migration import revision_of
+from field_server.domain.backup_manifest import Manifest, PhotoMember, TableMember
+from field_server.services.errors import ServiceError
+
+Progress = Callable[[str], None]
+
+
+class BackupFailed(ServiceError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, "backup_failed", 500)
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    path: Path
+    manifest: Manifest
+    archive_bytes: int
+
+    @property
+    def rows(self) -> int:
+        return sum(table.rows for table in self.manifest.tables)
+
+    @property
+    def photos_damaged(self) -> list[str]:
+        return [photo.sha256 for photo in self.manifest.photos if photo.damaged]
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+def write_backup(
+    engine: Engine,
+    photos: FilesystemPhotoStore,
+    out: Path,
+    *,
+    progress: Progress = _quiet,
+    now: datetime | None = None,
+) -> BackupReport:
+    """Write the archive to ``out`` (by way of ``out.part``); nothing is left under either
+    name when it fails."""
+    now = now or datetime.now(UTC)
+    out = out.absolute()
+    if out.is_dir():
+        raise BackupFailed(f"{out} is a folder; name the archive file to write")
+    if not out.parent.is_dir():
+        raise BackupFailed(f"folder {out.parent} does not exist")
+    try:
+        with tempfile.TemporaryDirectory(prefix=".qazba-backup-", dir=out.parent) as scratch:
+            return _write(engine, photos, out, Path(scratch), progress, now)
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise BackupFailed(f"no space left for the archive in {out.parent}") from None
+        raise BackupFailed(f"the archive could not be written: {error}") from None
+
+
+def _write(
+    engine: Engine,
+    photos: FilesystemPhotoStore,
+    out: Path,
+    scratch: Path,
+    progress: Progress,
+    now: datetime,
+) -> BackupReport:
+    revision, spooled, stored = _snapshot(engine, scratch, progress)
+    writer = ArchiveWriter(out, now.timestamp())
+    try:
+        tables = []
+        for columns, table, spool in spooled:
+            member = TableMember(
+                table.name,
+                columns,
+                spool.rows,
+                spool.compression,
+                spool.size,
+                spool.sha256,
+                spool.expanded_size,
+            )
+            writer.add_table(member, spool)
+            spool.path.unlink()
+            tables.append(member)
+        kept: list[PhotoMember] = []
+        missing: list[str] = []
+        for number, sha in enumerate(stored, start=1):
+            try:
+                source = photos.open(sha)
+            except FileNotFoundError:
+                missing.append(sha)
+                continue
+            with source:
+                kept.append(writer.add_photo(sha, source, os.fstat(source.fileno()).st_size))
+            if number % 100 == 0:
+                progress(f"photos: {number} of {len(stored)}")
+        manifest = Manifest(
+            created_at=now,
+            schema_revision=revision,
+            server_version=__version__,
+            source_backend=engine.dialect.name,
+            tables=tuple(tables),
+            photos=tuple(kept),
+            photos_missing=tuple(missing),
+        )
+        writer.finish(manifest)
+    except BaseException:
+        writer.abandon()
+        raise
+    return BackupReport(out, manifest, out.stat().st_size)
+
+
+def _snapshot(
+    engine: Engine, scratch: Path, progress: Progress
+) -> tuple[
+    str,
+    list[tuple[tuple[tuple[str, str], ...], table_dump.StoredTable, SpooledTable]],
+    list[str],
+]:
+    """The schema revision, every table spooled, and the stored photos, all read in one
+    transaction."""
+    with engine.connect() as connection, _read_snapshot(connection).begin():
+        revision = revision_of(connection)
+        if revision is None:
+            raise BackupFailed("the database has no schema yet: run field-server init-db")
+        spooled = []
+        tables = table_dump.stored_tables(connection)
+        for table in tables:
+            spool = spool_table(
+                table_dump.read_rows(connection, table), scratch / f"{table.name}.jsonl.gz"
+            )
+            progress(f"table {table.name}: {spool.rows} rows")
+            spooled.append((table.columns, table, spool))
+        stored: list[str] = []
+        if "photo_blobs" in {table.name for table in tables}:  # none before revision 0002
+            stored = list(
+                connection.exec_driver_sql(
+                    "SELECT sha256 FROM photo_blobs ORDER BY sha256"
+                ).scalars()
+            )
+    return revision, spooled, stored
+
+
+def _read_snapshot(connection: Connection) -> Connection:
+    if connection.dialect.name == "postgresql":
+        return connection.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+    # SQLite: the engine begins with a plain BEGIN, and the first read fixes the WAL snapshot
+    # every later read of the transaction sees
+    return connection

@@ -1,0 +1,320 @@
+"""``field-server restore``: load a backup archive into an empty database and data folder
+(DESIGN §10).
+
+Nothing is written until the whole archive has passed every check (each member's SHA-256 and
+size against the manifest, names, types, sizes, the schema revision) and the target has shown
+it holds no data and its data folder takes files. Then, in one database transaction: the
+schema is brought to the archive's revision, every table is loaded in foreign-key order, the
+schema is migrated on to the head, every counter is moved up to its data, and the photos are
+put into the store. A failure anywhere rolls the transaction back and takes out the photos it
+had put, so a refused or failed restore leaves the target as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from field_server.adapters import table_dump
+from field_server.adapters.backup_archive import ArchiveReader, file_sha256
+from field_server.adapters.counters import catch_up_counters
+from field_server.adapters.database import WRITE_OPTION, error_line, make_engine
+from field_server.adapters.photo_store import FilesystemPhotoStore
+from field_server.adapters.schema_migration import (
+    head_revision,
+    known_revisions,
+    migrate_connection,
+    revision_of,
+)
+from field_server.domain.backup_manifest import (
+    Manifest,
+    ManifestProblem,
+    PhotoMember,
+    check_revision,
+)
+from field_server.services.errors import ServiceError
+
+Progress = Callable[[str], None]
+LOAD_BATCH = 2000
+
+
+class RestoreRefused(ServiceError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, "restore_refused", 409)
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    manifest: Manifest
+    rows: int
+    photos_placed: int
+    revision: str  # the schema revision the database is at now
+
+    @property
+    def migrated(self) -> bool:
+        return self.revision != self.manifest.schema_revision
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+def restore_backup(
+    archive_path: Path,
+    database_url: str,
+    data_dir: Path,
+    *,
+    progress: Progress = _quiet,
+) -> RestoreReport:
+    try:
+        with ArchiveReader(archive_path) as archive:
+            check_revision(archive.manifest.schema_revision, known_revisions())
+            database = _TargetDatabase(database_url)
+            try:
+                database.check_empty()
+                folder = _TargetFolder(data_dir)
+                folder.prepare()
+                try:
+                    progress("checking every member of the archive")
+                    archive.verify(progress)
+                    return _load(archive, database, folder, progress)
+                except BaseException:
+                    database.undo()  # first: a SQLite file it made sits in the data folder
+                    folder.undo()
+                    raise
+            finally:
+                database.dispose()
+    except ManifestProblem as problem:
+        raise RestoreRefused(f"{archive_path}: {problem}") from None
+
+
+def _load(
+    archive: ArchiveReader, database: _TargetDatabase, folder: _TargetFolder, progress: Progress
+) -> RestoreReport:
+    manifest = archive.manifest
+    rows = 0
+    with database.writing() as connection:
+        # again under the write lock: nothing may have arrived since the first look
+        database.refuse_data(connection)
+        migrate_connection(connection, manifest.schema_revision)
+        tables = table_dump.stored_tables(connection)
+        _check_schema(manifest, tables)
+        table_dump.clear_seed_rows(connection, tables)
+        for table in tables:
+            rows += _load_table(connection, archive, manifest, table)
+            progress(f"table {table.name}: {manifest.table(table.name).rows} rows")
+        head = head_revision()
+        if manifest.schema_revision != head:
+            progress(f"migrating from schema revision {manifest.schema_revision} to {head}")
+            migrate_connection(connection, head)
+        catch_up_counters(connection)
+        placed = folder.place_photos(archive, manifest.photos, progress)
+        revision = revision_of(connection) or head
+    return RestoreReport(manifest, rows, placed, revision)
+
+
+def _check_schema(manifest: Manifest, tables: list[table_dump.StoredTable]) -> None:
+    listed = {table.table for table in manifest.tables}
+    present = {table.name for table in tables}
+    if listed != present:
+        odd = sorted(listed ^ present)
+        raise ManifestProblem(
+            f"the archive's tables do not match schema revision {manifest.schema_revision} "
+            f"(differing: {', '.join(odd)})"
+        )
+    for table in tables:
+        archived = manifest.table(table.name).columns
+        if sorted(archived) != sorted(table.columns):
+            raise ManifestProblem(
+                f"the archive's columns of {table.name} do not match schema revision "
+                f"{manifest.schema_revision}"
+            )
+
+
+def _load_table(
+    connection: Connection,
+    archive: ArchiveReader,
+    manifest: Manifest,
+    table: table_dump.StoredTable,
+) -> int:
+    member = manifest.table(table.name)
+    # rows carry the archive's column order, which need not be the target's
+    in_archive_order = table_dump.StoredTable(table.name, member.columns, table.primary_key)
+    decode = table_dump.row_decoder(connection.dialect.name, [k for _, k in member.columns])
+    batch: list[tuple[object, ...]] = []
+    count = 0
+    for values in archive.table_rows(member):
+        try:
+            batch.append(decode(values))
+        except ValueError as error:
+            raise ManifestProblem(f"a row of table {table.name} cannot be read: {error}") from None
+        if len(batch) >= LOAD_BATCH:
+            table_dump.insert_rows(connection, in_archive_order, batch)
+            count += len(batch)
+            batch = []
+    table_dump.insert_rows(connection, in_archive_order, batch)
+    return count + len(batch)
+
+
+class _TargetDatabase:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self._shown = parsed.render_as_string(hide_password=True)
+        self._sqlite_file: Path | None = None
+        self._sqlite_was_there = True
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            self._sqlite_file = Path(parsed.database or "")
+            self._sqlite_was_there = self._sqlite_file.exists()
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    def check_empty(self) -> None:
+        if not self._sqlite_was_there:
+            return  # a database file not yet made holds nothing; it is made at the load
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                self.refuse_data(connection)
+        except SQLAlchemyError as error:
+            raise RestoreRefused(
+                f"the database {self._shown} does not answer: {error_line(error)}"
+            ) from None
+
+    def refuse_data(self, connection: Connection) -> None:
+        holding = table_dump.table_with_data(connection)
+        if holding is not None:
+            raise RestoreRefused(
+                f"the database {self._shown} holds data (table {holding}): a backup is restored "
+                "only into an empty database"
+            )
+        revision = revision_of(connection)
+        if revision is not None and revision not in known_revisions():
+            raise RestoreRefused(
+                f"the database {self._shown} is at schema revision {revision}, which this "
+                "server does not know"
+            )
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        driver_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            with self.engine.connect() as connection:
+                # on SQLite the write option makes the transaction BEGIN IMMEDIATE: the
+                # database is locked against other writers from the first statement
+                writer = connection.execution_options(**{WRITE_OPTION: True})
+                with writer.begin():
+                    yield writer
+        # the driver's own errors too: rows go to PostgreSQL by COPY, past SQLAlchemy
+        except (SQLAlchemyError, driver_error) as error:
+            raise RestoreRefused(
+                f"the restore into {self._shown} failed and was rolled back: {error_line(error)}"
+            ) from None
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def undo(self) -> None:
+        """Remove a SQLite file this restore made (the transaction took its contents back)."""
+        self.dispose()
+        if self._sqlite_file is not None and not self._sqlite_was_there:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self._sqlite_file}{suffix}").unlink(missing_ok=True)
+
+
+class _TargetFolder:
+    """The data folder: its photo store, and the staging folder photos pass through."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.store = FilesystemPhotoStore(data_dir / "photos")
+        self.staging = data_dir / "uploads"
+        self._made: list[Path] = []
+        self._placed: list[str] = []
+
+    def prepare(self) -> None:
+        """Make the folders and write a file into each: a folder that cannot take files
+        refuses the restore before anything is loaded."""
+        try:
+            for folder in (self.data_dir, self.store.root, self.staging):
+                missing = []
+                current = folder
+                while not current.exists():
+                    missing.append(current)
+                    current = current.parent
+                for made in reversed(missing):
+                    made.mkdir()
+                    self._made.append(made)
+            for folder in (self.store.root, self.staging):
+                probe = folder / f".restore-probe-{secrets.token_hex(8)}"
+                try:
+                    with probe.open("wb") as handle:
+                        handle.write(b"qazba")
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                finally:
+                    probe.unlink(missing_ok=True)
+        except OSError as error:
+            self.undo()
+            raise RestoreRefused(
+                f"the data folder {self.data_dir} cannot be written: {error.strerror or error}"
+            ) from None
+
+    def place_photos(
+        self, archive: ArchiveReader, photos: tuple[PhotoMember, ...], progress: Progress
+    ) -> int:
+        """Each photo by a staged, synced file renamed into the store; a photo already there
+        with the right bytes stays. Damaged photos of the archive are not put back."""
+        for number, photo in enumerate(photos, start=1):
+            if photo.damaged:
+                continue
+            staged = self.staging / f".restore-{secrets.token_hex(8)}"
+            try:
+                with staged.open("wb") as out:
+                    sha = archive.copy_photo(photo, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                if sha != photo.sha256:
+                    raise ManifestProblem(f"photo {photo.sha256} changed while being restored")
+                if self.store.contains(photo.sha256):
+                    if file_sha256(self.store.path(photo.sha256)) == photo.sha256:
+                        continue
+                    self.store.path(photo.sha256).unlink()  # damaged: the archive's bytes win
+                if self.store.put(photo.sha256, staged):
+                    self._placed.append(photo.sha256)
+            except OSError as error:
+                raise RestoreRefused(
+                    f"photo {photo.sha256} could not be put into {self.store.root}: "
+                    f"{error.strerror or error}; nothing was restored"
+                ) from None
+            finally:
+                staged.unlink(missing_ok=True)
+            if number % 100 == 0:
+                progress(f"photos: {number} of {len(photos)}")
+        return len(self._placed)
+
+    def undo(self) -> None:
+        for sha in self._placed:
+            path = self.store.path(sha)
+            path.unlink(missing_ok=True)
+            for folder in (path.parent, path.parent.parent):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty: a folder the restore made for its photos
+        self._placed = []
+        for folder in reversed(self._made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        self._made = []
