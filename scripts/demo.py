@@ -218,6 +218,7 @@ def main() -> None:
     print_summary(summary, expeditions, data_dir)
     print_acts(summary["acts"], data_dir)
     print_exports(exports)
+    print_backup_and_check(env, data_dir)
     print_where_to_look(expeditions, data_dir)
 
 
@@ -650,6 +651,21 @@ def print_where_to_look(expeditions: list[dict[str, Any]], data_dir: Path) -> No
         f"recorders {recorders}.",
         highlight=False,
     )
+
+
+def print_backup_and_check(env: dict[str, str], data_dir: Path) -> None:
+    """A backup of the demo's museum, as an admin's nightly job would write it, then the
+    store's check; each prints its one line."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    archive = data_dir / "backups" / f"qazba-{stamp}.tar"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    for args in (["backup", "--out", str(archive), "--quiet"], ["check"]):
+        done = subprocess.run(
+            [str(BIN / "field-server"), *args], env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"demo: field-server {args[0]} failed: {done.stdout}{done.stderr}")
+        console.print(f"field-server {args[0]}: {done.stdout.strip()}", highlight=False)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def read_rows(connection: Connection, table: StoredTable) -> Iterator[list[list[
     # yield_per: a server-side cursor on PostgreSQL, batches of fetchmany on SQLite, so a
     # table is never held whole
     result = connection.execution_options(yield_per=READ_BATCH).exec_driver_sql(sql)
-    for batch in result.partitions():
+    for batch in result.partitions(READ_BATCH):
         yield [
             [
                 None if value is None else encode(value)
