@@ -372,6 +372,17 @@ def smoke(bin_dir: Path, work: Path) -> None:
     run(bin_dir, ["field-client", "--help"], env)
     print("field-client --help: ok")
 
+    # the museum's nightly job, and the way to another machine: back up, restore elsewhere, check
+    archive = work / "qazba-backup.tar"
+    run(bin_dir, ["field-server", "backup", "--out", str(archive), "--quiet"], env)
+    run(bin_dir, ["field-server", "check"], env)
+    elsewhere = {**env, "FIELD_SERVER_DATA_DIR": str(work / "restored")}
+    run(bin_dir, ["field-server", "restore", str(archive), "--quiet"], elsewhere)
+    report = json.loads(run(bin_dir, ["field-server", "check", "--json"], elsewhere))
+    if not report.get("ok"):
+        fail(f"check after restore: {report}")
+    print(f"backup ({archive.stat().st_size} bytes), restore into a new data folder, check: ok")
+
 
 def main() -> int:
     if len(sys.argv) != 3:
