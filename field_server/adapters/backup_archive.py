@@ -1,22 +1,34 @@
-"""The backup archive on disk: a plain tar file (Python's tarfile, PAX headers) written as
-a ``.part`` file beside its name and renamed once whole, and read back member by member with
+"""The backup archive on disk: a plain tar file (PAX headers, one a member) written as a
+``.part`` file beside its name and renamed once whole, and read back member by member with
 every check of ``domain.backup_manifest`` before any of it is used.
 
-Tables are spooled to a compressed scratch file first, because a tar header states its
-member's size and a table's compressed size is known only once all its rows are written.
-Photos go in as they are (JPEGs do not compress), hashed as they are copied.
+Tables are stored uncompressed, as ``tar`` stores the data folder: compressing them took
+longer than everything else a backup does (gzip even at level 1 runs near 100 MB/s, the disk
+several times that), the photos that make most of an archive are JPEGs that do not compress,
+and an archive can still be compressed afterwards by whoever wants it smaller. Uncompressed,
+a table goes straight from the database into the archive: a tar header states its member's
+size, which is known only once all rows are written, so the writer leaves room for the header,
+streams the rows while hashing and counting them, and then goes back and writes the header
+(the archive is a regular file, never a pipe). A table's header is always a PAX header with
+the size in it, so it takes the same room whatever the size turns out to be.
+
+Photos go in as they are, by ``copy_file_range`` (the kernel copies, page cache to page cache)
+while a second thread hashes the same bytes, so both cores work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
-import io
 import json
 import os
+import queue
 import tarfile
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -32,13 +44,15 @@ from field_server.domain.backup_manifest import (
     PhotoMember,
     TableMember,
     check_member_name,
-    table_expansion_allowed,
 )
 
-COPY_BYTES = 1024 * 1024
-COMPRESS_LEVEL = 1  # JSON rows shrink about 5 times at level 1; higher levels cost far more time
-GZIP_WBITS = 31  # zlib's gzip framing
+# 4 MB pieces: large enough that per-call costs vanish beside the copying and hashing (which
+# releases the GIL on pieces this size), small enough to stay out of the memory figures
+COPY_BYTES = 4 * 1024 * 1024
+GZIP_WBITS = 31  # zlib's gzip framing: archives written before tables went uncompressed
+BLOCK = tarfile.BLOCKSIZE
 _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE)
+_PIPELINE_DEPTH = 4  # pieces waiting to be hashed and written: bounds the memory a table takes
 
 Progress = Callable[[str], None]
 
@@ -51,69 +65,9 @@ def _quiet(_message: str) -> None:
 
 
 @dataclass(frozen=True)
-class SpooledTable:
-    path: Path
-    rows: int
-    compression: str
+class WrittenMember:
     size: int
     sha256: str
-    expanded_size: int
-
-
-def spool_table(batches: Iterable[list[list[Any]]], path: Path) -> SpooledTable:
-    """Write rows as JSON lines, gzip-compressed, to ``path``; past the expansion the
-    manifest allows (rows so alike that gzip shrinks them over 200 times), the same lines
-    are kept uncompressed instead, so every archive this writes can be restored."""
-    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, GZIP_WBITS)
-    digest = hashlib.sha256()
-    rows = expanded = size = 0
-    with path.open("wb") as out:
-        for batch in batches:
-            if not batch:
-                continue
-            text = ("\n".join(map(encoder.encode, batch)) + "\n").encode("utf-8")
-            rows += len(batch)
-            expanded += len(text)
-            packed = compressor.compress(text)
-            if packed:
-                digest.update(packed)
-                size += out.write(packed)
-        packed = compressor.flush()
-        digest.update(packed)
-        size += out.write(packed)
-    if table_expansion_allowed(size, expanded):
-        return SpooledTable(path, rows, "gzip", size, digest.hexdigest(), expanded)
-    return _uncompressed(path, rows, expanded)
-
-
-def _uncompressed(path: Path, rows: int, expanded: int) -> SpooledTable:
-    plain = path.with_name(path.name + ".plain")
-    digest = hashlib.sha256()
-    decompressor = zlib.decompressobj(GZIP_WBITS)
-    with path.open("rb") as source, plain.open("wb") as out:
-        while chunk := source.read(COPY_BYTES):
-            data = decompressor.decompress(chunk)
-            digest.update(data)
-            out.write(data)
-    path.unlink()
-    return SpooledTable(plain, rows, "none", expanded, digest.hexdigest(), expanded)
-
-
-class _HashingReader(io.RawIOBase):
-    """A file read through once, its SHA-256 taken on the way."""
-
-    def __init__(self, source: BinaryIO) -> None:
-        self._source = source
-        self.digest = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._source.read(size)
-        self.digest.update(data)
-        return data
 
 
 class ArchiveWriter:
@@ -125,45 +79,168 @@ class ArchiveWriter:
         self.out = out
         self.part = out.with_name(out.name + ".part")
         self._mtime = mtime
-        # both stay open across add_* calls; finish or abandon closes them
-        self._file = self.part.open("wb")
-        self._tar = tarfile.open(  # noqa: SIM115
-            fileobj=self._file, mode="w", format=tarfile.PAX_FORMAT
-        )
-        self._tar.copybufsize = COPY_BYTES  # tarfile copies 16 KB at a time otherwise
+        # unbuffered: every write is a large piece already, and headers are written back
+        # by position
+        self._file = self.part.open("wb", buffering=0)
+        self._fd = self._file.fileno()
+        self._offset = 0
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="backup-hash")
 
-    def _info(self, name: str, size: int) -> tarfile.TarInfo:
+    def _header(self, name: str, size: int) -> bytes:
         info = tarfile.TarInfo(name)
         info.size = size
         info.mtime = self._mtime
         info.mode = 0o644
-        return info
+        # the size in the PAX header too: its header then has the same length (three
+        # blocks) for any size, and members past 8 GB need it there anyway
+        info.pax_headers = {"size": str(size)}
+        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
 
-    def add_table(self, member: TableMember, spooled: SpooledTable) -> None:
-        with spooled.path.open("rb") as source:
-            self._tar.addfile(self._info(member.member, spooled.size), source)
+    def _write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+            self._offset += written
 
-    def add_photo(self, sha256: str, source: BinaryIO, size: int) -> PhotoMember:
-        reader = _HashingReader(source)
-        self._tar.addfile(self._info(PhotoMember(sha256, size, sha256).member, size), reader)
-        return PhotoMember(sha256, size, reader.digest.hexdigest())
+    def _pad(self, size: int) -> None:
+        if size % BLOCK:
+            self._write(bytes(BLOCK - size % BLOCK))
+
+    def add_stream(self, name: str, pieces: Iterable[bytes]) -> WrittenMember:
+        """A member whose bytes come piece by piece, their total unknown until the end."""
+        start = self._offset
+        room = len(self._header(name, 0))
+        self._write(bytes(room))
+        digest = hashlib.sha256()
+        size = 0
+        # hashing and writing on a thread of their own while the database makes the next
+        # piece: sqlite3 and psycopg release the GIL while they work, so do hashlib and write
+        with _Pipeline(lambda piece: (digest.update(piece), self._write(piece))) as pipe:
+            for piece in pieces:
+                size += len(piece)
+                pipe.put(piece)
+        header = self._header(name, size)
+        if len(header) != room:  # pragma: no cover - the PAX header's length is fixed above
+            raise RuntimeError(f"the tar header of {name} changed length")
+        os.pwrite(self._fd, header, start)
+        self._pad(size)
+        return WrittenMember(size, digest.hexdigest())
+
+    def add_photo(self, sha256: str, source: BinaryIO, size: int) -> Future[PhotoMember]:
+        """Copy the photo's ``size`` bytes in; its SHA-256 comes as the future's result."""
+        self._write(self._header(photo_member_name_of(sha256), size))
+        fd = source.fileno()
+        start = self._offset
+        _copy_range(fd, self._fd, size)
+        self._offset += size
+        self._pad(size)
+        # hashed from the source file, whose pages the copy has just read in; a photo never
+        # changes once stored, and if its bytes did differ between the two reads the restore
+        # refuses the archive, as it would any damage
+        reader = os.dup(fd)
+        return self._hasher.submit(_hash_photo, reader, sha256, size, start)
 
     def finish(self, manifest: Manifest) -> None:
+        self._hasher.shutdown(wait=True)
         data = manifest.to_json()
-        self._tar.addfile(self._info(MANIFEST_NAME, len(data)), io.BytesIO(data))
-        self._tar.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._write(self._header(MANIFEST_NAME, len(data)))
+        self._write(data)
+        self._pad(len(data))
+        self._write(bytes(2 * BLOCK))  # the end of the archive
+        if self._offset % tarfile.RECORDSIZE:  # whole records, as tar itself writes
+            self._write(bytes(tarfile.RECORDSIZE - self._offset % tarfile.RECORDSIZE))
+        os.fsync(self._fd)
         self._file.close()
         os.replace(self.part, self.out)
         _fsync_folder(self.out.parent)
 
     def abandon(self) -> None:
-        with contextlib.suppress(OSError):
-            self._tar.close()
+        self._hasher.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(OSError):
             self._file.close()
         self.part.unlink(missing_ok=True)
+
+
+def photo_member_name_of(sha256: str) -> str:
+    return PhotoMember(sha256, 0, sha256).member
+
+
+def _hash_photo(fd: int, sha256: str, size: int, _start: int) -> PhotoMember:
+    try:
+        digest = hashlib.sha256()
+        buffer = bytearray(COPY_BYTES)
+        view = memoryview(buffer)
+        offset = 0
+        while offset < size:
+            count = os.preadv(fd, [view[: min(COPY_BYTES, size - offset)]], offset)
+            if count == 0:
+                raise OSError(errno.EIO, f"photo {sha256} got shorter while it was read")
+            digest.update(view[:count])
+            offset += count
+        return PhotoMember(sha256, size, digest.hexdigest())
+    finally:
+        os.close(fd)
+
+
+def _copy_range(source: int, target: int, size: int) -> None:
+    """``size`` bytes from ``source`` (from its start) to ``target``'s current position."""
+    offset = 0
+    try:
+        while offset < size:
+            copied = os.copy_file_range(source, target, size - offset, offset)
+            if copied == 0:
+                raise OSError(errno.EIO, "a photo got shorter while it was copied")
+            offset += copied
+        return
+    except OSError as error:
+        # file systems and kernels without it: the same bytes by read and write
+        if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    buffer = bytearray(COPY_BYTES)
+    view = memoryview(buffer)
+    while offset < size:
+        count = os.preadv(source, [view[: min(COPY_BYTES, size - offset)]], offset)
+        if count == 0:
+            raise OSError(errno.EIO, "a photo got shorter while it was copied")
+        written = 0
+        while written < count:
+            written += os.write(target, view[written:count])
+        offset += count
+
+
+class _Pipeline:
+    """Hands pieces to ``consume`` on a second thread, at most a few pieces ahead; an error
+    there comes back at the next ``put`` or at the end."""
+
+    def __init__(self, consume: Callable[[bytes], object]) -> None:
+        self._consume = consume
+        self._pieces: queue.Queue[bytes | None] = queue.Queue(_PIPELINE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="backup-write", daemon=True)
+
+    def __enter__(self) -> _Pipeline:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (piece := self._pieces.get()) is not None:
+            if self._error is None:
+                try:
+                    self._consume(piece)
+                except BaseException as error:  # handed to the main thread, raised there
+                    self._error = error
+
+    def put(self, piece: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._pieces.put(piece)
+
+    def __exit__(self, *_: object) -> None:
+        self._pieces.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _fsync_folder(path: Path) -> None:
@@ -186,7 +263,8 @@ class _Entry:
 
 class ArchiveReader:
     """An archive opened for restore. Opening reads only the headers and the manifest (the
-    name, type and size of each member are checked there); ``verify`` then reads every byte."""
+    name, type and size of each member are checked there); ``verify`` then reads every byte.
+    Members are read by position (``pread``), so several threads can read at once."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -195,6 +273,7 @@ class ArchiveReader:
             self._file = path.open("rb")
         except OSError as error:
             raise ManifestProblem(f"cannot open the archive {path}: {error.strerror}") from None
+        self._fd = self._file.fileno()
         try:
             self.manifest = self._read_headers()
         except BaseException:
@@ -240,7 +319,7 @@ class ArchiveReader:
         manifest_entry = self._entries.pop(MANIFEST_NAME)
         if manifest_entry.size > MAX_MANIFEST_BYTES:
             raise ManifestProblem(f"the manifest has {manifest_entry.size} bytes: too large")
-        raw = b"".join(self._chunks(manifest_entry, None))
+        raw = b"".join(bytes(chunk) for chunk in self._chunks(manifest_entry, None))
         manifest = Manifest.from_json(raw)
         ledger = MemberLedger(manifest)
         for entry in self._entries.values():
@@ -248,56 +327,81 @@ class ArchiveReader:
         ledger.check_all_seen()
         return manifest
 
-    def _chunks(self, entry: _Entry, digest: Any | None) -> Iterator[bytes]:
-        """The member's bytes from the archive file, checking that all of them are there."""
-        self._file.seek(entry.offset)
-        left = entry.size
+    def _chunks(
+        self, entry: _Entry, digest: Any | None, piece: int = COPY_BYTES
+    ) -> Iterator[memoryview]:
+        """The member's bytes from the archive file, checking that all of them are there. Each
+        piece is valid until the next is asked for (one buffer is reused)."""
+        buffer = memoryview(bytearray(min(piece, max(entry.size, 1))))
+        offset, left = entry.offset, entry.size
         while left:
-            chunk = self._file.read(min(left, COPY_BYTES))
-            if not chunk:
+            count = os.preadv(self._fd, [buffer[: min(left, len(buffer))]], offset)
+            if not count:
                 raise ManifestProblem(f"archive member {entry.name} is cut short")
+            chunk = buffer[:count]
             if digest is not None:
                 digest.update(chunk)
-            left -= len(chunk)
+            offset += count
+            left -= count
             yield chunk
 
     def verify(self, progress: Progress = _quiet) -> None:
-        """Read every member: each must have its listed SHA-256; each table must expand to
-        exactly its listed size and row count, and no further (a decompression bomb stops at
-        its listed size)."""
+        """Read every member: each must have its listed SHA-256; each table must hold exactly
+        its listed size and row count, and a compressed one expand no further than its listed
+        size (a decompression bomb stops there). Two threads read at once: hashing releases
+        the GIL, and the machine has more than one core."""
         ledger = MemberLedger(self.manifest)
-        for table in self.manifest.tables:
-            entry = self._entries[table.member]
-            digest = hashlib.sha256()
-            expanded, lines = self._expand(table, self._chunks(entry, digest))
-            ledger.check_content(entry.name, digest.hexdigest())
-            if expanded != table.expanded_size or lines != table.rows:
-                raise ManifestProblem(
-                    f"table {table.table} holds {lines} rows in {expanded} bytes; the manifest "
-                    f"says {table.rows} rows in {table.expanded_size}"
-                )
-        for number, photo in enumerate(self.manifest.photos, start=1):
-            entry = self._entries[photo.member]
-            digest = hashlib.sha256()
-            for _ in self._chunks(entry, digest):
-                pass
-            ledger.check_content(entry.name, digest.hexdigest())
-            if number % 100 == 0:
-                progress(f"checked {number} of {len(self.manifest.photos)} photos")
+        photos = len(self.manifest.photos)
+        with ThreadPoolExecutor(2, thread_name_prefix="restore-verify") as pool:
+            tables = [pool.submit(self._check_table, table) for table in self.manifest.tables]
+            hashed = [
+                pool.submit(self._member_sha256, self._entries[photo.member])
+                for photo in self.manifest.photos
+            ]
+            try:
+                for table, future in zip(self.manifest.tables, tables, strict=True):
+                    ledger.check_content(table.member, future.result())
+                for number, (photo, future) in enumerate(
+                    zip(self.manifest.photos, hashed, strict=True), start=1
+                ):
+                    ledger.check_content(photo.member, future.result())
+                    if number % 100 == 0:
+                        progress(f"checked {number} of {photos} photos")
+            except BaseException:
+                for future in (*tables, *hashed):
+                    future.cancel()
+                raise
 
-    def _expand(self, table: TableMember, chunks: Iterable[bytes]) -> tuple[int, int]:
+    def _member_sha256(self, entry: _Entry) -> str:
+        digest = hashlib.sha256()
+        for _ in self._chunks(entry, digest):
+            pass
+        return digest.hexdigest()
+
+    def _check_table(self, table: TableMember) -> str:
+        entry = self._entries[table.member]
+        digest = hashlib.sha256()
+        expanded, lines = self._expand(table, self._chunks(entry, digest))
+        if expanded != table.expanded_size or lines != table.rows:
+            raise ManifestProblem(
+                f"table {table.table} holds {lines} rows in {expanded} bytes; the manifest "
+                f"says {table.rows} rows in {table.expanded_size}"
+            )
+        return digest.hexdigest()
+
+    def _expand(self, table: TableMember, chunks: Iterable[memoryview]) -> tuple[int, int]:
         """(bytes, lines) of the table's rows, read no further than its listed size."""
         expanded = lines = 0
         if table.compression == "none":
             for chunk in chunks:
                 expanded += len(chunk)
-                lines += chunk.count(b"\n")
+                lines += _newlines(chunk)
             return expanded, lines
         decompressor = zlib.decompressobj(GZIP_WBITS)
         budget = table.expanded_size + 1  # one byte more tells a member that grows past it
         try:
             for chunk in chunks:
-                pending = chunk
+                pending: bytes | memoryview = chunk
                 while pending:
                     data = decompressor.decompress(pending, COPY_BYTES)
                     expanded += len(data)
@@ -316,76 +420,89 @@ class ArchiveReader:
             raise ManifestProblem(f"table {table.table} cannot be decompressed: {error}") from None
         return expanded, lines
 
-    def table_rows(self, table: TableMember) -> Iterator[Any]:
-        """The table's rows, each a parsed JSON value; the member's SHA-256 is taken again on
-        the way, so an archive changed since ``verify`` stops the load."""
+    def table_pieces(self, table: TableMember, lines_per_piece: int) -> Iterator[tuple[bytes, int]]:
+        """(bytes, lines): the table's rows as pieces of whole JSON lines, each ending with a
+        newline, of about ``lines_per_piece`` lines. The member's SHA-256 is taken again on
+        the way, so an archive changed since ``verify`` stops the load (before the
+        transaction that holds the rows commits)."""
         entry = self._entries[table.member]
         digest = hashlib.sha256()
-        source = _ChunkStream(self._chunks(entry, digest))
-        stream = _GunzipStream(source) if table.compression == "gzip" else source
-        lines = io.BufferedReader(stream, COPY_BYTES)  # type: ignore[arg-type]
-        while line := lines.readline(MAX_ROW_BYTES + 1):
-            if not line.endswith(b"\n"):
-                raise ManifestProblem(
-                    f"a row of table {table.table} is longer than {MAX_ROW_BYTES} bytes or cut"
-                )
-            try:
-                yield json.loads(line)
-            except ValueError as error:
-                raise ManifestProblem(
-                    f"a row of table {table.table} is not JSON: {error}"
-                ) from None
+        chunks: Iterator[bytes | memoryview] = self._chunks(entry, digest, 1024 * 1024)
+        if table.compression == "gzip":
+            chunks = _gunzip(chunks)
+        pending = bytearray()
+        for chunk in chunks:
+            pending += chunk
+            cut = pending.rfind(b"\n")
+            if cut < 0:
+                if len(pending) > MAX_ROW_BYTES:
+                    raise ManifestProblem(
+                        f"a row of table {table.table} is longer than {MAX_ROW_BYTES} bytes"
+                    )
+                continue
+            whole = bytes(pending[: cut + 1])
+            del pending[: cut + 1]
+            yield from _by_lines(whole, lines_per_piece)
+        if pending:
+            raise ManifestProblem(f"the last row of table {table.table} is cut short")
         if digest.hexdigest() != table.sha256:
             raise ManifestProblem(f"table {table.table} changed while it was being restored")
 
-    def copy_photo(self, photo: PhotoMember, out: BinaryIO) -> str:
-        """Write the photo's bytes to ``out``; returns their SHA-256 as read this time."""
+    def table_rows(self, table: TableMember) -> Iterator[Any]:
+        """The table's rows, each a parsed JSON value (for reading an archive in Python)."""
+        for piece, _ in self.table_pieces(table, 2000):
+            for line in piece.splitlines():
+                try:
+                    yield json.loads(line)
+                except ValueError as error:
+                    raise ManifestProblem(
+                        f"a row of table {table.table} is not JSON: {error}"
+                    ) from None
+
+    def copy_photo(self, photo: PhotoMember, out: int) -> str:
+        """Write the photo's bytes to the file ``out``; returns their SHA-256 as read this
+        time."""
         digest = hashlib.sha256()
         for chunk in self._chunks(self._entries[photo.member], digest):
-            out.write(chunk)
+            view = chunk
+            while view:
+                view = view[os.write(out, view) :]
         return digest.hexdigest()
 
 
-class _ChunkStream(io.RawIOBase):
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if not self._pending:
-            self._pending = next(self._chunks, b"")
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
+def _newlines(chunk: memoryview) -> int:
+    """The newlines of a piece ``_chunks`` gave, counted in its buffer without a copy (each
+    piece is a slice from the buffer's start)."""
+    return chunk.obj.count(b"\n", 0, len(chunk))  # type: ignore[union-attr]
 
 
-class _GunzipStream(io.RawIOBase):
-    """The decompressed bytes of a gzip stream, a bounded piece at a time."""
+def _by_lines(whole: bytes, lines_per_piece: int) -> Iterator[tuple[bytes, int]]:
+    """``whole`` (whole lines) in pieces of ``lines_per_piece`` lines at most."""
+    count = whole.count(b"\n")
+    if count <= lines_per_piece:
+        yield whole, count
+        return
+    start = 0
+    while start < len(whole):
+        end = start
+        taken = 0
+        while taken < lines_per_piece and end < len(whole):
+            end = whole.index(b"\n", end) + 1
+            taken += 1
+        yield whole[start:end], taken
+        start = end
 
-    def __init__(self, source: io.RawIOBase) -> None:
-        self._source = source
-        self._decompressor = zlib.decompressobj(GZIP_WBITS)
-        self._pending = b""
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            if self._decompressor.eof:
-                return 0
-            compressed = self._decompressor.unconsumed_tail or self._source.read(COPY_BYTES)
-            if not compressed:
-                return 0
-            self._pending = self._decompressor.decompress(compressed, COPY_BYTES)
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
+def _gunzip(chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
+    decompressor = zlib.decompressobj(GZIP_WBITS)
+    try:
+        for chunk in chunks:
+            pending: bytes | memoryview = chunk
+            while pending:
+                yield decompressor.decompress(pending, COPY_BYTES)
+                pending = decompressor.unconsumed_tail
+    except zlib.error as error:
+        raise ManifestProblem(f"a table cannot be decompressed: {error}") from None
 
 
 def file_sha256(path: Path) -> str:

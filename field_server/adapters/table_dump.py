@@ -12,6 +12,7 @@ a million values.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -41,6 +42,10 @@ Converter = Callable[[Any], Any]
 
 class UnknownColumnType(ValueError):
     pass
+
+
+class RowProblem(ValueError):
+    """A row of an archive that cannot be loaded; the message says which table, in one line."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ def read_rows(connection: Connection, table: StoredTable) -> Iterator[list[list[
     sql = f"SELECT {names} FROM {quoted(connection, table.name)}"
     if order:
         sql += f" ORDER BY {order}"
-    encoders = [_encoder(connection.dialect.name, kind) for _, kind in table.columns]
+    encoders = [encoder(connection.dialect.name, kind) for _, kind in table.columns]
     # yield_per: a server-side cursor on PostgreSQL, batches of fetchmany on SQLite, so a
     # table is never held whole
     result = connection.execution_options(yield_per=READ_BATCH).exec_driver_sql(sql)
@@ -154,7 +159,8 @@ def insert_rows(
     connection.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", list(rows))
 
 
-def _encoder(backend: str, kind: str) -> Converter:
+def encoder(backend: str, kind: str) -> Converter:
+    """How a value of ``kind`` as the driver of ``backend`` gives it becomes a JSON value."""
     if kind == "datetime":
         return _datetime_text
     if kind == "date":
@@ -263,3 +269,20 @@ def clear_seed_rows(connection: Connection, tables: Sequence[StoredTable]) -> No
     for table in reversed(tables):
         if table.name in _SEED_ROWS:
             connection.exec_driver_sql(f"DELETE FROM {quoted(connection, table.name)}")
+
+
+def load_lines(
+    connection: Connection, table: StoredTable, kinds: Sequence[str], lines: bytes
+) -> int:
+    """Insert rows given as JSON lines (each ending with a newline), one value at a time in
+    Python: the way for values the SQL of ``table_sql`` does not take as they stand, and the
+    one that says which value of which table an archive gets wrong."""
+    decode = row_decoder(connection.dialect.name, kinds)
+    rows = []
+    for line in lines.splitlines():
+        try:
+            rows.append(decode(json.loads(line)))
+        except ValueError as error:
+            raise RowProblem(f"a row of table {table.name} cannot be read: {error}") from None
+    insert_rows(connection, table, rows)
+    return len(rows)

@@ -6,14 +6,18 @@ data: on SQLite a WAL read snapshot (writers go on, into the WAL, unseen by it);
 ``REPEATABLE READ, READ ONLY`` transaction. The photos are the ones that snapshot lists in
 ``photo_blobs``: blobs never change once stored, so they are read after the transaction ends,
 and a photo stored later belongs to a later backup along with the rows that name it.
+
+Each table goes from the database straight into the archive as JSON lines the database
+writes itself (``table_sql``), with no file in between; see ``backup_archive`` for the
+layout and why tables are no longer compressed.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +25,15 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from field_server import __version__
-from field_server.adapters import table_dump
-from field_server.adapters.backup_archive import ArchiveWriter, SpooledTable, spool_table
+from field_server.adapters import table_dump, table_sql
+from field_server.adapters.backup_archive import ArchiveWriter
 from field_server.adapters.photo_store import FilesystemPhotoStore
 from field_server.adapters.schema_migration import revision_of
-from field_server.domain.backup_manifest import Manifest, PhotoMember, TableMember
+from field_server.domain.backup_manifest import Manifest, TableMember
 from field_server.services.errors import ServiceError
 
 Progress = Callable[[str], None]
+READ_BATCH = 2000  # rows a fetch: about 2 MB of JSON lines from the largest tables
 
 
 class BackupFailed(ServiceError):
@@ -72,8 +77,7 @@ def write_backup(
     if not out.parent.is_dir():
         raise BackupFailed(f"folder {out.parent} does not exist")
     try:
-        with tempfile.TemporaryDirectory(prefix=".qazba-backup-", dir=out.parent) as scratch:
-            return _write(engine, photos, out, Path(scratch), progress, now)
+        return _write(engine, photos, out, progress, now)
     except OSError as error:
         if error.errno == errno.ENOSPC:
             raise BackupFailed(f"no space left for the archive in {out.parent}") from None
@@ -84,28 +88,13 @@ def _write(
     engine: Engine,
     photos: FilesystemPhotoStore,
     out: Path,
-    scratch: Path,
     progress: Progress,
     now: datetime,
 ) -> BackupReport:
-    revision, spooled, stored = _snapshot(engine, scratch, progress)
     writer = ArchiveWriter(out, now.timestamp())
     try:
-        tables = []
-        for columns, table, spool in spooled:
-            member = TableMember(
-                table.name,
-                columns,
-                spool.rows,
-                spool.compression,
-                spool.size,
-                spool.sha256,
-                spool.expanded_size,
-            )
-            writer.add_table(member, spool)
-            spool.path.unlink()
-            tables.append(member)
-        kept: list[PhotoMember] = []
+        revision, tables, stored = _snapshot(engine, writer, progress)
+        hashed = []
         missing: list[str] = []
         for number, sha in enumerate(stored, start=1):
             try:
@@ -114,7 +103,7 @@ def _write(
                 missing.append(sha)
                 continue
             with source:
-                kept.append(writer.add_photo(sha, source, os.fstat(source.fileno()).st_size))
+                hashed.append(writer.add_photo(sha, source, os.fstat(source.fileno()).st_size))
             if number % 100 == 0:
                 progress(f"photos: {number} of {len(stored)}")
         manifest = Manifest(
@@ -123,7 +112,7 @@ def _write(
             server_version=__version__,
             source_backend=engine.dialect.name,
             tables=tuple(tables),
-            photos=tuple(kept),
+            photos=tuple(future.result() for future in hashed),
             photos_missing=tuple(missing),
         )
         writer.finish(manifest)
@@ -134,26 +123,35 @@ def _write(
 
 
 def _snapshot(
-    engine: Engine, scratch: Path, progress: Progress
-) -> tuple[
-    str,
-    list[tuple[tuple[tuple[str, str], ...], table_dump.StoredTable, SpooledTable]],
-    list[str],
-]:
-    """The schema revision, every table spooled, and the stored photos, all read in one
-    transaction."""
+    engine: Engine, writer: ArchiveWriter, progress: Progress
+) -> tuple[str, list[TableMember], list[str]]:
+    """The schema revision, every table written into the archive, and the stored photos, all
+    read in one transaction."""
     with engine.connect() as connection, _read_snapshot(connection).begin():
         revision = revision_of(connection)
         if revision is None:
             raise BackupFailed("the database has no schema yet: run field-server init-db")
-        spooled = []
+        if connection.dialect.name == "postgresql":
+            # timestamps are written as UTC text by to_char, which uses the session's zone
+            connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+        members = []
         tables = table_dump.stored_tables(connection)
         for table in tables:
-            spool = spool_table(
-                table_dump.read_rows(connection, table), scratch / f"{table.name}.jsonl.gz"
+            rows = _Counted(_table_lines(connection, table))
+            name = TableMember(table.name, table.columns, 0, "none", 0, "", 0).member
+            written = writer.add_stream(name, rows)
+            members.append(
+                TableMember(
+                    table.name,
+                    table.columns,
+                    rows.lines,
+                    "none",
+                    written.size,
+                    written.sha256,
+                    written.size,
+                )
             )
-            progress(f"table {table.name}: {spool.rows} rows")
-            spooled.append((table.columns, table, spool))
+            progress(f"table {table.name}: {rows.lines} rows")
         stored: list[str] = []
         if "photo_blobs" in {table.name for table in tables}:  # none before revision 0002
             stored = list(
@@ -161,7 +159,36 @@ def _snapshot(
                     "SELECT sha256 FROM photo_blobs ORDER BY sha256"
                 ).scalars()
             )
-    return revision, spooled, stored
+    return revision, members, stored
+
+
+def _table_lines(connection: Connection, table: table_dump.StoredTable) -> Iterator[bytes]:
+    """The table's JSON lines, made by the database itself where it can (``table_sql``)."""
+    if connection.dialect.name == "postgresql":
+        return table_sql.postgres_lines(connection, table)
+    if connection.dialect.name == "sqlite":
+        return (piece for piece, _ in table_sql.sqlite_lines(connection, table, READ_BATCH))
+    return _python_lines(connection, table)
+
+
+def _python_lines(connection: Connection, table: table_dump.StoredTable) -> Iterator[bytes]:
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+    for batch in table_dump.read_rows(connection, table):
+        if batch:
+            yield ("\n".join(map(encoder.encode, batch)) + "\n").encode("utf-8")
+
+
+class _Counted:
+    """Pieces of JSON lines passed on, their lines counted on the way."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self._pieces = pieces
+        self.lines = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self._pieces:
+            self.lines += piece.count(b"\n")
+            yield piece
 
 
 def _read_snapshot(connection: Connection) -> Connection:

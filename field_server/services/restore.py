@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from field_server.adapters import table_dump
+from field_server.adapters import table_dump, table_sql
 from field_server.adapters.backup_archive import ArchiveReader, file_sha256
 from field_server.adapters.counters import catch_up_counters
 from field_server.adapters.database import WRITE_OPTION, error_line, make_engine
@@ -43,7 +44,7 @@ from field_server.domain.backup_manifest import (
 from field_server.services.errors import ServiceError
 
 Progress = Callable[[str], None]
-LOAD_BATCH = 2000
+LOAD_BATCH = 2000  # rows an INSERT statement takes at most
 
 
 class RestoreRefused(ServiceError):
@@ -108,6 +109,9 @@ def _load(
         tables = table_dump.stored_tables(connection)
         _check_schema(manifest, tables)
         table_dump.clear_seed_rows(connection, tables)
+        # the photos are copied out and synced on a thread of their own while the database
+        # takes the rows: one waits on the disk while the other works
+        folder.stage_photos(archive, manifest.photos)
         for table in tables:
             rows += _load_table(connection, archive, manifest, table)
             progress(f"table {table.name}: {manifest.table(table.name).rows} rows")
@@ -116,7 +120,7 @@ def _load(
             progress(f"migrating from schema revision {manifest.schema_revision} to {head}")
             migrate_connection(connection, head)
         catch_up_counters(connection)
-        placed = folder.place_photos(archive, manifest.photos, progress)
+        placed = folder.place_staged(progress)
         revision = revision_of(connection) or head
     return RestoreReport(manifest, rows, placed, revision)
 
@@ -145,23 +149,30 @@ def _load_table(
     manifest: Manifest,
     table: table_dump.StoredTable,
 ) -> int:
+    """Load one table's rows by SQL the database runs itself (``table_sql``); values that SQL
+    does not take as they stand go through ``table_dump``'s per-value decoders, which convert
+    them or say what is wrong."""
     member = manifest.table(table.name)
     # rows carry the archive's column order, which need not be the target's
     in_archive_order = table_dump.StoredTable(table.name, member.columns, table.primary_key)
-    decode = table_dump.row_decoder(connection.dialect.name, [k for _, k in member.columns])
-    batch: list[tuple[object, ...]] = []
-    count = 0
-    for values in archive.table_rows(member):
-        try:
-            batch.append(decode(values))
-        except ValueError as error:
-            raise ManifestProblem(f"a row of table {table.name} cannot be read: {error}") from None
-        if len(batch) >= LOAD_BATCH:
-            table_dump.insert_rows(connection, in_archive_order, batch)
-            count += len(batch)
-            batch = []
-    table_dump.insert_rows(connection, in_archive_order, batch)
-    return count + len(batch)
+    kinds = [kind for _, kind in member.columns]
+
+    def slow(piece: bytes) -> int:
+        return table_dump.load_lines(connection, in_archive_order, kinds, piece)
+
+    pieces = archive.table_pieces(member, LOAD_BATCH)
+    try:
+        backend = connection.dialect.name
+        if backend == "sqlite" and table_sql.sqlite_loadable(in_archive_order):
+            return table_sql.sqlite_load(connection, in_archive_order, pieces, slow)
+        if backend == "postgresql" and table_sql.postgres_load(
+            connection, in_archive_order, (piece for piece, _ in pieces), member.rows
+        ):
+            return member.rows
+        # PostgreSQL found a value of the wrong kind and loaded nothing: again, per value
+        return sum(slow(piece) for piece, _ in archive.table_pieces(member, LOAD_BATCH))
+    except table_dump.RowProblem as problem:
+        raise ManifestProblem(str(problem)) from None
 
 
 class _TargetDatabase:
@@ -243,7 +254,12 @@ class _TargetFolder:
         self.store = FilesystemPhotoStore(data_dir / "photos")
         self.staging = data_dir / "uploads"
         self._made: list[Path] = []
+        self._made_in_store: list[Path] = []
         self._placed: list[str] = []
+        self._staged: list[tuple[str, Path]] = []
+        self._stager: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._stage_error: BaseException | None = None
 
     def prepare(self) -> None:
         """Make the folders and write a file into each: a folder that cannot take files
@@ -273,48 +289,105 @@ class _TargetFolder:
                 f"the data folder {self.data_dir} cannot be written: {error.strerror or error}"
             ) from None
 
-    def place_photos(
-        self, archive: ArchiveReader, photos: tuple[PhotoMember, ...], progress: Progress
-    ) -> int:
-        """Each photo by a staged, synced file renamed into the store; a photo already there
-        with the right bytes stays. Damaged photos of the archive are not put back."""
-        for number, photo in enumerate(photos, start=1):
-            if photo.damaged:
-                continue
-            staged = self.staging / f".restore-{secrets.token_hex(8)}"
-            try:
-                with staged.open("wb") as out:
-                    sha = archive.copy_photo(photo, out)
-                    out.flush()
-                    os.fsync(out.fileno())
+    def stage_photos(self, archive: ArchiveReader, photos: tuple[PhotoMember, ...]) -> None:
+        """Start copying each photo (but damaged ones of the archive, never put back) to a
+        synced file in the staging folder, on a thread; ``place_staged`` waits for it."""
+        self._stop.clear()
+        self._stager = threading.Thread(
+            target=self._stage, args=(archive, photos), name="restore-photos", daemon=True
+        )
+        self._stager.start()
+
+    def _stage(self, archive: ArchiveReader, photos: tuple[PhotoMember, ...]) -> None:
+        try:
+            for photo in photos:
+                if self._stop.is_set():
+                    return
+                if photo.damaged:
+                    continue
+                staged = self.staging / f".restore-{secrets.token_hex(8)}"
+                self._staged.append((photo.sha256, staged))  # before it exists: undo sees it
+                fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    sha = archive.copy_photo(photo, fd)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
                 if sha != photo.sha256:
                     raise ManifestProblem(f"photo {photo.sha256} changed while being restored")
-                if self.store.contains(photo.sha256):
-                    if file_sha256(self.store.path(photo.sha256)) == photo.sha256:
+        except OSError as error:
+            self._stage_error = RestoreRefused(
+                f"photo {photo.sha256} could not be put into {self.store.root}: "
+                f"{error.strerror or error}; nothing was restored"
+            )
+        except BaseException as error:  # handed to the loading thread, raised there
+            self._stage_error = error
+
+    def _join_stager(self) -> None:
+        if self._stager is not None:
+            self._stager.join()
+            self._stager = None
+
+    def place_staged(self, progress: Progress) -> int:
+        """Rename each staged photo into the store, then sync each folder that changed once;
+        a photo already there with the right bytes stays."""
+        self._join_stager()
+        if self._stage_error is not None:
+            raise self._stage_error
+        listings: set[Path] = set()
+        try:
+            for number, (sha, staged) in enumerate(self._staged, start=1):
+                target = self.store.path(sha)
+                if target.is_file():
+                    if file_sha256(target) == sha:
+                        staged.unlink()
                         continue
-                    self.store.path(photo.sha256).unlink()  # damaged: the archive's bytes win
-                if self.store.put(photo.sha256, staged):
-                    self._placed.append(photo.sha256)
-            except OSError as error:
-                raise RestoreRefused(
-                    f"photo {photo.sha256} could not be put into {self.store.root}: "
-                    f"{error.strerror or error}; nothing was restored"
-                ) from None
-            finally:
-                staged.unlink(missing_ok=True)
-            if number % 100 == 0:
-                progress(f"photos: {number} of {len(photos)}")
+                    target.unlink()  # damaged: the archive's bytes win
+                for folder in (target.parent.parent, target.parent):
+                    if not folder.is_dir():
+                        folder.mkdir()
+                        self._made_in_store.append(folder)
+                        listings.add(folder.parent)
+                # read-only, as the store keeps every photo
+                os.chmod(staged, 0o444)
+                os.replace(staged, target)
+                self._placed.append(sha)
+                listings.add(target.parent)
+                if number % 100 == 0:
+                    progress(f"photos: {number} of {len(self._staged)}")
+            # deepest first: a folder's own entry is synced after what it holds
+            for listing in sorted(listings, key=lambda path: len(path.parts), reverse=True):
+                _fsync_folder(listing)
+        except OSError as error:
+            raise RestoreRefused(
+                f"photos could not be put into {self.store.root}: {error.strerror or error}; "
+                "nothing was restored"
+            ) from None
+        self._staged = []
         return len(self._placed)
 
     def undo(self) -> None:
+        self._stop.set()
+        self._join_stager()
+        for _sha, staged in self._staged:
+            staged.unlink(missing_ok=True)
+        self._staged = []
         for sha in self._placed:
-            path = self.store.path(sha)
-            path.unlink(missing_ok=True)
-            for folder in (path.parent, path.parent.parent):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()  # only when empty: a folder the restore made for its photos
+            self.store.path(sha).unlink(missing_ok=True)
         self._placed = []
+        for folder in reversed(self._made_in_store):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: a folder the restore made for its photos
+        self._made_in_store = []
         for folder in reversed(self._made):
             with contextlib.suppress(OSError):
                 folder.rmdir()
         self._made = []
+
+
+def _fsync_folder(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

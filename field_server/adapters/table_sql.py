@@ -1,0 +1,395 @@
+"""Rows to and from the archive's JSON lines inside the database, in C, without a Python step
+per value (``table_dump`` is the per-value Python path these fall back to).
+
+A backup of 100,000 finds moves several million values; per value in Python that takes
+seconds, while SQLite's ``json_array`` and PostgreSQL's ``json_build_array`` write each row's
+line themselves, and ``json_each`` / ``jsonb`` read them back. The SQL below writes exactly the
+form ``table_dump`` documents (datetimes as ISO 8601 with ``+00:00``, booleans as JSON
+booleans, floats that read back to the same double, bytes as base64), so an archive does not
+depend on which path or which backend wrote it.
+
+Reading back, every value is checked for the kind its column wants. A value the SQL does not
+take as it stands (a wrong kind, a time with another offset, a row of the wrong width, a line
+that is not JSON) is not guessed at: the rows concerned go through ``table_dump``'s decoders,
+which either convert them (old and odd but valid forms) or refuse the archive with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import Connection
+
+from field_server.adapters import table_dump
+from field_server.adapters.table_dump import StoredTable, quoted
+
+# SQLite's printf is exact to 17 digits for doubles of ordinary size but not at the far ends
+# of the range (measured: none wrong in 200,000 random doubles within 1e±100, some beyond
+# 1e±150, with x87 long doubles); outside this band a float is written by Python.
+SQLITE_EXACT_FLOATS = (1e-60, 1e60)
+_ODD = "qazba_odd"  # the SQLite function a value the fast path cannot take calls
+_ENCODE = "qazba_encode"  # the SQLite function that writes a stored value SQL cannot
+
+
+class OddValue(Exception):
+    """Raised inside SQLite by ``qazba_odd``: the chunk goes the per-value way instead."""
+
+
+# -- writing: rows as JSON lines ----------------------------------------------------------------
+
+
+def sqlite_line_sql(connection: Connection, table: StoredTable) -> str:
+    """A SELECT giving each row's JSON line as text. Values stored in the form SQLAlchemy
+    writes are turned into JSON by SQLite; any other (a time without microseconds written by a
+    migration's default, text in an integer column) goes through ``qazba_encode``, which
+    applies ``table_dump``'s own encoder to it. Each expression is a simple CASE on the
+    value's storage class: SQLite evaluates it per value, and here that is millions of times."""
+    floats_exact = _sqlite_floats_exact(connection)
+    low, high = SQLITE_EXACT_FLOATS
+    parts = []
+    for name, kind in table.columns:
+        column = quoted(connection, name)
+        odd = f"json({_ENCODE}('{kind}', {column}))"
+        if kind == "text":
+            # TEXT affinity stores every number as text; a blob makes json_array fail, as it
+            # made the JSON encoder fail before
+            parts.append(column)
+            continue
+        if kind == "integer":
+            taken = f"WHEN 'integer' THEN {column}"
+        elif kind == "float" and floats_exact:
+            # the 15 digits SQLite writes of itself when they read back the same, else 17
+            # digits, which always do within the band SQLITE_EXACT_FLOATS
+            taken = (
+                f"WHEN 'real' THEN CASE WHEN abs({column}) BETWEEN {low!r} AND {high!r} "
+                f"OR {column} = 0 THEN CASE WHEN CAST(CAST({column} AS TEXT) AS REAL) = "
+                f"{column} THEN {column} ELSE json(printf('%!.17g', {column})) END "
+                f"ELSE {odd} END"
+            )
+        elif kind == "boolean":
+            taken = (
+                f"WHEN 'integer' THEN CASE {column} WHEN 1 THEN json('true') "
+                f"WHEN 0 THEN json('false') ELSE {odd} END"
+            )
+        elif kind == "datetime":
+            # SQLAlchemy keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff'
+            taken = (
+                f"WHEN 'text' THEN CASE WHEN {column} GLOB '{_SQLITE_STORED_TIME}' THEN "
+                f"replace({column}, ' ', 'T') || '+00:00' ELSE {odd} END"
+            )
+        elif kind == "date":
+            taken = (
+                f"WHEN 'text' THEN CASE WHEN {column} GLOB '{_DATE}' THEN {column} ELSE {odd} END"
+            )
+        else:  # bytes (SQLite has no base64), floats on a platform whose printf is not exact
+            taken = ""
+        parts.append(f"CASE typeof({column}) WHEN 'null' THEN NULL {taken} ELSE {odd} END")
+    return f"SELECT json_array({', '.join(parts)}) FROM {quoted(connection, table.name)}"
+
+
+def sqlite_lines(
+    connection: Connection, table: StoredTable, batch: int
+) -> Iterator[tuple[bytes, int]]:
+    """(lines, count): the table's rows as JSON lines, ``batch`` rows at a time, each piece
+    ending with a newline. Rows come in storage (rowid) order: a restore does not need key
+    order, and reading a table by its key is a lookup per row for tables keyed by text."""
+    driver = _sqlite_driver(connection)
+    _register_encoder(driver)
+    sql = sqlite_line_sql(connection, table)
+    if _has_rowid(connection, table):
+        sql += " ORDER BY _rowid_"
+    cursor = driver.cursor()
+    try:
+        # bytes as SQLite holds them: no text object per row, no decoding and encoding again
+        driver.text_factory = bytes
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(batch):
+            yield b"\n".join([row[0] for row in rows]) + b"\n", len(rows)
+    finally:
+        driver.text_factory = str
+        cursor.close()
+
+
+def postgres_copy_sql(connection: Connection, table: StoredTable) -> str:
+    """A COPY writing each row's JSON line. CSV with a quote and a delimiter that JSON text
+    never holds raw (control characters are always escaped in it), so no line is ever quoted
+    and the bytes come out as they are; the text format would double every backslash."""
+    parts = []
+    for name, kind in table.columns:
+        column = quoted(connection, name)
+        if kind == "datetime":
+            # always with microseconds, as SQLite's side writes them (PostgreSQL's own JSON
+            # drops trailing zeros); the session is in UTC
+            parts.append(f'to_char({column}, \'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\')')
+        elif kind == "bytes":
+            parts.append(f"translate(encode({column}, 'base64'), E'\\n', '')")
+        else:
+            # float8 is written shortest-exact since PostgreSQL 12
+            parts.append(column)
+    rows = (
+        f"SELECT json_build_array({', '.join(parts)})::text FROM {quoted(connection, table.name)}"
+    )
+    return f"COPY ({rows}) TO STDOUT WITH ({_CSV_OPTIONS})"
+
+
+def postgres_lines(connection: Connection, table: StoredTable) -> Iterator[bytes]:
+    """The table's JSON lines as COPY sends them (whole lines, each ending with a newline)."""
+    cursor = _pg_driver(connection).cursor()
+    try:
+        with cursor.copy(postgres_copy_sql(connection, table)) as copy:
+            for data in copy:
+                yield bytes(data)
+    finally:
+        cursor.close()
+
+
+# -- reading: JSON lines into rows --------------------------------------------------------------
+
+
+def sqlite_insert_sql(connection: Connection, table: StoredTable) -> str:
+    """INSERT … SELECT from ``json_each(?)`` of ``[line,line,…]``: each line's values checked
+    for their column's kind and turned into SQLite's stored form, or ``qazba_odd()`` raises."""
+    width = len(table.columns)
+    odd = f"{_ODD}()"
+    values = []
+    for index, (_name, kind) in enumerate(table.columns):
+        value = f"json_extract(value, '$[{index}]')"
+        shape = f"json_type(value, '$[{index}]')"
+        if kind == "datetime":
+            # the form both writers give ('…T…+00:00', with or without microseconds) is
+            # rewritten here; any other offset goes to Python, which converts it to UTC
+            taken = (
+                f"WHEN {value} GLOB '{_ISO_UTC_MICRO}' THEN "
+                f"substr({value}, 1, 10) || ' ' || substr({value}, 12, 15) "
+                f"WHEN {value} GLOB '{_ISO_UTC}' THEN "
+                f"substr({value}, 1, 10) || ' ' || substr({value}, 12, 8) || '.000000'"
+            )
+        elif kind == "date":
+            taken = f"WHEN {shape} = 'text' AND {value} GLOB '{_DATE}' THEN {value}"
+        elif kind in _SQLITE_TAKES:
+            taken = " ".join(
+                f"WHEN {shape} = '{shown}' THEN {stored.format(value=value)}"
+                for shown, stored in _SQLITE_TAKES[kind]
+            )
+        else:
+            raise ValueError(f"no SQL for a {kind} column")  # callers check sqlite_loadable
+        values.append(f"CASE WHEN {shape} = 'null' THEN NULL {taken} ELSE {odd} END")
+    names = ", ".join(quoted(connection, name) for name, _ in table.columns)
+    return (
+        f"INSERT INTO {quoted(connection, table.name)} ({names}) SELECT {', '.join(values)} "
+        f"FROM json_each(?) WHERE CASE WHEN json_type(value) = 'array' AND "
+        f"json_array_length(value) = {width} THEN 1 ELSE {odd} END"
+    )
+
+
+# (JSON type, the stored value) a column of each kind takes as it stands
+_SQLITE_TAKES = {
+    "integer": (("integer", "{value}"),),
+    "float": (("real", "{value}"), ("integer", "CAST({value} AS REAL)")),
+    "text": (("text", "{value}"),),
+    "boolean": (("true", "1"), ("false", "0")),
+}
+
+
+def sqlite_loadable(table: StoredTable) -> bool:
+    return all(kind != "bytes" for _, kind in table.columns)
+
+
+def sqlite_load(
+    connection: Connection,
+    table: StoredTable,
+    pieces: Iterable[tuple[bytes, int]],
+    slow: Callable[[bytes], int],
+) -> int:
+    """Insert each piece of whole lines by one statement; a piece the SQL refuses (the
+    statement takes back its own rows) goes to ``slow`` instead."""
+    driver = _sqlite_driver(connection)
+    driver.create_function(_ODD, 0, _raise_odd)
+    sql = sqlite_insert_sql(connection, table)
+    cursor = driver.cursor()
+    count = 0
+    try:
+        for piece, lines in pieces:
+            try:
+                cursor.execute(sql, (_as_json_array(piece),))
+                done = cursor.rowcount
+            except (sqlite3.OperationalError, UnicodeDecodeError):
+                # an odd value, or a line that is not JSON: see what it is, one row at a time
+                done = -1
+            if done != lines:
+                if done > 0:
+                    # a line holding two rows: the statement did insert; unreachable by JSON
+                    # lines that check out, so refuse rather than untangle it
+                    raise table_dump.RowProblem(
+                        f"a row of table {table.name} is not one JSON array per line"
+                    )
+                done = slow(piece)
+            count += done
+    finally:
+        cursor.close()
+    return count
+
+
+def postgres_load(
+    connection: Connection,
+    table: StoredTable,
+    pieces: Iterable[bytes],
+    rows: int,
+) -> bool:
+    """Load the table by COPY into a scratch table of lines and one INSERT … SELECT; False
+    (and nothing loaded) when a value is not of its column's kind, so the caller can load
+    the table the per-value way and say which value."""
+    import psycopg  # only where PostgreSQL is used
+
+    cursor = _pg_driver(connection).cursor()
+    try:
+        cursor.execute("SAVEPOINT qazba_table")
+        try:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS qazba_lines (line jsonb) ON COMMIT DROP"
+            )
+            cursor.execute("TRUNCATE qazba_lines")
+            with cursor.copy(f"COPY qazba_lines (line) FROM STDIN WITH ({_CSV_OPTIONS})") as copy:
+                for piece in pieces:
+                    copy.write(piece)
+            width = len(table.columns)
+            cursor.execute(
+                "SELECT count(*), count(*) FILTER (WHERE CASE WHEN jsonb_typeof(line) = 'array' "
+                f"THEN jsonb_array_length(line) <> {width} ELSE true END) FROM qazba_lines"
+            )
+            found, odd = cursor.fetchone()  # type: ignore[misc]
+            if found != rows or odd:
+                raise OddValue(table.name)
+            cursor.execute(postgres_insert_sql(connection, table))
+        except (OddValue, psycopg.errors.DataError):
+            cursor.execute("ROLLBACK TO SAVEPOINT qazba_table")
+            return False
+        cursor.execute("RELEASE SAVEPOINT qazba_table")
+        return True
+    finally:
+        cursor.close()
+
+
+def postgres_insert_sql(connection: Connection, table: StoredTable) -> str:
+    values = []
+    for index, (_name, kind) in enumerate(table.columns):
+        item = f"line->{index}"
+        text = f"(line->>{index})"
+        shape = f"jsonb_typeof({item})"
+        wanted, cast = _PG_TAKES[kind]
+        stored = f"decode({text}, 'base64')" if kind == "bytes" else f"{text}::{cast}"
+        check = f"{shape} = '{wanted}'"
+        if kind == "datetime":
+            # a time must carry its offset: without one it would be read in the session's zone
+            check += f" AND {text} ~ '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$'"
+        # a value of another kind fails this cast on purpose: the table is then loaded the
+        # per-value way, which says which value it was
+        odd = f"('odd value ' || {item}::text)::bigint::text::{cast}"
+        values.append(
+            f"CASE WHEN {shape} = 'null' THEN NULL WHEN {check} THEN {stored} ELSE {odd} END"
+        )
+    names = ", ".join(quoted(connection, name) for name, _ in table.columns)
+    return (
+        f"INSERT INTO {quoted(connection, table.name)} ({names}) "
+        f"SELECT {', '.join(values)} FROM qazba_lines"
+    )
+
+
+# kind: (JSON type, the cast from its text)
+_PG_TAKES = {
+    "integer": ("number", "bigint"),
+    "float": ("number", "float8"),
+    "text": ("string", "text"),
+    "boolean": ("boolean", "boolean"),
+    "datetime": ("string", "timestamptz"),
+    "date": ("string", "date"),
+    "bytes": ("string", "bytea"),
+}
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+_CSV_OPTIONS = "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
+_D2 = "[0-9][0-9]"
+_DATE = f"{_D2}{_D2}-{_D2}-{_D2}"
+_SQLITE_STORED_TIME = f"{_DATE} {_D2}:{_D2}:{_D2}.{_D2}{_D2}{_D2}"
+_ISO_UTC = f"{_DATE}T{_D2}:{_D2}:{_D2}+00:00"
+_ISO_UTC_MICRO = f"{_DATE}T{_D2}:{_D2}:{_D2}.{_D2}{_D2}{_D2}+00:00"
+
+
+def _as_json_array(piece: bytes) -> str:
+    """``line\\nline\\n`` as ``[line,line]``: a newline never appears inside a JSON line, so
+    the lines are joined without being parsed."""
+    return "[" + piece[:-1].replace(b"\n", b",").decode("utf-8") + "]"
+
+
+def _raise_odd() -> None:
+    raise OddValue()
+
+
+def _encode_stored(kind: str, value: Any) -> str:
+    if value is None:
+        return "null"
+    encoded = table_dump.encoder("sqlite", kind)(value)
+    if isinstance(encoded, float) and not math.isfinite(encoded):
+        # JSON has no infinity; a number too large for a double reads back as one in
+        # Python, SQLite and PostgreSQL alike (SQLite cannot hold a NaN)
+        return "9e999" if encoded > 0 else "-9e999"
+    return json.dumps(encoded, ensure_ascii=False, separators=(",", ":"))
+
+
+def _register_encoder(driver: sqlite3.Connection) -> None:
+    driver.create_function(_ENCODE, 2, _encode_stored)
+
+
+def _sqlite_driver(connection: Connection) -> sqlite3.Connection:
+    return connection.connection.driver_connection  # type: ignore[return-value]
+
+
+def _pg_driver(connection: Connection) -> Any:
+    return connection.connection.driver_connection
+
+
+def _has_rowid(connection: Connection, table: StoredTable) -> bool:
+    row = connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", (table.name,)
+    ).scalar()
+    return "WITHOUT ROWID" not in (row or "").upper()
+
+
+_floats_exact: bool | None = None  # one SQLite library per process: checked once
+
+
+def _sqlite_floats_exact(connection: Connection) -> bool:
+    """Whether this SQLite writes doubles within ``SQLITE_EXACT_FLOATS`` to 17 digits that
+    read back the same, and whether its 15-digit text, when SQLite reads it back as the same
+    double, is that double for Python too: both use the platform's long double, which is not
+    80 bits everywhere. If not, every float is written by Python."""
+    global _floats_exact
+    if _floats_exact is None:
+        rng = random.Random(20261207)
+        low, high = (math.log10(bound) for bound in SQLITE_EXACT_FLOATS)
+        samples = [
+            math.copysign(10 ** rng.uniform(low, high), rng.random() - 0.5) for _ in range(2000)
+        ]
+        samples += [round(value, rng.randrange(1, 12)) for value in samples[:1000]]
+        cursor = _sqlite_driver(connection).cursor()
+        try:
+            cursor.execute(
+                "SELECT printf('%!.17g', value), CAST(CAST(value AS TEXT) AS REAL) = value, "
+                "json_array(value) FROM json_each(?)",
+                (json.dumps(samples),),
+            )
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        _floats_exact = all(
+            float(long) == value and (not same or json.loads(short) == [value])
+            for (long, same, short), value in zip(rows, samples, strict=True)
+        )
+    return _floats_exact
