@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -222,7 +223,7 @@ class _TargetDatabase:
     def writing(self) -> Iterator[Connection]:
         driver_error = self.engine.dialect.loaded_dbapi.Error
         try:
-            with self.engine.connect() as connection:
+            with self.engine.connect() as connection, _rollback_journal(connection):
                 # on SQLite the write option makes the transaction BEGIN IMMEDIATE: the
                 # database is locked against other writers from the first statement
                 writer = connection.execution_options(**{WRITE_OPTION: True})
@@ -244,6 +245,36 @@ class _TargetDatabase:
         if self._sqlite_file is not None and not self._sqlite_was_there:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{self._sqlite_file}{suffix}").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _rollback_journal(connection: Connection) -> Iterator[None]:
+    """On SQLite, the load in rollback-journal mode, and WAL mode again after it.
+
+    In WAL mode every page of the load is written twice, into the WAL and then into the
+    database by the checkpoint; with a rollback journal, pages past the database's size when
+    the transaction began (all of a load into an empty database) need no journal at all, so
+    each is written once. The commit is as atomic either way. SQLite refuses to leave WAL mode
+    while another connection has the database open (a server already running on it): the
+    load then goes through the WAL as before."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    mode = driver.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal" or connection.engine.url.database in (None, "", ":memory:"):
+        yield
+        return
+    try:
+        driver.execute("PRAGMA journal_mode=DELETE").fetchone()
+    except sqlite3.OperationalError:
+        yield  # busy: another connection has it open
+        return
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA journal_mode=WAL").fetchone()
 
 
 class _TargetFolder:
