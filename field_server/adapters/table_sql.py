@@ -309,7 +309,7 @@ def postgres_insert_sql(connection: Connection, table: StoredTable) -> str:
             check += f" AND {text} ~ '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$'"
         # a value of another kind fails this cast on purpose: the table is then loaded the
         # per-value way, which says which value it was
-        odd = f"('odd value ' || {item}::text)::bigint::text::{cast}"
+        odd = f"(text 'odd value ' || coalesce({text}, ''))::bigint::text::{cast}"
         values.append(
             f"CASE WHEN {shape} = 'null' THEN NULL WHEN {check} THEN {stored} ELSE {odd} END"
         )

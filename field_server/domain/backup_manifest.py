@@ -1,9 +1,11 @@
 """What a backup archive holds and the rules an archive must meet before anything of it is
 restored (DESIGN §10).
 
-An archive is a plain tar file: one member per table (``tables/<name>.jsonl.gz``, a JSON array
-per row, gzip-compressed), one member per stored photo at the photo store's own layout
-(``photos/ab/cd/<sha256>``), and ``manifest.json`` last. The manifest lists every other member
+An archive is a plain tar file: one member per table (``tables/<name>.jsonl``, a JSON array per
+row, one row a line, uncompressed; archives of the first writer hold ``tables/<name>.jsonl.gz``,
+gzip-compressed, which every reader still takes: both are format 1, which always allowed
+either), one member per stored photo at the photo store's own layout (``photos/ab/cd/<sha256>``),
+and ``manifest.json`` last. Rows are in no particular order. The manifest lists every other member
 with its size and SHA-256, each table's columns and row count, the schema revision, the time
 and this format's version; it carries a digest of itself, so a changed byte anywhere in the
 archive is noticed. Nothing here reads files: the archive adapter feeds what it finds in.
@@ -30,9 +32,9 @@ COMPRESSIONS = ("gzip", "none")
 # A manifest names every member once: 100,000 photos take about 12 MB of it.
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 MAX_MEMBERS = 5_000_000
-# Rows are JSON text, which gzip shrinks 3 to 15 times; a member that claims or turns out to
-# grow more than this is a decompression bomb, not a table. The backup writes a table
-# uncompressed when its rows would pass this, so every archive it writes stays within it.
+# Rows are JSON text, which gzip shrinks 3 to 15 times; a compressed member that claims or
+# turns out to grow more than this is a decompression bomb, not a table. An uncompressed
+# table (all the backup writes now) must list one size for both, and hold exactly it.
 MAX_EXPANSION = 200
 EXPANSION_SLACK_BYTES = 1024 * 1024  # small tables: gzip's header outweighs their rows
 MAX_ROW_BYTES = 64 * 1024 * 1024  # one row's line; a find's JSON is about 1 KB
