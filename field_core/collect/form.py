@@ -20,8 +20,6 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from pyxform.xls2xform import convert
-
 from field_core.content_hash import canonical_json
 from field_core.contract import LANGUAGES, MATERIAL_CODES, load_schema, material_label
 
@@ -498,6 +496,10 @@ def build_find_form(reference: FormReference) -> FindForm:
     Raises FormBuildError when pyxform rejects the form or warns about anything but the
     photo size advice: a warning from pyxform means a phone would show something unintended.
     """
+    # Imported here: pyxform brings openpyxl and xlrd along (about 0.3 s), which the many
+    # callers that only read submissions or list forms should not pay for.
+    from pyxform.xls2xform import convert
+
     warnings: list[str] = []
     try:
         result = convert(find_form_definition(reference), warnings=warnings)

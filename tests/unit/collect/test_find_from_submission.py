@@ -270,3 +270,15 @@ def test_a_geopoint_without_altitude_and_accuracy() -> None:
         "vertical_accuracy_m": None,
         "method": "gnss",
     }
+
+
+def test_a_submission_of_an_earlier_form_version_is_still_taken() -> None:
+    """A phone may send finds for days with the form it had: an older version, perhaps with a
+    question since dropped, still makes a find."""
+    xml = instance(version="ref-000000000000").replace(
+        b"<notes/>", b"<notes/><bag_colour>green</bag_colour>"
+    )
+    submission = parse_submission(xml)
+    assert submission.version == "ref-000000000000"
+    result = find_from_submission(submission, _context(Numbers()), {})
+    assert result.data is not None and result.problems == ()
