@@ -27,6 +27,7 @@ __all__ = [
     "FORM_ID",
     "KINDS",
     "FindForm",
+    "FormBuildError",
     "FormListEntry",
     "FormReference",
     "FormSite",
@@ -35,6 +36,7 @@ __all__ = [
     "form_download_url",
     "form_list_entry",
     "form_list_xml",
+    "form_title",
     "form_version",
 ]
 
@@ -42,9 +44,10 @@ FORM_ID = "qazba_find"
 """The formID Qazba serves; a submission of any other form is not Qazba's (404)."""
 
 FORM_LAYOUT_EDITION = 1
-"""Raise this whenever the questions below change: it is part of the version's digest, so
-phones see a new version even when the reference did not change (Collect takes a form whose
-hash changed under an unchanged version for the same form, and keeps the old one)."""
+"""Raise this whenever the questions below change: it is part of the version's digest, so a
+changed form gets a new version even when the reference did not change. ODK's tools take a
+formID and version to name one exact form; new bytes under an old version would be two forms
+with one name."""
 
 OPENROSA_FORM_LIST_NS = "http://openrosa.org/xforms/xformsList"
 
