@@ -16,6 +16,7 @@ from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.adapters.upload_staging import UploadStaging
 from field_server.api import (
     access,
+    collect,
     expeditions,
     exports,
     openapi,
@@ -63,7 +64,18 @@ def create_app(config: ServerConfig | None = None) -> Flask:
         photos=Photos(uow, store),
         uploads=Uploads(uow, staging, store, config.max_upload_bytes),
     )
-    for module in (access, expeditions, exports, sync, photos, uploads, review, register, openapi):
+    for module in (
+        access,
+        expeditions,
+        exports,
+        sync,
+        photos,
+        uploads,
+        review,
+        register,
+        collect,
+        openapi,
+    ):
         app.register_blueprint(module.blueprint)
     register_problem_handlers(app)
     web.init_app(app, config)

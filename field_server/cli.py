@@ -568,3 +568,61 @@ def check(as_json: bool) -> None:
             )
     if not report.ok:
         sys.exit(1)
+
+
+@main.command("collect-key")
+@click.argument("code")
+@click.argument("username")
+@click.option("--device", "device_name", required=True, help="the phone's name, e.g. 'Samsung A14'")
+@click.option("--survey", "survey_uuid", default=None, help="the survey its finds go into")
+@click.option(
+    "--qr",
+    "qr_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write Collect's configuration QR code to this PNG file",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the key as the API answers it")
+@_one_line_errors
+def collect_key(
+    code: str,
+    username: str,
+    device_name: str,
+    survey_uuid: str | None,
+    qr_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Issue a key for USERNAME's phone with ODK Collect in expedition CODE (the address a
+    phone reaches is FIELD_SERVER_PUBLIC_URL)."""
+    import segno
+
+    from field_server.services import collect_keys
+
+    config = ServerConfig.from_env()
+    if config.public_url is None:
+        raise click.ClickException(
+            "set FIELD_SERVER_PUBLIC_URL to the address phones reach: the key's URL names it"
+        )
+    with _closing_factory() as uow:
+        issued = collect_keys.issue_key(
+            uow, None, code, username, device_name, survey_uuid, config.public_url
+        )
+    if qr_file is not None:
+        # error level M: the payload of a few hundred characters stays a scannable size
+        qr = segno.make(issued.settings, error="m", micro=False)
+        with _part_file(qr_file) as part:
+            qr.save(str(part), kind="png", scale=6, border=4)
+    answer = {
+        "id": issued.id,
+        "key": issued.key,
+        "path": issued.path,
+        "server_url": issued.server_url,
+        "settings": issued.settings,
+        "survey_uuid": issued.survey_uuid,
+    }
+    if as_json:
+        click.echo(json.dumps(answer, ensure_ascii=False))
+        return
+    click.echo(f"key {issued.id} for {username} · {device_name}: {issued.server_url}")
+    if qr_file is not None:
+        click.echo(f"scan {qr_file} in Collect (Project settings → Reconfigure with QR code)")

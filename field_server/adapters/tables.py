@@ -427,3 +427,50 @@ find_aliases = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index(None, "kept_uuid"),
 )
+
+
+# -- phones with ODK Collect (DESIGN §9) --------------------------------------------------------
+
+# A key lets one member's phone talk OpenRosa for one expedition without a password (Collect
+# would ask for one on a 401). Only the key's SHA-256 is kept, like an access token's.
+collect_keys = Table(
+    "collect_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("device_name", String(200), nullable=False),
+    Column("survey_uuid", String(36), nullable=False),
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Index(None, "expedition_id"),
+)
+
+# Every submission a phone sent, as received: the XML is the only copy of what the phone said,
+# so it is kept whether or not it made a find (a reviewer corrects one that could not).
+collect_submissions = Table(
+    "collect_submissions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
+    Column("key_id", Integer, ForeignKey("collect_keys.id"), nullable=False),
+    Column("instance_id", String(36), nullable=False),
+    Column("deprecated_id", String(36)),
+    Column("form_version", String(64)),
+    Column("xml", Text, nullable=False),
+    Column("xml_sha256", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("find_uuid", String(36)),
+    # the find's server revision this submission's content last made: the base of its edits
+    Column("find_rev", Integer),
+    Column("problems", Text, nullable=False),  # JSON [{field, message}]
+    Column("attachments_named", Text, nullable=False),  # JSON [file name…]
+    Column("attachments_received", Text, nullable=False),  # JSON {file name: sha256}
+    Column("status", String(20), nullable=False),  # filed | needs_review
+    UniqueConstraint("expedition_id", "instance_id"),
+    Index(None, "expedition_id", "status", "id"),
+)

@@ -6,7 +6,7 @@ Every row goes in as raw SQL through tables reflected from that database itself:
 today's schema and today's formats. Canonical JSON, content hashes, scrypt password hashes,
 flags, audit details and register values are spelled out here as the code of the revision
 wrote them (see the revision's services in git: 0a282f8 for 0001, 2005955 for 0002, the review
-branch for 0003, 9968833 for 0004, a5a2c2e for 0005).
+branch for 0003, 9968833 for 0004, a5a2c2e for 0005, 85826b2 for 0006).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from field_server.adapters.schema_migration import _alembic_config
 from tests import samples
 from tests.media_factory import jpeg_bytes
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 DERIVED = Path(__file__).resolve().parent / "migration_data" / "derived.json"
 
 PASSWORD = "Қазба-раскоп 2026"  # Kazakh and Russian letters: hashed as UTF-8 then and now
@@ -74,6 +74,21 @@ FROZEN_FIND_FIELDS = (
     "find_number", "kind", "object_name", "description", "quantity", "material", "condition",
     "weight_g", "length_mm", "width_mm", "height_mm", "site_code", "trench", "context",
     "found_on", "recorded_by", "notes",
+)  # fmt: skip
+
+# the find sheet's columns of 0006, in its order (the uuid follows find_number)
+SHEET_FIELDS = (
+    "find_number", "survey_uuid", "site_code", "trench", "context", "kind", "material",
+    "object_name", "description", "quantity", "weight_g", "length_mm", "width_mm", "height_mm",
+    "condition", "elevation_m", "depth_m", "horizontal_accuracy_m", "vertical_accuracy_m",
+    "method", "found_on", "recorded_at", "recorded_by", "photos", "notes",
+)  # fmt: skip
+POSITION_FIELDS = frozenset(
+    {"elevation_m", "depth_m", "horizontal_accuracy_m", "vertical_accuracy_m", "method"}
+)
+REAL_FIELDS = frozenset(
+    {"weight_g", "length_mm", "width_mm", "height_mm", "elevation_m", "depth_m",
+     "horizontal_accuracy_m", "vertical_accuracy_m"}
 )  # fmt: skip
 
 T0 = datetime(2026, 8, 20, 9, 0, tzinfo=UTC)
@@ -493,7 +508,34 @@ class _Writer:
             candidate_ids = self._review_tables(expedition_id)
         if at_least(self.revision, "0004"):
             self._register(expedition_id)
+        if at_least(self.revision, "0006"):
+            self._find_sheets()
         return candidate_ids
+
+    def _find_sheets(self) -> None:
+        """The find sheets as 0006's code wrote them beside every find (export_layers then):
+        the wire fields flat, the position's members, and find_number to notes as JSON."""
+        rows = []
+        for stored in self.records.values():
+            if stored.type != "find":
+                continue
+            data, position = stored.data, stored.data["position"]
+            values: dict[str, Any] = {}
+            for name in SHEET_FIELDS:
+                value = position.get(name) if name in POSITION_FIELDS else data.get(name)
+                if value is not None and name in REAL_FIELDS:
+                    value = float(value)
+                elif value is not None and name == "quantity":
+                    value = int(value)
+                elif name == "photos":
+                    value = " ".join(value or ()) or None
+                values[name] = value
+                if name == "find_number":
+                    values["uuid"] = stored.uuid
+            text = json.dumps(values, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            values.update(lon=float(position["lon"]), lat=float(position["lat"]), object_json=text)
+            rows.append(values)
+        self._insert("find_sheets", rows)
 
     def _batch_answer(
         self, device: str, who: str, when: datetime, uuid_: str, status: str, rev: int

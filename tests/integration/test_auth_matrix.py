@@ -204,6 +204,27 @@ def spatial_checks(world: World, who: str | None) -> TestResponse:
     )
 
 
+# -- phones with ODK Collect ----------------------------------------------------------------
+
+
+def issue_collect_key(world: World, who: str | None) -> TestResponse:
+    return world.client.post(
+        "/api/v1/expeditions/ULY-2026/collect-keys",
+        headers=world.headers(who),
+        json={"username": "recorder", "device_name": f"phone of {who}"},
+    )
+
+
+def list_collect_keys(world: World, who: str | None) -> TestResponse:
+    return world.client.get("/api/v1/expeditions/ULY-2026/collect-keys", headers=world.headers(who))
+
+
+def revoke_collect_key(world: World, who: str | None) -> TestResponse:
+    # a fresh key per caller, so that every permitted call revokes one (204)
+    key = issue_collect_key(world, "admin").get_json()
+    return world.client.delete(f"/api/v1/collect-keys/{key['id']}", headers=world.headers(who))
+
+
 # -- the review UI: a browser session per caller (anonymous: a browser never signed in) -----
 
 
@@ -1269,6 +1290,36 @@ MATRIX: dict[tuple[str, str], Row] = {
         reviewer=200,
         registrar=403,
         admin=200,
+    ),
+    ("POST", "/api/v1/expeditions/<code>/collect-keys"): Row(
+        issue_collect_key,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=201,
+        reviewer=403,
+        registrar=403,
+        admin=201,
+    ),
+    ("GET", "/api/v1/expeditions/<code>/collect-keys"): Row(
+        list_collect_keys,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=200,
+        reviewer=403,
+        registrar=403,
+        admin=200,
+    ),
+    ("DELETE", "/api/v1/collect-keys/<int:key_id>"): Row(
+        revoke_collect_key,
+        anonymous=401,
+        recorder=403,
+        outsider=403,
+        leader=204,
+        reviewer=403,
+        registrar=403,
+        admin=204,
     ),
 }
 
