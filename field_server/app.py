@@ -20,6 +20,7 @@ from field_server.api import (
     expeditions,
     exports,
     openapi,
+    openrosa,
     photos,
     register,
     review,
@@ -30,6 +31,7 @@ from field_server.api.problems import register_problem_handlers
 from field_server.config import ServerConfig
 from field_server.public_address import addressed
 from field_server.runtime import Runtime
+from field_server.services.collect import Collect
 from field_server.services.photos import Photos
 from field_server.services.uploads import Uploads
 
@@ -64,6 +66,11 @@ def create_app(config: ServerConfig | None = None) -> Flask:
         photos=Photos(uow, store),
         uploads=Uploads(uow, staging, store, config.max_upload_bytes),
     )
+    # the phones' server (DESIGN §9); attachments are staged beside the photo store, so a
+    # finished one is renamed into it
+    app.extensions["qazba_collect"] = Collect(
+        uow, store, config.data_dir / "collect-attachments", config.max_submission_bytes
+    )
     for module in (
         access,
         expeditions,
@@ -74,6 +81,7 @@ def create_app(config: ServerConfig | None = None) -> Flask:
         review,
         register,
         collect,
+        openrosa,
         openapi,
     ):
         app.register_blueprint(module.blueprint)

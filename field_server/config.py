@@ -15,6 +15,9 @@ DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
 DEFAULT_TOKEN_DAYS = 180  # a season in the field without network must not log the team out
 DEFAULT_SCRYPT_COST = 2**15  # 32 MiB per hash with r=8
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3  # Tus-Max-Size: a RAW file or a long video still fits
+# a phone's submission in one request: the form and the photos Collect sends with it (it
+# splits larger ones over several requests, told by X-OpenRosa-Accept-Content-Length)
+DEFAULT_MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class ServerConfig:
     token_days: int = DEFAULT_TOKEN_DAYS
     scrypt_cost: int = DEFAULT_SCRYPT_COST
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_submission_bytes: int = DEFAULT_MAX_SUBMISSION_BYTES
     # the review UI: a base-map tile URL template (none: a plain background), and whether its
     # session cookie is sent over HTTPS only
     tile_url: str | None = None
@@ -58,6 +62,9 @@ class ServerConfig:
             scrypt_cost=int(env.get("FIELD_SERVER_SCRYPT_COST", DEFAULT_SCRYPT_COST)),
             max_upload_bytes=int(
                 env.get("FIELD_SERVER_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
+            ),
+            max_submission_bytes=int(
+                env.get("FIELD_SERVER_MAX_SUBMISSION_BYTES", DEFAULT_MAX_SUBMISSION_BYTES)
             ),
             tile_url=env.get("FIELD_SERVER_TILE_URL") or None,
             secure_cookies=secure_cookies,

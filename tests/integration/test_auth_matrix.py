@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from tests.integration import tus_client as tus
 from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
 from tests.integration.museum_status import approved_finds
 from tests.integration.web_session import browser
+from tests.unit.collect.instances import instance
 
 PROBLEM = "application/problem+json"
 
@@ -223,6 +225,40 @@ def revoke_collect_key(world: World, who: str | None) -> TestResponse:
     # a fresh key per caller, so that every permitted call revokes one (204)
     key = issue_collect_key(world, "admin").get_json()
     return world.client.delete(f"/api/v1/collect-keys/{key['id']}", headers=world.headers(who))
+
+
+_PHONE_PATHS: dict[str, str] = {}  # world.device_id -> the key path of the world's phone
+
+
+def phone_path(world: World) -> str:
+    """The address of a phone of the recorder in ULY-2026 (its key issued once per world)."""
+    if world.device_id not in _PHONE_PATHS:
+        key = issue_collect_key(world, "admin").get_json()
+        _PHONE_PATHS[world.device_id] = key["path"]
+    return _PHONE_PATHS[world.device_id]
+
+
+# A phone's OpenRosa calls carry its key, not a caller's token: every caller gets one answer.
+def phone_form_list(world: World, who: str | None) -> TestResponse:
+    return world.client.get(f"{phone_path(world)}/formList", headers=world.headers(who))
+
+
+def phone_form(world: World, who: str | None) -> TestResponse:
+    return world.client.get(f"{phone_path(world)}/forms/qazba_find.xml", headers=world.headers(who))
+
+
+def phone_submission_limits(world: World, who: str | None) -> TestResponse:
+    return world.client.head(f"{phone_path(world)}/submission", headers=world.headers(who))
+
+
+def phone_submission(world: World, who: str | None) -> TestResponse:
+    xml = instance(photos=(), instance_id=str(uuid.uuid4()))
+    return world.client.post(
+        f"{phone_path(world)}/submission",
+        headers=world.headers(who),
+        data={"xml_submission_file": (io.BytesIO(xml), "submission.xml", "text/xml")},
+        content_type="multipart/form-data",
+    )
 
 
 # -- the review UI: a browser session per caller (anonymous: a browser never signed in) -----
@@ -1320,6 +1356,46 @@ MATRIX: dict[tuple[str, str], Row] = {
         reviewer=403,
         registrar=403,
         admin=204,
+    ),
+    ("GET", "/odk/key/<key>/<code>/formList"): Row(
+        phone_form_list,
+        anonymous=200,
+        recorder=200,
+        outsider=200,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/odk/key/<key>/<code>/forms/<form_file>"): Row(
+        phone_form,
+        anonymous=200,
+        recorder=200,
+        outsider=200,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("HEAD", "/odk/key/<key>/<code>/submission"): Row(
+        phone_submission_limits,
+        anonymous=204,
+        recorder=204,
+        outsider=204,
+        leader=204,
+        reviewer=204,
+        registrar=204,
+        admin=204,
+    ),
+    ("POST", "/odk/key/<key>/<code>/submission"): Row(
+        phone_submission,
+        anonymous=201,
+        recorder=201,
+        outsider=201,
+        leader=201,
+        reviewer=201,
+        registrar=201,
+        admin=201,
     ),
 }
 

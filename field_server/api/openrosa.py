@@ -1,0 +1,138 @@
+"""OpenRosa 1.0 for ODK Collect and its kin, under the address a phone's key gives it:
+``/odk/key/<key>/<CODE>/formList``, ``…/forms/qazba_find.xml`` and ``…/submission``
+(DESIGN §9). Thin over field_server.services.collect; every answer is XML with
+``X-OpenRosa-Version: 1.0``, and a refused key is a 403 (a 401 would make Collect ask for a
+password nobody has)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from email.utils import formatdate
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import HTTPException
+
+from field_core.collect.form import FORM_ID
+from field_server.runtime import runtime
+from field_server.services.collect import Attachment, Collect, CollectRefused
+
+blueprint = Blueprint("openrosa", __name__, url_prefix="/odk/key/<key>/<code>")
+
+OPENROSA_RESPONSE_NS = "http://openrosa.org/http/response"
+XML_PART = "xml_submission_file"
+INCOMPLETE_PART = "*isIncomplete*"
+
+
+def collect() -> Collect:
+    service: Collect = current_app.extensions["qazba_collect"]
+    return service
+
+
+def _headers() -> dict[str, str]:
+    return {"X-OpenRosa-Version": "1.0", "Date": formatdate(usegmt=True)}
+
+
+def xml_response(body: bytes, status: int = 200) -> Response:
+    return Response(body, status=status, headers=_headers(), content_type="text/xml; charset=utf-8")
+
+
+def message_response(text: str, status: int, nature: str = "") -> Response:
+    root = ET.Element("OpenRosaResponse", {"xmlns": OPENROSA_RESPONSE_NS})
+    message = ET.SubElement(root, "message", {"nature": nature} if nature else {})
+    message.text = text
+    return xml_response(ET.tostring(root, encoding="utf-8", xml_declaration=True), status)
+
+
+def openrosa(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Every refusal as an OpenRosa message with its status, never an HTML or JSON page."""
+
+    @wraps(view)
+    def answer(**kwargs: Any) -> Response:
+        try:
+            return view(**kwargs)
+        except CollectRefused as refused:
+            return message_response(refused.detail, refused.status)
+        except HTTPException as error:
+            status = error.code or 400
+            if status == 413:
+                text = "the submission is larger than this server takes in one request"
+            else:
+                text = f"the request could not be read: {error.description}"
+            return message_response(text, status)
+
+    return answer
+
+
+def _base_url(key: str, code: str) -> str:
+    public = runtime().config.public_url or request.url_root.rstrip("/")
+    return f"{public}/odk/key/{key}/{code}"
+
+
+@blueprint.get("/formList")
+@openrosa
+def form_list(key: str, code: str) -> Response:
+    phone = collect().phone(key, code)
+    return xml_response(collect().form_list(phone, _base_url(key, code)))
+
+
+@blueprint.get("/forms/<form_file>")
+@openrosa
+def form_download(key: str, code: str, form_file: str) -> Response:
+    phone = collect().phone(key, code)
+    if form_file != f"{FORM_ID}.xml":
+        raise CollectRefused(404, f"no form {form_file[:80]!r} here")
+    return xml_response(collect().form(phone).xml)
+
+
+@blueprint.route("/submission", methods=["HEAD"])
+@openrosa
+def submission_limits(key: str, code: str) -> Response:
+    collect().phone(key, code)
+    headers = {
+        **_headers(),
+        "X-OpenRosa-Accept-Content-Length": str(runtime().config.max_submission_bytes),
+    }
+    return Response(status=204, headers=headers)
+
+
+@blueprint.route("/submission", methods=["POST"])
+@openrosa
+def submission(key: str, code: str) -> Response:
+    phone = collect().phone(key, code)
+    limit = runtime().config.max_submission_bytes
+    # refused before a byte of the body is read
+    if request.content_length is not None and request.content_length > limit:
+        raise CollectRefused(413, f"a submission request takes at most {limit:,} bytes")
+    request.max_content_length = limit  # a body without Content-Length is cut off here too
+    if request.mimetype != "multipart/form-data":
+        raise CollectRefused(400, "send the submission as multipart/form-data")
+    files = request.files  # werkzeug spools large parts to temporary files, not memory
+    parts: list[tuple[str, FileStorage]] = list(files.items(multi=True))
+    for name, part in parts:
+        for given in (name, part.filename or ""):
+            if not _plain_name(given):
+                raise CollectRefused(400, f"a part is named {given[:80]!r}, not a plain file name")
+    xml_parts = [part for name, part in parts if name == XML_PART]
+    if len(xml_parts) != 1:
+        raise CollectRefused(400, f"send the form instance as one part named {XML_PART}")
+    xml = xml_parts[0].stream.read(collect().max_instance_bytes + 1)
+    attachments = [
+        Attachment(part.filename or name, part.stream) for name, part in parts if name != XML_PART
+    ]
+    incomplete = request.form.get(INCOMPLETE_PART, "").strip().lower() in ("yes", "true")
+    received = collect().receive(phone, xml, attachments, incomplete)
+    return message_response(received.message, 201, "submit_success")
+
+
+def _plain_name(name: str) -> bool:
+    return (
+        ".." not in name
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+        and len(name) <= 255
+    )

@@ -1,0 +1,437 @@
+"""The server's side of a phone with ODK Collect (DESIGN §9): the find form it downloads, and
+each submission it sends filed as it was received and made into a find like a pushed one.
+
+A submission goes through the sync push's own machinery (validation, the three-way merge and
+its conflicts, flags, duplicate detection, find sheets), as a batch of its photo records and
+its find sent by a device of its own (``collect-key-<id>``) in the name of the key's member.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from field_core.collect.find_from_submission import (
+    CollectedPhoto,
+    SubmissionContext,
+    find_from_submission,
+    read_collected_photo,
+)
+from field_core.collect.form import (
+    FindForm,
+    FormReference,
+    FormSite,
+    build_find_form,
+    form_list_entry,
+    form_list_xml,
+    form_version,
+)
+from field_core.collect.submission import (
+    MAX_SUBMISSION_BYTES,
+    Submission,
+    SubmissionError,
+    SubmissionTooLarge,
+)
+from field_core.collect.submission import parse_submission as parse_instance
+from field_core.validation import FieldProblem
+from field_server.adapters import photo_images
+from field_server.adapters.collect_repositories import (
+    FILED,
+    NEEDS_REVIEW,
+    CollectKeys,
+    CollectSubmissions,
+    SubmissionRow,
+)
+from field_server.adapters.photo_store import FilesystemPhotoStore
+from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from field_server.domain.find_numbers import format_find_number
+from field_server.domain.site_boundary import site_boundary
+from field_server.services.auth import actor_for_username, now_utc
+from field_server.services.collect_keys import PhoneKey, phone_key
+from field_server.services.errors import ServiceError
+from field_server.services.sync_push import _BatchWriter, _prepare, _region
+
+# A photo record's uuid is derived from its find and its bytes, so a resent submission names
+# the same photo record and never makes a second one.
+_PHOTO_NAMESPACE = uuid.UUID("6f1c2a4e-3b7d-5e8f-9a0b-1c2d3e4f5a6b")
+_COPY_CHUNK = 1024 * 1024
+_FORMS_KEPT = 32  # built forms kept in the process: a few expeditions and their last versions
+
+
+class CollectRefused(ServiceError):
+    """A request the phone gets an OpenRosa answer for, and nothing is stored."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail, "collect_refused", status)
+
+
+def refused_key() -> CollectRefused:
+    # 403, never 401: on a 401 Collect asks its user for a password nobody has
+    return CollectRefused(403, "this phone's key is unknown, revoked or not for this expedition")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attached file of a submission request, as the phone named it."""
+
+    file_name: str
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
+class Received:
+    """The answer to a submission: 201 and a message for the phone's user."""
+
+    message: str
+    submission_id: int
+    find_uuid: str | None
+
+
+class Collect:
+    """The phones' server: keys resolved, the form built and cached, submissions filed."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, store: FilesystemPhotoStore, staging: Path, max_bytes: int
+    ) -> None:
+        self.uow = uow
+        self.store = store
+        self.staging = staging
+        self.max_bytes = max_bytes
+        self.max_instance_bytes = MAX_SUBMISSION_BYTES  # the form instance alone, not its photos
+        self._forms: OrderedDict[str, FindForm] = OrderedDict()
+        self._forms_lock = threading.Lock()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def phone(self, key: str, code: str) -> PhoneKey:
+        """The key's phone, or CollectRefused(403); a found key's last use is noted."""
+        with self.uow() as uow:
+            phone = phone_key(uow, key, code)
+        if phone is None:
+            raise refused_key()
+        with self.uow(write=True, sequenced=False) as uow:
+            CollectKeys(uow.connection).used(phone.id, now_utc())
+            uow.commit()
+        return phone
+
+    # -- the form --------------------------------------------------------------------------
+
+    def form(self, phone: PhoneKey) -> FindForm:
+        """The find form for the key's expedition as its reference now stands.
+
+        Built forms are kept by version (a digest of the reference): a changed site or
+        vocabulary gives a new version, so a stale form is never served.
+        """
+        with self.uow() as uow:
+            sites = uow.expeditions.sites_of([phone.expedition.id])
+        expedition = phone.expedition
+        reference = FormReference.with_built_in_materials(
+            expedition.code,
+            expedition.title,
+            expedition.accuracy_threshold_m,
+            (FormSite(s.code, s.name) for s in sites),
+        )
+        version = form_version(reference)
+        with self._forms_lock:
+            form = self._forms.get(version)
+            if form is not None:
+                self._forms.move_to_end(version)
+                return form
+        form = build_find_form(reference)
+        with self._forms_lock:
+            self._forms[version] = form
+            while len(self._forms) > _FORMS_KEPT:
+                self._forms.popitem(last=False)
+        return form
+
+    def form_list(self, phone: PhoneKey, base_url: str) -> bytes:
+        return form_list_xml([form_list_entry(self.form(phone), base_url)])
+
+    # -- submissions -----------------------------------------------------------------------
+
+    def receive(
+        self, phone: PhoneKey, xml: bytes, attachments: Iterable[Attachment], incomplete: bool
+    ) -> Received:
+        """File one submission request (DESIGN §9); CollectRefused for what is not taken."""
+        submission = parse_submission(xml)
+        try:
+            xml_text = xml.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CollectRefused(400, "the form instance is not UTF-8") from None
+        xml_sha256 = hashlib.sha256(xml).hexdigest()
+        parts = list(attachments)
+        named = set(submission.photo_files)
+        unnamed = [p.file_name for p in parts if p.file_name not in named]
+        with self.uow() as uow:
+            existing = CollectSubmissions(uow.connection).by_instance(
+                phone.expedition.id, submission.instance_id
+            )
+        if existing is not None and existing.xml_sha256 != xml_sha256:
+            raise _different_instance()
+        known = existing.attachments_received if existing is not None else {}
+        wanted = [p for p in parts if p.file_name in named and p.file_name not in known]
+        if existing is not None and not wanted:
+            # Collect retrying a request whose answer it missed: nothing to write
+            return Received(
+                _message(existing, unnamed, incomplete), existing.id, existing.find_uuid
+            )
+        photos = {p.file_name: self._keep(p, phone) for p in wanted}
+        actor = actor_for_username(self.uow, phone.username)
+        with self.uow(write=True) as uow:
+            filed = _Filing(uow, phone, submission, xml_text, xml_sha256, self.store)
+            row = filed.file(photos, actor)
+            uow.commit()
+        return Received(_message(row, unnamed, incomplete), row.id, row.find_uuid)
+
+    def _keep(self, part: Attachment, phone: PhoneKey) -> CollectedPhoto:
+        """Copy an attachment to disk (hashing as it goes, never whole in memory), read it,
+        and put it in the photo store beside the tus uploads'."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        path = self.staging / f"attachment-{secrets.token_hex(16)}"
+        digest = hashlib.sha256()
+        try:
+            with path.open("wb") as out:
+                while chunk := part.stream.read(_COPY_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            photo = read_collected_photo(path, part.file_name)
+            with path.open("rb") as handle:
+                media_type = photo_images.media_type(handle.read(16))
+                handle.seek(0)
+                size = photo_images.dimensions(handle)
+            sha256 = digest.hexdigest()
+            self.store.put(sha256, path)
+        finally:
+            path.unlink(missing_ok=True)
+        with self.uow(write=True, sequenced=False) as uow:
+            # the key's member sent the bytes: their expedition holds the photo (DESIGN §4)
+            uow.blobs.add_if_absent(
+                sha256, photo.byte_count, media_type, size, phone.user_id, now_utc()
+            )
+            uow.commit()
+        return photo
+
+
+def parse_submission(xml: bytes) -> Submission:
+    try:
+        submission = parse_instance(xml)
+    except SubmissionTooLarge as error:
+        raise CollectRefused(413, str(error)) from None
+    except SubmissionError as error:
+        raise CollectRefused(400, str(error)) from None
+    if not submission.is_find_form:
+        raise CollectRefused(404, f"form {submission.form_id[:80]!r} is not one Qazba serves")
+    return submission
+
+
+def _different_instance() -> CollectRefused:
+    return CollectRefused(
+        409,
+        "a different form with this instanceID was received before; nothing was changed",
+    )
+
+
+def _message(row: SubmissionRow, unnamed: list[str], incomplete: bool) -> str:
+    if row.find_uuid is not None and row.status == FILED:
+        words = ["The find is filed."]
+    elif row.find_uuid is not None:
+        words = ["The find is filed; a reviewer will look at: " + _problem_text(row.problems)]
+    else:
+        words = ["Kept for a reviewer, no find made yet: " + _problem_text(row.problems)]
+    missing = [n for n in row.attachments_named if n not in row.attachments_received]
+    if missing:
+        waiting = "Waiting for photos: " if incomplete else "Photos not received: "
+        words.append(waiting + ", ".join(missing) + ".")
+    if unnamed:
+        words.append("Not stored (the form does not name them): " + ", ".join(unnamed) + ".")
+    return " ".join(words)
+
+
+def _problem_text(problems: list[dict[str, str]]) -> str:
+    return "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "nothing"
+
+
+class _Filing:
+    """One submission filed inside a sequenced writing unit of work."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        phone: PhoneKey,
+        submission: Submission,
+        xml_text: str,
+        xml_sha256: str,
+        store: FilesystemPhotoStore,
+    ) -> None:
+        self.uow = uow
+        self.phone = phone
+        self.submission = submission
+        self.xml_text = xml_text
+        self.xml_sha256 = xml_sha256
+        self.store = store
+        self.rows = CollectSubmissions(uow.connection)
+        self.now = now_utc()
+
+    def file(self, new_photos: Mapping[str, CollectedPhoto], actor: Any) -> SubmissionRow:
+        expedition = self.phone.expedition
+        existing = self.rows.by_instance(expedition.id, self.submission.instance_id)
+        if existing is not None and existing.xml_sha256 != self.xml_sha256:
+            raise _different_instance()  # another request filed it while this one read
+        received = dict(existing.attachments_received) if existing is not None else {}
+        received.update({name: photo.sha256 for name, photo in new_photos.items()})
+        submission_id = existing.id if existing is not None else self._insert(received)
+
+        # which find this submission is: its own, or the one an earlier submission made
+        target, base_rev = None, 0
+        if existing is not None:
+            target, base_rev = existing.find_uuid, existing.find_rev or 0
+        elif self.submission.deprecated_id is not None:
+            earlier = self.rows.by_instance(expedition.id, self.submission.deprecated_id)
+            if earlier is not None and earlier.find_uuid is not None:
+                target, base_rev = earlier.find_uuid, earlier.find_rev or 0
+        stored = self.uow.records.get_many([target]).get(target) if target else None
+        stored_data = json.loads(stored.data) if stored is not None else None
+
+        sites = self.uow.expeditions.sites_of([expedition.id])
+        context = SubmissionContext(
+            expedition_code=expedition.code,
+            survey_uuid=stored_data["survey_uuid"] if stored_data else self.phone.survey_uuid,
+            recorded_by=self.phone.username,
+            received_at=self.now,
+            next_find_number=(
+                (lambda: str(stored_data["find_number"])) if stored_data else self._next_find_number
+            ),
+            site_codes=[s.code for s in sites],
+            region=_region([site_boundary(s.code, s.boundary) for s in sites]),
+        )
+        photos = {**self._stored_photos(received, new_photos), **new_photos}
+        made = find_from_submission(self.submission, context, photos)
+        problems: list[FieldProblem] = [*made.problems, *made.photo_problems]
+        find_uuid, find_rev = target, base_rev if target else None
+        if made.data is not None:
+            find_uuid = target or made.find_uuid
+            outcome, push_problems = self._push(find_uuid, base_rev, made.data, made.photos, actor,
+                                                submission_id)  # fmt: skip
+            problems += push_problems
+            if outcome is None:  # the push refused the find: kept for a reviewer
+                find_uuid, find_rev = target, base_rev if target else None
+            else:
+                find_rev = outcome
+        values = {
+            "find_uuid": find_uuid,
+            "find_rev": find_rev,
+            "problems": problems,
+            "attachments_received": received,
+            "status": NEEDS_REVIEW if problems or find_uuid is None else FILED,
+            "updated_at": self.now,
+        }
+        self.rows.change(submission_id, values)
+        self.uow.devices.seen(self.phone.device_id, self.phone.user_id, self.now)
+        self.uow.audit.add(
+            self.now,
+            self.phone.user_id,
+            "collect.submission",
+            f"expedition:{expedition.code}",
+            {"submission_id": submission_id, "instance_id": self.submission.instance_id,
+             "find_uuid": find_uuid, "status": values["status"], "key_id": self.phone.id},
+        )  # fmt: skip
+        row = self.rows.get(submission_id)
+        assert row is not None
+        return row
+
+    def _insert(self, received: dict[str, str]) -> int:
+        return self.rows.add(
+            {
+                "expedition_id": self.phone.expedition.id,
+                "key_id": self.phone.id,
+                "instance_id": self.submission.instance_id,
+                "deprecated_id": self.submission.deprecated_id,
+                "form_version": (self.submission.version or "")[:64] or None,
+                "xml": self.xml_text,
+                "xml_sha256": self.xml_sha256,
+                "received_at": self.now,
+                "updated_at": self.now,
+                "find_uuid": None,
+                "find_rev": None,
+                "problems": [],
+                "attachments_named": list(self.submission.photo_files),
+                "attachments_received": received,
+                "status": NEEDS_REVIEW,
+            }
+        )
+
+    def _next_find_number(self) -> str:
+        """The expedition's next number, taken as a block of one under the expedition row's
+        lock, as devices reserve theirs: two phones never get one number."""
+        expedition = self.phone.expedition
+        number = self.uow.expeditions.reserve_numbers(expedition.id, 1)
+        self.uow.expeditions.record_number_block(
+            expedition.id, self.phone.device_id, self.phone.user_id, number, number, self.now
+        )
+        return format_find_number(expedition.find_number_format, number)
+
+    def _stored_photos(
+        self, received: Mapping[str, str], new: Mapping[str, CollectedPhoto]
+    ) -> dict[str, CollectedPhoto]:
+        """Attachments an earlier request of this submission brought, read from the store."""
+        return {
+            name: read_collected_photo(self.store.path(sha256), name)
+            for name, sha256 in received.items()
+            if name not in new and self.store.contains(sha256)
+        }
+
+    def _push(
+        self,
+        find_uuid: str,
+        base_rev: int,
+        data: dict[str, Any],
+        photos: Iterable[dict[str, Any]],
+        actor: Any,
+        submission_id: int,
+    ) -> tuple[int | None, list[FieldProblem]]:
+        """The find and its new photo records through the sync push's writer; returns the
+        find's server revision this submission now stands on (None when refused) and any
+        problems the push found."""
+        envelopes: list[dict[str, Any]] = []
+        for photo in photos:
+            photo = {**photo, "find_uuids": [find_uuid]}
+            photo_uuid = str(uuid.uuid5(_PHOTO_NAMESPACE, f"{find_uuid}/{photo['sha256']}"))
+            if not self.uow.records.get_many([photo_uuid]):
+                envelopes.append(
+                    {"type": "photo", "uuid": photo_uuid, "base_rev": 0, "rev": 1, "data": photo}
+                )
+        # the submission's id is the phone's edit counter: later submissions count higher
+        envelopes.append(
+            {"type": "find", "uuid": find_uuid, "base_rev": base_rev, "rev": submission_id,
+             "data": data}
+        )  # fmt: skip
+        batch = [_prepare(index, envelope) for index, envelope in enumerate(envelopes)]
+        writer = _BatchWriter(self.uow, actor, self.phone.device_id, self.now)
+        writer.apply(batch)
+        problems: list[FieldProblem] = []
+        for item in batch:
+            result = item.result or {}
+            if result.get("status") == "rejected":
+                problems += [
+                    {"field": p["field"].removeprefix("data."), "message": p["message"]}
+                    for p in result.get("problems", [])
+                ]
+        find_result = batch[-1].result or {}
+        status = find_result.get("status")
+        if status == "rejected":
+            return None, problems
+        if status == "conflict":
+            # parked beside the server's version for a person; the phone still stands on base
+            return base_rev, problems
+        return int(find_result["server_rev"]), problems
