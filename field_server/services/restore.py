@@ -4,10 +4,12 @@
 Nothing is written until the whole archive has passed every check (each member's SHA-256 and
 size against the manifest, names, types, sizes, the schema revision) and the target has shown
 it holds no data and its data folder takes files. Then, in one database transaction: the
-schema is brought to the archive's revision, every table is loaded in foreign-key order, the
-schema is migrated on to the head, every counter is moved up to its data, and the photos are
-put into the store. A failure anywhere rolls the transaction back and takes out the photos it
-had put, so a refused or failed restore leaves the target as it was.
+schema is brought to the archive's revision, the indexes no constraint needs are set aside,
+every table is loaded in foreign-key order, those indexes are made again (a unique one the rows
+break refuses the archive), the schema is migrated on to the head, every counter is moved up
+to its data, and the photos are put into the store. A failure anywhere rolls the transaction
+back and takes out the photos it had put, so a refused or failed restore leaves the target as
+it was.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from field_server.adapters import table_dump, table_sql
+from field_server.adapters import table_dump, table_indexes, table_sql
 from field_server.adapters.backup_archive import ArchiveReader, file_sha256
 from field_server.adapters.counters import catch_up_counters
 from field_server.adapters.database import WRITE_OPTION, error_line, make_engine
@@ -110,12 +112,21 @@ def _load(
         tables = table_dump.stored_tables(connection)
         _check_schema(manifest, tables)
         table_dump.clear_seed_rows(connection, tables)
+        # rows go in faster without the indexes no constraint needs; they are made again
+        # from the database's own definitions before anything else reads the tables
+        indexes = table_indexes.secondary_indexes(connection)
+        table_indexes.drop_indexes(connection, indexes)
         # the photos are copied out and synced on a thread of their own while the database
         # takes the rows: one waits on the disk while the other works
         folder.stage_photos(archive, manifest.photos)
         for table in tables:
             rows += _load_table(connection, archive, manifest, table)
             progress(f"table {table.name}: {manifest.table(table.name).rows} rows")
+        progress(f"making {len(indexes)} indexes again")
+        try:
+            table_indexes.create_indexes(connection, indexes)
+        except table_indexes.IndexBroken as broken:
+            raise ManifestProblem(str(broken)) from None
         head = head_revision()
         if manifest.schema_revision != head:
             progress(f"migrating from schema revision {manifest.schema_revision} to {head}")
