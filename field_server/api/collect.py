@@ -10,7 +10,8 @@ from field_server.api import collect_messages as messages
 from field_server.api.endpoint import endpoint, json_response
 from field_server.domain.access import Actor
 from field_server.runtime import runtime
-from field_server.services import collect_keys
+from field_server.services import collect, collect_keys
+from field_server.services.errors import InvalidInput
 
 blueprint = Blueprint("collect", __name__, url_prefix="/api/v1")
 
@@ -80,3 +81,45 @@ def list_keys(actor: Actor, code: str) -> Response:
 def revoke_key(actor: Actor, key_id: int) -> Response:
     collect_keys.revoke_key(runtime().uow, actor, key_id)
     return Response(status=204)
+
+
+@endpoint(
+    blueprint,
+    "/expeditions/<code>/collect-submissions",
+    "GET",
+    summary="The phones' submissions as received, with their problems, a page at a time",
+    tag="collect",
+    response=messages.CollectSubmissionPage,
+    query=(
+        ("status", "string", "filed or needs_review"),
+        ("limit", "integer", "1 to 500, default 100"),
+        ("after", "integer", "the last id of the page before"),
+    ),
+    roles="reviewers, registrars, admins, the expedition's members",
+)
+def list_submissions(actor: Actor, code: str) -> Response:
+    try:
+        limit = int(request.args.get("limit", "100"))
+        after = int(request.args.get("after", "0"))
+    except ValueError:
+        raise InvalidInput(
+            "limit and after are whole numbers",
+            [{"field": "limit", "message": "a whole number"}],
+        ) from None
+    page = collect.list_submissions(
+        runtime().uow, actor, code, request.args.get("status") or None, after, limit
+    )
+    return json_response(page)
+
+
+@endpoint(
+    blueprint,
+    "/collect-submissions/<int:submission_id>.xml",
+    "GET",
+    summary="One submission's XML exactly as the phone sent it",
+    tag="collect",
+    roles="reviewers, registrars, admins, the expedition's members",
+)
+def submission_xml(actor: Actor, submission_id: int) -> Response:
+    text = collect.submission_xml(runtime().uow, actor, submission_id)
+    return Response(text.encode("utf-8"), mimetype="application/xml")

@@ -42,3 +42,25 @@ class CollectKey(_Strict):
 
 class CollectKeyList(_Strict):
     keys = fields.List(fields.Nested(CollectKey), required=True)
+
+
+class CollectSubmission(_Strict):
+    id = fields.Integer(required=True)
+    instance_id = fields.String(required=True)
+    deprecated_id = fields.String(allow_none=True)
+    key_id = fields.Integer(required=True)
+    form_version = fields.String(allow_none=True)
+    received_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "filed | needs_review"})
+    find_uuid = fields.String(allow_none=True)
+    problems = fields.List(fields.Dict(), required=True)
+    attachments_named = fields.List(fields.String(), required=True)
+    attachments_received = fields.Dict(keys=fields.String(), values=fields.String())
+    attachments_missing = fields.List(fields.String(), required=True)
+
+
+class CollectSubmissionPage(_Strict):
+    submissions = fields.List(fields.Nested(CollectSubmission), required=True)
+    after = fields.Integer(required=True, metadata={"description": "pass as after for the next"})
+    more = fields.Boolean(required=True)

@@ -47,6 +47,7 @@ from field_server.adapters import photo_images
 from field_server.adapters.collect_repositories import (
     FILED,
     NEEDS_REVIEW,
+    STATUSES,
     CollectKeys,
     CollectSubmissions,
     SubmissionRow,
@@ -57,7 +58,8 @@ from field_server.domain.find_numbers import format_find_number
 from field_server.domain.site_boundary import site_boundary
 from field_server.services.auth import actor_for_username, now_utc
 from field_server.services.collect_keys import PhoneKey, phone_key
-from field_server.services.errors import ServiceError
+from field_server.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
+from field_server.services.expeditions import expedition_by_code
 from field_server.services.sync_push import _BatchWriter, _prepare, _region
 
 # A photo record's uuid is derived from its find and its bytes, so a resent submission names
@@ -435,3 +437,72 @@ class _Filing:
             # parked beside the server's version for a person; the phone still stands on base
             return base_rev, problems
         return int(find_result["server_rev"]), problems
+
+
+# -- the raw submissions, for reviewers ---------------------------------------------------------
+
+MAX_PAGE = 500
+
+
+def list_submissions(
+    uow_factory: UnitOfWorkFactory,
+    actor: Any,
+    code: str,
+    status: str | None,
+    after: int,
+    limit: int,
+) -> dict[str, Any]:
+    """A page of the expedition's submissions by id, with their problems; ``after`` is the
+    last id of the page before (0 for the first)."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(
+            f"status is one of {', '.join(STATUSES)}",
+            [{"field": "status", "message": f"one of {', '.join(STATUSES)}"}],
+        )
+    if not 1 <= limit <= MAX_PAGE or after < 0:
+        raise InvalidInput(
+            f"limit is 1 to {MAX_PAGE} and after is 0 or more",
+            [{"field": "limit", "message": f"1 to {MAX_PAGE}"}],
+        )
+    with uow_factory() as uow:
+        expedition = expedition_by_code(uow, code)
+        if not actor.may_read(expedition.id):
+            raise Forbidden(f"{actor.username} is not a member of {code}")
+        rows = CollectSubmissions(uow.connection).page(expedition.id, status, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "submissions": [_listing(row) for row in rows],
+        "after": rows[-1].id if rows else after,
+        "more": more,
+    }
+
+
+def _listing(row: SubmissionRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "deprecated_id": row.deprecated_id,
+        "key_id": row.key_id,
+        "form_version": row.form_version,
+        "received_at": row.received_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "status": row.status,
+        "find_uuid": row.find_uuid,
+        "problems": row.problems,
+        "attachments_named": row.attachments_named,
+        "attachments_received": row.attachments_received,
+        "attachments_missing": [
+            n for n in row.attachments_named if n not in row.attachments_received
+        ],
+    }
+
+
+def submission_xml(uow_factory: UnitOfWorkFactory, actor: Any, submission_id: int) -> str:
+    """The XML exactly as the phone sent it."""
+    with uow_factory() as uow:
+        row = CollectSubmissions(uow.connection).get(submission_id)
+    if row is None or not actor.may_read(row.expedition_id):
+        # one answer for both: ids of other expeditions' submissions are not to be probed
+        raise NotFound(f"no submission {submission_id} that {actor.username} may read")
+    return row.xml

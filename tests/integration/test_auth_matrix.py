@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
-from field_server.adapters.tables import access_tokens
+from field_server.adapters.tables import access_tokens, collect_submissions
 from field_server.app import create_app
 from field_server.config import ServerConfig
 from field_server.services import auth
@@ -258,6 +258,23 @@ def phone_submission(world: World, who: str | None) -> TestResponse:
         headers=world.headers(who),
         data={"xml_submission_file": (io.BytesIO(xml), "submission.xml", "text/xml")},
         content_type="multipart/form-data",
+    )
+
+
+def list_phone_submissions(world: World, who: str | None) -> TestResponse:
+    return world.client.get(
+        "/api/v1/expeditions/ULY-2026/collect-submissions", headers=world.headers(who)
+    )
+
+
+def phone_submission_xml(world: World, who: str | None) -> TestResponse:
+    phone_submission(world, None)
+    with world.runtime.uow() as uow:
+        submission_id = uow.connection.execute(
+            select(func.max(collect_submissions.c.id))
+        ).scalar_one()
+    return world.client.get(
+        f"/api/v1/collect-submissions/{submission_id}.xml", headers=world.headers(who)
     )
 
 
@@ -1396,6 +1413,26 @@ MATRIX: dict[tuple[str, str], Row] = {
         reviewer=201,
         registrar=201,
         admin=201,
+    ),
+    ("GET", "/api/v1/expeditions/<code>/collect-submissions"): Row(
+        list_phone_submissions,
+        anonymous=401,
+        recorder=200,
+        outsider=403,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("GET", "/api/v1/collect-submissions/<int:submission_id>.xml"): Row(
+        phone_submission_xml,
+        anonymous=401,
+        recorder=200,
+        outsider=404,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
     ),
 }
 
