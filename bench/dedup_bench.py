@@ -297,9 +297,9 @@ def incremental(
         return run
 
     original_examine = sync_push.examine_finds
-    original_save = sync_push._BatchWriter._save_duplicates
+    original_save = sync_push.BatchWriter._save_duplicates
     sync_push.examine_finds = timed(original_examine)
-    sync_push._BatchWriter._save_duplicates = timed(original_save)  # type: ignore[method-assign]
+    sync_push.BatchWriter._save_duplicates = timed(original_save)  # type: ignore[method-assign]
     try:
         with uow_factory() as uow:
             user = uow.users.by_username("bench.recorder")
@@ -322,7 +322,7 @@ def incremental(
         whole = time.perf_counter() - started
     finally:
         sync_push.examine_finds = original_examine
-        sync_push._BatchWriter._save_duplicates = original_save  # type: ignore[method-assign]
+        sync_push.BatchWriter._save_duplicates = original_save  # type: ignore[method-assign]
     statuses = {r["status"] for r in answer["results"]}
     if statuses != {"created"}:
         raise SystemExit(f"bench: the push was not taken whole: {statuses}")

@@ -60,7 +60,7 @@ from field_server.services.auth import actor_for_username, now_utc
 from field_server.services.collect_keys import PhoneKey, phone_key
 from field_server.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
 from field_server.services.expeditions import expedition_by_code
-from field_server.services.sync_push import _BatchWriter, _prepare, _region
+from field_server.services.sync_push import BatchWriter, expedition_region, prepare_record
 
 # A photo record's uuid is derived from its find and its bytes, so a resent submission names
 # the same photo record and never makes a second one.
@@ -315,7 +315,7 @@ class _Filing:
                 (lambda: str(stored_data["find_number"])) if stored_data else self._next_find_number
             ),
             site_codes=[s.code for s in sites],
-            region=_region([site_boundary(s.code, s.boundary) for s in sites]),
+            region=expedition_region([site_boundary(s.code, s.boundary) for s in sites]),
         )
         photos = {**self._stored_photos(received, new_photos), **new_photos}
         made = find_from_submission(self.submission, context, photos)
@@ -418,8 +418,8 @@ class _Filing:
             {"type": "find", "uuid": find_uuid, "base_rev": base_rev, "rev": submission_id,
              "data": data}
         )  # fmt: skip
-        batch = [_prepare(index, envelope) for index, envelope in enumerate(envelopes)]
-        writer = _BatchWriter(self.uow, actor, self.phone.device_id, self.now)
+        batch = [prepare_record(index, envelope) for index, envelope in enumerate(envelopes)]
+        writer = BatchWriter(self.uow, actor, self.phone.device_id, self.now)
         writer.apply(batch)
         problems: list[FieldProblem] = []
         for item in batch:

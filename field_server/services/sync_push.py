@@ -88,14 +88,14 @@ def apply_push(uow_factory: UnitOfWorkFactory, actor: Actor, raw: Any) -> str:
         return _replayed(stored, actor)
 
     # The CPU-heavy checks run before the write lock so concurrent pushes overlap here.
-    batch = [_prepare(i, raw_record) for i, raw_record in enumerate(raw_records)]
+    batch = [prepare_record(i, raw_record) for i, raw_record in enumerate(raw_records)]
 
     with uow_factory(write=True) as uow:
         stored = uow.batches.get(batch_id)
         if stored is not None:
             return _replayed(stored, actor)
         now = now_utc()
-        writer = _BatchWriter(uow, actor, device_id, now)
+        writer = BatchWriter(uow, actor, device_id, now)
         writer.apply(batch)
         cursor = writer.last_seq()
         results = [item.result for item in batch]
@@ -114,7 +114,7 @@ def _replayed(stored: Any, actor: Actor) -> str:
     return str(stored.response)
 
 
-def _prepare(index: int, raw: Any) -> Incoming:
+def prepare_record(index: int, raw: Any) -> Incoming:
     raw_uuid = raw.get("uuid") if isinstance(raw, dict) else None
     item = Incoming(index, raw_uuid if isinstance(raw_uuid, str) else "")
     envelope, problems = parse_envelope(raw)
@@ -136,7 +136,7 @@ def _prepare(index: int, raw: Any) -> Incoming:
     return item
 
 
-class _BatchWriter:
+class BatchWriter:
     """Decides each record's fate against the stored state and writes the outcome."""
 
     def __init__(self, uow: UnitOfWork, actor: Actor, device_id: str, now: datetime) -> None:
@@ -255,7 +255,7 @@ class _BatchWriter:
                 s.code: site_boundary(s.code, s.boundary)
                 for s in sites_by_expedition.get(row.id, [])
             }
-            loaded[code] = _Expedition(row, _region(list(sites.values())), sites)
+            loaded[code] = _Expedition(row, expedition_region(list(sites.values())), sites)
         return loaded, known_surveys
 
     def _load_base_revisions(self, live: list[Incoming]) -> None:
@@ -704,7 +704,7 @@ def _photo_sha256(record_type: str, data: dict[str, Any]) -> str | None:
     return data["sha256"] if record_type == "photo" else None
 
 
-def _region(sites: list[SiteBoundary]) -> Bounds:
+def expedition_region(sites: list[SiteBoundary]) -> Bounds:
     """Where an expedition works: its sites with a margin, or Kazakhstan before it has any."""
     if not sites:
         return KAZAKHSTAN_BOUNDS
