@@ -3,12 +3,13 @@ per value (``table_dump`` is the per-value Python path these fall back to).
 
 A backup of 100,000 finds moves several million values; per value in Python that takes
 seconds, while SQLite's ``json_array`` and PostgreSQL's ``json_build_array`` write each row's
-line themselves. Reading back, PostgreSQL parses each line as ``jsonb`` once; for SQLite,
-Python's ``json.loads`` (C) parses a piece of lines at once and SQL checks and converts the
-values (SQLite 3.40's ``json_extract`` is slower than that). The SQL below writes exactly the
-form ``table_dump`` documents (datetimes as ISO 8601 with ``+00:00``, booleans as JSON
-booleans, floats that read back to the same double, bytes as base64), so an archive does not
-depend on which path or which backend wrote it.
+line themselves. Reading back, Python's ``json.loads`` (C) parses a piece of lines at once;
+for SQLite, SQL checks and converts the values (SQLite 3.40's ``json_extract`` is slower than
+that); for PostgreSQL, each column's values are checked for their JSON kind by a set of their
+types and go to the table by COPY, which PostgreSQL parses on its own core. The SQL below
+writes exactly the form ``table_dump`` documents (datetimes as ISO 8601 with ``+00:00``,
+booleans as JSON booleans, floats that read back to the same double, bytes as base64), so an
+archive does not depend on which path or which backend wrote it.
 
 Reading back, every value is checked for the kind its column wants. A value the SQL does not
 take as it stands (a wrong kind, a time with another offset, a row of the wrong width, a line
@@ -18,9 +19,12 @@ which either convert them (old and odd but valid forms) or refuse the archive wi
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import random
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -261,38 +265,39 @@ def postgres_load(
     pieces: Iterable[bytes],
     rows: int,
 ) -> bool:
-    """Load the table by COPY into a scratch table of lines and one INSERT … SELECT; False
-    (and nothing loaded) when a value is not of its column's kind, so the caller can load
-    the table the per-value way and say which value."""
+    """Load the table by one COPY straight into it; False (and nothing loaded) when a value is
+    not of its column's kind, so the caller can load the table the per-value way and say
+    which value.
+
+    Each piece of lines is parsed here (``json.loads``, C) and each column's values checked
+    for their JSON kind in Python, while PostgreSQL, on the other core, parses the COPY's
+    text into the column types and writes the rows. Loading the lines into a ``jsonb``
+    scratch table and casting ``line->>i`` in one INSERT … SELECT, as before, put all of it on
+    the server's one process: parsing JSON, extracting each value, writing a scratch table."""
     import psycopg  # only where PostgreSQL is used
 
+    checks = _pg_checks(table)
+    width = len(table.columns)
+    names = ", ".join(quoted(connection, name) for name, _ in table.columns)
     cursor = _pg_driver(connection).cursor()
     try:
         cursor.execute("SAVEPOINT qazba_table")
         try:
-            # Each ``line->i`` of the INSERT below reads the whole value again: a line that
-            # PostgreSQL had compressed (past about 2 kB, as a find sheet's often is) would be
-            # decompressed once per column. Lines up to the page's size stay as they are.
-            cursor.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS qazba_lines (line jsonb) "
-                f"WITH (toast_tuple_target = {_PG_LARGEST_PLAIN_ROW}) ON COMMIT DROP"
-            )
-            # the INSERT runs once per table: compiling its expressions (about 0.5 s for a
-            # table of 29 columns) costs more than it saves over 100,000 rows
-            cursor.execute("SET LOCAL jit = off")
-            cursor.execute("TRUNCATE qazba_lines")
-            with cursor.copy(f"COPY qazba_lines (line) FROM STDIN WITH ({_CSV_OPTIONS})") as copy:
+            found = 0
+            with cursor.copy(f"COPY {quoted(connection, table.name)} ({names}) FROM STDIN") as copy:
                 for piece in pieces:
-                    copy.write(piece)
-            width = len(table.columns)
-            cursor.execute(
-                "SELECT count(*), count(*) FILTER (WHERE CASE WHEN jsonb_typeof(line) = 'array' "
-                f"THEN jsonb_array_length(line) <> {width} ELSE true END) FROM qazba_lines"
-            )
-            found, odd = cursor.fetchone()  # type: ignore[misc]
-            if found != rows or odd:
+                    parsed = _parse(piece, piece.count(b"\n"), width)
+                    if parsed is None:
+                        raise OddValue(table.name)
+                    for check in checks:
+                        check(parsed)
+                    for row in parsed:
+                        copy.write_row(row)
+                    found += len(parsed)
+            if found != rows:
                 raise OddValue(table.name)
-            cursor.execute(postgres_insert_sql(connection, table))
+        # a value of the right JSON kind that PostgreSQL still refuses (an integer past 64
+        # bits, a date that is no date) is a DataError: the per-value way names it
         except (OddValue, psycopg.errors.DataError):
             cursor.execute("ROLLBACK TO SAVEPOINT qazba_table")
             return False
@@ -302,46 +307,76 @@ def postgres_load(
         cursor.close()
 
 
-def postgres_insert_sql(connection: Connection, table: StoredTable) -> str:
-    values = []
+def _pg_checks(table: StoredTable) -> list[Callable[[list[list[Any]]], None]]:
+    """For each column, a check of its values in parsed rows (raising ``OddValue``), which
+    also turns base64 text into bytes. Values go to COPY as text and PostgreSQL parses each
+    by its column's type, so the JSON kind is what must be checked here: the text "12" must
+    not become an integer, nor 1.5 a time."""
+    checks = []
     for index, (_name, kind) in enumerate(table.columns):
-        item = f"line->{index}"
-        text = f"(line->>{index})"
-        shape = f"jsonb_typeof({item})"
-        wanted, cast = _PG_TAKES[kind]
-        stored = f"decode({text}, 'base64')" if kind == "bytes" else f"{text}::{cast}"
-        check = f"{shape} = '{wanted}'"
-        if kind == "datetime":
-            # a time must carry its offset: without one it would be read in the session's zone
-            check += f" AND {text} ~ '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$'"
-        # a value of another kind fails this cast on purpose: the table is then loaded the
-        # per-value way, which says which value it was
-        odd = f"(text 'odd value ' || coalesce({text}, ''))::bigint::text::{cast}"
-        values.append(
-            f"CASE WHEN {shape} = 'null' THEN NULL WHEN {check} THEN {stored} ELSE {odd} END"
-        )
-    names = ", ".join(quoted(connection, name) for name, _ in table.columns)
-    return (
-        f"INSERT INTO {quoted(connection, table.name)} ({names}) "
-        f"SELECT {', '.join(values)} FROM qazba_lines"
-    )
+        allowed = frozenset({type(None), *_PG_KINDS[kind]})
+        checks.append(_kind_check(index, allowed))
+        if kind in _PG_FORMS:
+            checks.append(_form_check(index, _PG_FORMS[kind]))
+        if kind == "bytes":
+            checks.append(_bytes_decode(index))
+    return checks
 
 
-# kind: (JSON type, the cast from its text)
-_PG_TAKES = {
-    "integer": ("number", "bigint"),
-    "float": ("number", "float8"),
-    "text": ("string", "text"),
-    "boolean": ("boolean", "boolean"),
-    "datetime": ("string", "timestamptz"),
-    "date": ("string", "date"),
-    "bytes": ("string", "bytea"),
+def _kind_check(index: int, allowed: frozenset[type]) -> Callable[[list[list[Any]]], None]:
+    def check(rows: list[list[Any]]) -> None:
+        # bool is not int here: type(), not isinstance()
+        if not {type(row[index]) for row in rows} <= allowed:
+            raise OddValue()
+
+    return check
+
+
+def _form_check(index: int, form: re.Pattern[str]) -> Callable[[list[list[Any]]], None]:
+    def check(rows: list[list[Any]]) -> None:
+        for row in rows:
+            value = row[index]
+            if value is not None and form.fullmatch(value) is None:
+                raise OddValue()
+
+    return check
+
+
+def _bytes_decode(index: int) -> Callable[[list[list[Any]]], None]:
+    def decode(rows: list[list[Any]]) -> None:
+        for row in rows:
+            if row[index] is not None:
+                try:
+                    row[index] = base64.b64decode(row[index], validate=True)
+                except binascii.Error:
+                    raise OddValue() from None
+
+    return decode
+
+
+# kind: the Python types json.loads gives for a value a column of that kind takes
+_PG_KINDS: dict[str, tuple[type, ...]] = {
+    "integer": (int,),
+    "float": (int, float),
+    "text": (str,),
+    "boolean": (bool,),
+    "datetime": (str,),
+    "date": (str,),
+    "bytes": (str,),
+}
+# A time must carry its offset (without one PostgreSQL would read it in the session's zone);
+# a date must be ISO (else it would be read by the session's DateStyle). Other forms go the
+# per-value way, which converts or refuses them.
+_PG_FORMS = {
+    "datetime": re.compile(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+(Z|[+-][0-9][0-9](:?[0-9][0-9])?)", re.ASCII
+    ),
+    "date": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII),
 }
 
 
 # -- helpers ------------------------------------------------------------------------------------
 
-_PG_LARGEST_PLAIN_ROW = 8160  # the most toast_tuple_target takes: a row filling an 8 kB page
 _CSV_OPTIONS = "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
 _D2 = "[0-9][0-9]"
 _DATE = f"{_D2}{_D2}-{_D2}-{_D2}"

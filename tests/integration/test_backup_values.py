@@ -5,6 +5,7 @@ header back must stay a plain tar that Python's tarfile and GNU tar both read.""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -27,10 +28,12 @@ from sqlalchemy import (
     Engine,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    func,
     insert,
     select,
 )
@@ -339,3 +342,88 @@ def test_the_archive_is_a_plain_tar_for_gnu_tar(tmp_path: Path) -> None:
     for name, data in contents.items():
         assert (out / name).read_bytes() == data
     assert json.loads((out / "manifest.json").read_bytes())["format"] == "qazba-backup"
+
+
+# -- PostgreSQL's COPY takes only values of their column's JSON kind ------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"number": "12"},  # text that PostgreSQL would take as an integer
+        {"number": True},
+        {"number": 1.5},
+        {"measure": "1.5"},
+        {"flag": 1},
+        {"words": 5},
+        {"label": ["a"]},
+        {"at": 1.5},
+        {"at": "2026-07-29T10:11:53"},  # no offset: PostgreSQL would read it in its own zone
+        {"day": "07/29/2026"},  # read by the session's DateStyle
+        {"day": 20260729},
+    ],
+    ids=str,
+)
+def test_the_postgresql_copy_loads_nothing_for_a_value_of_another_kind(
+    databases: MakeDatabase, odd: dict[str, Any]
+) -> None:
+    """postgres_load answers False with the table empty, for the per-value way to decide."""
+    engine, table = _filled(databases("postgresql", "bare"))
+    stored = _stored(engine)
+    columns = [name for name, _ in stored.columns]
+    with engine.begin() as connection:
+        connection.execute(table.delete())
+    good = {"id": 1, "number": 2**62, "measure": 3, "words": "a\\b\tc", "flag": False}
+    good |= {"at": "2026-07-29T15:11:53.5+05:00", "day": "2026-07-29", "label": None}
+    bad = good | {"id": 2} | odd
+    lines = b"".join(
+        json.dumps([row[name] for name in columns]).encode() + b"\n" for row in (good, bad)
+    )
+    try:
+        with engine.begin() as connection:
+            assert not table_sql.postgres_load(connection, stored, [lines], 2)
+            assert connection.execute(select(func.count()).select_from(table)).scalar() == 0
+            assert table_sql.postgres_load(connection, stored, [lines.split(b"\n")[0] + b"\n"], 1)
+        [row] = _values(engine, table)
+        assert row == (
+            1,
+            2**62,
+            3.0,
+            "a\\b\tc",
+            None,
+            False,
+            datetime(2026, 7, 29, 10, 11, 53, 500000, tzinfo=UTC),
+            date(2026, 7, 29),
+        )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_bytes_go_through_the_postgresql_copy_exactly(databases: MakeDatabase) -> None:
+    engine = engine_of(databases("postgresql", "bare"))
+    metadata = MetaData()
+    table = Table(
+        "blobs", metadata, Column("id", Integer, primary_key=True), Column("data", LargeBinary)
+    )
+    metadata.create_all(engine)
+    stored = table_dump.StoredTable("blobs", (("id", "integer"), ("data", "bytes")), ("id",))
+    blob = bytes(range(256)) * 3
+    lines = (
+        json.dumps([1, base64.b64encode(blob).decode()]).encode()
+        + b"\n"
+        + json.dumps([2, None]).encode()
+        + b"\n"
+    )
+    try:
+        with engine.begin() as connection:
+            assert not table_sql.postgres_load(connection, stored, [b'[3,"not base64!"]\n'], 1)
+            assert table_sql.postgres_load(connection, stored, [lines], 2)
+        with engine.connect() as connection:
+            assert connection.execute(select(table).order_by(table.c.id)).all() == [
+                (1, blob),
+                (2, None),
+            ]
+    finally:
+        engine.dispose()
