@@ -179,7 +179,7 @@ def sqlite_insert_sql(connection: Connection, table: StoredTable) -> str:
                 f"substr({value}, 1, 10) || ' ' || substr({value}, 12, 8) || '.000000' "
                 f"ELSE {_ODD}() END ELSE {_ODD}() END"
             )
-        elif kind in _PG_KINDS and kind != "bytes":
+        elif kind in _JSON_KINDS and kind != "bytes":
             # an integer for a float column is stored as a REAL by the column's affinity, as
             # the CAST that was here did; JSON true and false bind as 1 and 0
             values.append(value)
@@ -196,9 +196,9 @@ def sqlite_checks(table: StoredTable) -> list[Callable[[list[list[Any]]], None]]
     for index, (_name, kind) in enumerate(table.columns):
         if kind == "datetime":
             continue
-        checks.append(_kind_check(index, frozenset({type(None), *_PG_KINDS[kind]})))
+        checks.append(_kind_check(index, frozenset({type(None), *_JSON_KINDS[kind]})))
         if kind == "date":
-            checks.append(_form_check(index, _PG_FORMS["date"]))
+            checks.append(_form_check(index, _JSON_FORMS["date"]))
     return checks
 
 
@@ -318,10 +318,10 @@ def _pg_checks(table: StoredTable) -> list[Callable[[list[list[Any]]], None]]:
     not become an integer, nor 1.5 a time."""
     checks = []
     for index, (_name, kind) in enumerate(table.columns):
-        allowed = frozenset({type(None), *_PG_KINDS[kind]})
+        allowed = frozenset({type(None), *_JSON_KINDS[kind]})
         checks.append(_kind_check(index, allowed))
-        if kind in _PG_FORMS:
-            checks.append(_form_check(index, _PG_FORMS[kind]))
+        if kind in _JSON_FORMS:
+            checks.append(_form_check(index, _JSON_FORMS[kind]))
         if kind == "bytes":
             checks.append(_bytes_decode(index))
     return checks
@@ -359,7 +359,7 @@ def _bytes_decode(index: int) -> Callable[[list[list[Any]]], None]:
 
 
 # kind: the Python types json.loads gives for a value a column of that kind takes
-_PG_KINDS: dict[str, tuple[type, ...]] = {
+_JSON_KINDS: dict[str, tuple[type, ...]] = {
     "integer": (int,),
     "float": (int, float),
     "text": (str,),
@@ -371,7 +371,7 @@ _PG_KINDS: dict[str, tuple[type, ...]] = {
 # A time must carry its offset (without one PostgreSQL would read it in the session's zone);
 # a date must be ISO (else it would be read by the session's DateStyle). Other forms go the
 # per-value way, which converts or refuses them.
-_PG_FORMS = {
+_JSON_FORMS = {
     "datetime": re.compile(
         r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+(Z|[+-][0-9][0-9](:?[0-9][0-9])?)", re.ASCII
     ),
