@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from field_server.adapters.durable_files import fsync_folder
 from field_server.domain.backup_manifest import (
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
@@ -153,7 +154,7 @@ class ArchiveWriter:
         os.fsync(self._fd)
         self._file.close()
         os.replace(self.part, self.out)
-        _fsync_folder(self.out.parent)
+        fsync_folder(self.out.parent)
 
     def abandon(self) -> None:
         self._hasher.shutdown(wait=True, cancel_futures=True)
@@ -241,14 +242,6 @@ class _Pipeline:
         self._thread.join()
         if self._error is not None:
             raise self._error
-
-
-def _fsync_folder(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- reading ----------------------------------------------------------------------------------

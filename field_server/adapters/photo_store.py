@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from field_server.adapters.durable_files import fsync_folder
+
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 DERIVATIVE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 
@@ -159,12 +161,4 @@ def _sync_listings(folder: Path | None, created: list[Path]) -> None:
     to_sync = [] if folder is None else [folder]
     to_sync.extend(made.parent for made in created)
     for listing in dict.fromkeys(to_sync):
-        _fsync_folder(listing)
-
-
-def _fsync_folder(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_folder(listing)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from field_server.adapters.durable_files import fsync_folder
+
 PIECE = 1 << 20  # a PATCH body is copied a mebibyte at a time, never held whole
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -108,7 +110,7 @@ class UploadStaging:
         """Make the staging files' names survive a crash (fsync of their folder): needed before
         an offset is acknowledged for a file that stays here, not for one that moves on to the
         photo store in the same request."""
-        _fsync_folder(self.root)
+        fsync_folder(self.root)
 
     def truncate(self, upload_id: str, offset: int) -> None:
         """Take back what an append wrote past ``offset`` (a chunk that failed its checksum)."""
@@ -131,11 +133,3 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _fsync_folder(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -31,6 +31,7 @@ from field_server.adapters import table_dump, table_indexes, table_sql
 from field_server.adapters.backup_archive import ArchiveReader, file_sha256
 from field_server.adapters.counters import catch_up_counters
 from field_server.adapters.database import WRITE_OPTION, error_line, make_engine
+from field_server.adapters.durable_files import fsync_folder
 from field_server.adapters.photo_store import FilesystemPhotoStore
 from field_server.adapters.schema_migration import (
     head_revision,
@@ -399,7 +400,7 @@ class _TargetFolder:
                     progress(f"photos: {number} of {len(self._staged)}")
             # deepest first: a folder's own entry is synced after what it holds
             for listing in sorted(listings, key=lambda path: len(path.parts), reverse=True):
-                _fsync_folder(listing)
+                fsync_folder(listing)
         except OSError as error:
             raise RestoreRefused(
                 f"photos could not be put into {self.store.root}: {error.strerror or error}; "
@@ -425,11 +426,3 @@ class _TargetFolder:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         self._made = []
-
-
-def _fsync_folder(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -122,13 +122,13 @@ def test_every_listing_that_changed_is_synced_once_the_blob_is_in_place(
     digest = sha256(data)
     blob = tmp_path / "photos" / digest[:2] / digest[2:4] / digest
     synced: list[tuple[Path, bool]] = []
-    real_sync = photo_store._fsync_folder
+    real_sync = photo_store.fsync_folder
 
     def recording_sync(path: Path) -> None:
         synced.append((path, blob.exists()))
         real_sync(path)
 
-    monkeypatch.setattr(photo_store, "_fsync_folder", recording_sync)
+    monkeypatch.setattr(photo_store, "fsync_folder", recording_sync)
     store.put(digest, staged(tmp_path, data))
     assert synced == [(blob.parent, True), (blob.parent.parent, True), (tmp_path / "photos", True)]
     synced.clear()
