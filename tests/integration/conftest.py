@@ -92,7 +92,8 @@ class World:
                 return changes, since
 
 
-def build_world(database_url: str, data_dir: Path) -> World:
+def open_world(database_url: str, data_dir: Path) -> World:
+    """A server on a database as it is: nothing added (a restored one, or one being filled)."""
     config = ServerConfig(
         data_dir=data_dir,
         database_url=database_url,
@@ -101,7 +102,12 @@ def build_world(database_url: str, data_dir: Path) -> World:
     )
     app = create_app(config)
     app.config["TESTING"] = True
-    uow = app.extensions["qazba"].uow
+    return World(app, app.test_client())
+
+
+def build_world(database_url: str, data_dir: Path) -> World:
+    world = open_world(database_url, data_dir)
+    uow = world.runtime.uow
     for username, (roles, _) in PEOPLE.items():
         auth.create_user(uow, username, PASSWORD, roles, cost=TEST_SCRYPT_COST)
     for sample in samples.expeditions():
@@ -123,7 +129,7 @@ def build_world(database_url: str, data_dir: Path) -> World:
     for username, (_, codes) in PEOPLE.items():
         for code in codes:
             expeditions.add_member(uow, None, code, username, leader=username == "leader")
-    return World(app, app.test_client())
+    return world
 
 
 @pytest.fixture

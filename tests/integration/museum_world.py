@@ -19,13 +19,11 @@ from sqlalchemy import Engine, select
 
 from field_server.adapters import tables
 from field_server.adapters.database import make_engine
-from field_server.app import create_app
 from field_server.cli import main
-from field_server.config import ServerConfig
 from field_server.domain.find_status import FindStatus
 from tests.conftest import PG_ADMIN, PG_HOST, fresh_database_url
 from tests.integration import tus_client as tus
-from tests.integration.conftest import TEST_SCRYPT_COST, World, sample_batch
+from tests.integration.conftest import World, sample_batch
 from tests.integration.museum_status import set_status
 from tests.media_factory import noise_jpeg_bytes
 from tests.samples import camp_batch, fresh_find
@@ -100,19 +98,6 @@ def reserve_numbers(world: World, count: int = 10) -> dict[str, Any]:
     )
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()
-
-
-def open_world(database_url: str, data_dir: Path) -> World:
-    """A server on a database that already holds its users and expeditions (a restored one)."""
-    config = ServerConfig(
-        data_dir=data_dir,
-        database_url=database_url,
-        secret_key="test-secret",
-        scrypt_cost=TEST_SCRYPT_COST,
-    )
-    app = create_app(config)
-    app.config["TESTING"] = True
-    return World(app, app.test_client())
 
 
 def push_fresh_finds(world: World, count: int) -> list[str]:

@@ -28,7 +28,7 @@ from field_server.adapters.schema_migration import (
 from field_server.domain.backup_manifest import MANIFEST_NAME, Manifest
 from field_server.domain.find_status import FindStatus
 from field_server.services.backup import write_backup
-from tests.integration.conftest import build_world
+from tests.integration.conftest import build_world, open_world
 from tests.integration.museum_status import approved_finds, set_status
 from tests.integration.museum_world import (
     BACKENDS,
@@ -37,7 +37,6 @@ from tests.integration.museum_world import (
     engine_of,
     files_under,
     fill_museum,
-    open_world,
     push_fresh_finds,
     reserve_numbers,
     run_cli,
