@@ -506,3 +506,20 @@ def submission_xml(uow_factory: UnitOfWorkFactory, actor: Any, submission_id: in
         # one answer for both: ids of other expeditions' submissions are not to be probed
         raise NotFound(f"no submission {submission_id} that {actor.username} may read")
     return row.xml
+
+
+def key_choices(
+    uow_factory: UnitOfWorkFactory, actor: Any, code: str
+) -> tuple[list[str], dict[str, str]]:
+    """What the keys page offers its leader: the team's user names to issue a key for, and
+    the expedition's surveys (uuid → title) to send into or to name beside a key."""
+    with uow_factory() as uow:
+        expedition = expedition_by_code(uow, code)
+        if not actor.may_manage_team(expedition.id):
+            raise Forbidden(f"only an admin or the leader of {code} sees its phones' keys")
+        members = [name for name, _ in uow.expeditions.members(expedition.id)]
+        surveys = {
+            survey.uuid: str(json.loads(survey.data).get("title", ""))
+            for survey in uow.finds.of_type("survey", expedition.id)
+        }
+    return members, surveys

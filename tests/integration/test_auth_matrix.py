@@ -362,6 +362,25 @@ def web_add_member(world: World, who: str | None) -> TestResponse:
     return browser(world, who).post("/expeditions/ULY-2026/team", {"username": newcomer})
 
 
+def web_phone_keys(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get("/expeditions/ULY-2026/phones")
+
+
+def web_issue_phone_key(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).post(
+        "/expeditions/ULY-2026/phones",
+        {"username": "recorder", "device_name": f"web phone of {who}"},
+    )
+
+
+def web_revoke_phone_key(world: World, who: str | None) -> TestResponse:
+    # a fresh key per caller, so that every permitted call revokes one
+    key = issue_collect_key(world, "admin").get_json()
+    return browser(world, who).post(
+        f"/expeditions/ULY-2026/phones/{key['id']}/revoke", {"confirm": "yes"}
+    )
+
+
 def web_stylesheet(world: World, who: str | None) -> TestResponse:
     return browser(world, who).client.get("/static/web/app.css", buffered=True)
 
@@ -1003,6 +1022,36 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/expeditions/<code>/team"): Row(
         web_add_member,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=303,
+        reviewer=403,
+        registrar=403,
+        admin=303,
+    ),
+    ("GET", "/expeditions/<code>/phones"): Row(
+        web_phone_keys,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=200,
+        reviewer=403,
+        registrar=403,
+        admin=200,
+    ),
+    ("POST", "/expeditions/<code>/phones"): Row(
+        web_issue_phone_key,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=200,
+        reviewer=403,
+        registrar=403,
+        admin=200,
+    ),
+    ("POST", "/expeditions/<code>/phones/<int:key_id>/revoke"): Row(
+        web_revoke_phone_key,
         anonymous=302,
         recorder=403,
         outsider=403,
