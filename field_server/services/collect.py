@@ -16,7 +16,8 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -42,7 +43,7 @@ from field_core.collect.submission import (
     SubmissionTooLarge,
 )
 from field_core.collect.submission import parse_submission as parse_instance
-from field_core.validation import FieldProblem
+from field_core.validation import FieldProblem, validate_record_data
 from field_server.adapters import photo_images
 from field_server.adapters.collect_repositories import (
     FILED,
@@ -53,12 +54,19 @@ from field_server.adapters.collect_repositories import (
     SubmissionRow,
 )
 from field_server.adapters.photo_store import FilesystemPhotoStore
+from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.find_numbers import format_find_number
 from field_server.domain.site_boundary import site_boundary
 from field_server.services.auth import actor_for_username, now_utc
 from field_server.services.collect_keys import PhoneKey, phone_key
-from field_server.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
+from field_server.services.errors import (
+    Forbidden,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    ServiceError,
+)
 from field_server.services.expeditions import expedition_by_code
 from field_server.services.sync_push import BatchWriter, expedition_region, prepare_record
 
@@ -224,6 +232,111 @@ class Collect:
             uow.commit()
         return photo
 
+    # -- a reviewer's correction ------------------------------------------------------------
+
+    def correct(
+        self,
+        actor: Any,
+        submission_id: int,
+        fields: Mapping[str, Any],
+        reason: str,
+        expected_updated_at: str,
+    ) -> str:
+        """File a submission kept for review as the find its corrected values make; returns
+        the find's uuid (the submission's instanceID).
+
+        The values are the phone's as received with ``fields`` laid over them, validated as
+        a push would be; a find is then filed through the phone's own filing path, in the
+        key member's name. Refused, with nothing changed: values that make no valid find, a
+        submission that changed since the form was loaded (``stale``), one already a find.
+        """
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput(
+                "a correction says why", [{"field": "reason", "message": "required"}]
+            )
+        with self.uow() as uow:
+            row = CollectSubmissions(uow.connection).get(submission_id)
+            key = CollectKeys(uow.connection).get(row.key_id) if row is not None else None
+            expedition = (
+                uow.expeditions.by_ids([row.expedition_id]).get(row.expedition_id) if row else None
+            )
+        if row is None or key is None or expedition is None or not actor.may_read(expedition.id):
+            raise NotFound(f"no submission {submission_id} that {actor.username} may read")
+        if not _may_correct(actor, row):
+            raise Forbidden("only reviewers and the expedition's leader correct its submissions")
+        if row.updated_at.isoformat() != expected_updated_at:
+            raise NotAllowed(
+                f"submission {submission_id} changed since the form was loaded", "stale"
+            )
+        if row.find_uuid is not None:
+            raise NotAllowed(f"submission {submission_id} is a find already: correct the find")
+        phone = PhoneKey(
+            key.id, expedition, key.user_id, key.username, key.device_name, key.survey_uuid
+        )
+        member = actor_for_username(self.uow, key.username)
+        submission = parse_submission(row.xml.encode("utf-8"))
+        with self.uow(write=True) as uow:
+            filing = _Filing(uow, phone, submission, row.xml, row.xml_sha256, self.store)
+            current = filing.rows.get(submission_id)
+            if current is None or current.updated_at != row.updated_at:
+                raise NotAllowed(f"submission {submission_id} changed while filing", "stale")
+            # the draft only: a number is taken below, once the values make a find
+            context = replace(filing.context(None), next_find_number=lambda: "")
+            photos = filing._stored_photos(row.attachments_received, {})
+            made = find_from_submission(submission, context, photos)
+            # the phone's record stands: its survey, position, photos and member are its own
+            data = {**made.draft, **{k: v for k, v in fields.items() if k in CORRECTED}}
+            blank_number = not data.get("find_number")
+            checked, problems = validate_record_data(
+                "find", {**data, "find_number": "?"} if blank_number else data
+            )
+            if checked is None:
+                raise InvalidInput("the corrected values make no valid find", _named(problems))
+            if blank_number:
+                data["find_number"] = filing._next_find_number()
+            checked, problems = validate_record_data("find", data)
+            if checked is None:
+                raise InvalidInput("the corrected values make no valid find", _named(problems))
+            find_rev, push_problems = filing._push(
+                submission.instance_id, 0, checked, made.photos, member, submission_id
+            )
+            if find_rev is None:
+                raise InvalidInput("the corrected find was refused", push_problems)
+            filing.rows.change(
+                submission_id,
+                {"find_uuid": submission.instance_id, "find_rev": find_rev, "problems": [],
+                 "status": FILED, "updated_at": filing.now},
+            )  # fmt: skip
+            uow.audit.add(
+                filing.now,
+                actor.user_id,
+                "collect.correct",
+                f"expedition:{expedition.code}",
+                {"submission_id": submission_id, "find_uuid": submission.instance_id,
+                 "fields": sorted(k for k in fields if k in CORRECTED), "reason": reason},
+            )  # fmt: skip
+            uow.commit()
+        return submission.instance_id
+
+
+# the find's own fields a reviewer corrects in a phone's submission; its survey, position,
+# photos and member stay as the phone and its key said
+CORRECTED = frozenset(
+    {"find_number", "kind", "material", "object_name", "description", "quantity", "weight_g",
+     "length_mm", "width_mm", "height_mm", "condition", "site_code", "trench", "context",
+     "found_on", "notes"}
+)  # fmt: skip
+
+
+def _named(problems: list[FieldProblem]) -> list[FieldProblem]:
+    return [{"field": p["field"].removeprefix("data."), "message": p["message"]} for p in problems]
+
+
+def _may_correct(actor: Any, row: SubmissionRow) -> bool:
+    """The history department, or the expedition's leader, who knows its phones."""
+    return bool(actor.may_review() or actor.may_manage_team(row.expedition_id))
+
 
 def parse_submission(xml: bytes) -> Submission:
     try:
@@ -305,18 +418,7 @@ class _Filing:
         stored = self.uow.records.get_many([target]).get(target) if target else None
         stored_data = json.loads(stored.data) if stored is not None else None
 
-        sites = self.uow.expeditions.sites_of([expedition.id])
-        context = SubmissionContext(
-            expedition_code=expedition.code,
-            survey_uuid=stored_data["survey_uuid"] if stored_data else self.phone.survey_uuid,
-            recorded_by=self.phone.username,
-            received_at=self.now,
-            next_find_number=(
-                (lambda: str(stored_data["find_number"])) if stored_data else self._next_find_number
-            ),
-            site_codes=[s.code for s in sites],
-            region=expedition_region([site_boundary(s.code, s.boundary) for s in sites]),
-        )
+        context = self.context(stored_data)
         photos = {**self._stored_photos(received, new_photos), **new_photos}
         made = find_from_submission(self.submission, context, photos)
         problems: list[FieldProblem] = [*made.problems, *made.photo_problems]
@@ -351,6 +453,24 @@ class _Filing:
         row = self.rows.get(submission_id)
         assert row is not None
         return row
+
+    def context(self, stored_data: dict[str, Any] | None) -> SubmissionContext:
+        """What a find made from this submission takes from the server: the survey and
+        number of the find it edits (``stored_data``), else the key's survey and the
+        expedition's next number."""
+        expedition = self.phone.expedition
+        sites = self.uow.expeditions.sites_of([expedition.id])
+        return SubmissionContext(
+            expedition_code=expedition.code,
+            survey_uuid=stored_data["survey_uuid"] if stored_data else self.phone.survey_uuid,
+            recorded_by=self.phone.username,
+            received_at=self.now,
+            next_find_number=(
+                (lambda: str(stored_data["find_number"])) if stored_data else self._next_find_number
+            ),
+            site_codes=[s.code for s in sites],
+            region=expedition_region([site_boundary(s.code, s.boundary) for s in sites]),
+        )
 
     def _insert(self, received: dict[str, str]) -> int:
         return self.rows.add(
@@ -523,3 +643,79 @@ def key_choices(
             for survey in uow.finds.of_type("survey", expedition.id)
         }
     return members, surveys
+
+
+@dataclass(frozen=True)
+class NeedsAttention:
+    """A submission a person has to look at, with what the phone sent, in the page's terms."""
+
+    id: int
+    username: str
+    device_name: str
+    received_at: datetime
+    updated_at: datetime  # the form's guard: a correction of an older state is refused
+    find_uuid: str | None
+    problems: list[dict[str, str]]
+    attachments_missing: list[str]
+    values: list[tuple[str, str]]  # each answered question of the form, as written
+    draft: dict[str, Any]  # the find the values make, as far as they make one
+
+
+def needing_attention(
+    uow_factory: UnitOfWorkFactory, actor: Any, code: str
+) -> tuple[ExpeditionRow, list[NeedsAttention]]:
+    """The expedition's submissions kept for review or still missing photos, oldest first,
+    for its leader, reviewers and admins."""
+    with uow_factory() as uow:
+        expedition = expedition_by_code(uow, code)
+        if not (actor.may_review() or actor.may_manage_team(expedition.id)):
+            raise Forbidden(f"only reviewers and the leader of {code} correct its submissions")
+        rows, after = [], 0
+        submissions = CollectSubmissions(uow.connection)
+        while page := submissions.page(expedition.id, None, after, MAX_PAGE):
+            rows += [
+                r
+                for r in page
+                if r.status == NEEDS_REVIEW
+                or any(n not in r.attachments_received for n in r.attachments_named)
+            ]
+            after = page[-1].id
+        keys = {k.id: k for k in CollectKeys(uow.connection).of_expedition(expedition.id)}
+        sites = [s.code for s in uow.expeditions.sites_of([expedition.id])]
+    found = []
+    for row in rows:
+        key = keys[row.key_id]
+        submission = parse_instance(row.xml.encode("utf-8"))
+        context = SubmissionContext(
+            expedition_code=expedition.code,
+            survey_uuid=key.survey_uuid,
+            recorded_by=key.username,
+            # SQLite gives back times without their zone; every stored time is UTC
+            received_at=row.received_at.replace(tzinfo=row.received_at.tzinfo or UTC),
+            next_find_number=lambda: "",  # a draft takes no number of the sequence
+            site_codes=sites,
+        )
+        draft = find_from_submission(submission, context, {}).draft
+        found.append(
+            NeedsAttention(
+                id=row.id,
+                username=key.username,
+                device_name=key.device_name,
+                received_at=row.received_at,
+                updated_at=row.updated_at,
+                find_uuid=row.find_uuid,
+                problems=row.problems,
+                attachments_missing=[
+                    n for n in row.attachments_named if n not in row.attachments_received
+                ],
+                values=[(name, text) for name, text in submission.fields.items() if text.strip()],
+                draft=draft,
+            )
+        )
+    return expedition, found
+
+
+def attention_count(uow_factory: UnitOfWorkFactory, expedition_id: int) -> int:
+    """How many of the expedition's submissions wait for a reviewer, for its dashboard."""
+    with uow_factory() as uow:
+        return len(CollectSubmissions(uow.connection).page(expedition_id, NEEDS_REVIEW, 0, 10_000))

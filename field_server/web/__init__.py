@@ -58,6 +58,7 @@ def init_app(app: Flask, config: ServerConfig) -> None:
         csrf_token=csrf.token,
         current_actor=signed_in.current_actor,
         may_read_register=register.may_read_register,
+        phones_waiting=phones.waiting,
     )
     app.jinja_env.filters["when"] = _when
     policy = content_security_policy(config.tile_url)

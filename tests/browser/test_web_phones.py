@@ -4,12 +4,15 @@ screenshotted to test-artifacts/ and checked by axe-core."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.browser.test_web_ui import Page, Seeded, chromium, server
+from tests.integration.conftest import PASSWORD
+from tests.unit.collect.instances import instance
 
 __all__ = ["chromium", "server"]  # the module's fixtures, shared with the review UI's tests
 
@@ -62,3 +65,44 @@ def test_the_leader_issues_a_phone_key_and_sees_its_qr_code(tab: Page) -> None:
     fits_the_width(tab)
     tab.check_accessibility()
     tab.shot("phone-keys" + suffix(tab))
+
+
+def kept_for_review(tab: Page) -> None:
+    """A phone's submission with a material outside the vocabulary, sent as Collect sends it."""
+    api = tab.page.context.request
+    token = api.post(
+        tab.base + "/api/v1/auth/token",
+        data={"username": "leader", "password": PASSWORD, "device_name": "browser test"},
+    ).json()["token"]
+    key = api.post(
+        tab.base + "/api/v1/expeditions/ULY-2026/collect-keys",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"username": "recorder", "device_name": f"Redmi ({tab.width})"},  # type: ignore[attr-defined]
+    ).json()
+    xml = instance(photos=(), instance_id=str(uuid.uuid4()), answers={"material": "plutonium"})
+    sent = api.post(
+        tab.base + key["path"] + "/submission",
+        multipart={
+            "xml_submission_file": {"name": "submission.xml", "mimeType": "text/xml", "buffer": xml}
+        },
+    )
+    assert sent.status == 201
+
+
+def test_a_reviewer_corrects_a_phone_submission_into_a_find(tab: Page) -> None:
+    kept_for_review(tab)
+    tab.sign_in("reviewer")
+    tab.go("/expeditions/ULY-2026")
+    tab.page.click("#phones-card a")
+    tab.page.wait_for_url("**/expeditions/ULY-2026/phones/submissions")
+    section = tab.page.locator("section.submission").last
+    section.locator("details.sent summary").click()
+    section.locator("details.correction summary").click()
+    fits_the_width(tab)
+    tab.check_accessibility()
+    tab.shot("phone-submissions" + suffix(tab))
+    section.locator("select[name=material]").select_option("copper_alloy")
+    section.locator("input[name=reason]").fill("материал қате оқылды")
+    section.locator("form.correct-submission button[type=submit]").click()
+    tab.page.wait_for_url("**/finds/*")
+    assert tab.page.locator("h1", has_text="Қола пышақ").count() == 1

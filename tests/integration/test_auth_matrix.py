@@ -381,6 +381,47 @@ def web_revoke_phone_key(world: World, who: str | None) -> TestResponse:
     )
 
 
+def kept_submission(world: World) -> int:
+    """A fresh phone submission with a material outside the vocabulary: kept for review."""
+    xml = instance(photos=(), instance_id=str(uuid.uuid4()), answers={"material": "plutonium"})
+    world.client.post(
+        f"{phone_path(world)}/submission",
+        data={"xml_submission_file": (io.BytesIO(xml), "submission.xml", "text/xml")},
+        content_type="multipart/form-data",
+    )
+    with world.runtime.uow() as uow:
+        return int(uow.connection.execute(select(func.max(collect_submissions.c.id))).scalar_one())
+
+
+def web_phone_submissions(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get("/expeditions/ULY-2026/phones/submissions")
+
+
+def web_phone_submission_xml(world: World, who: str | None) -> TestResponse:
+    return browser(world, who).get(
+        f"/expeditions/ULY-2026/phones/submissions/{kept_submission(world)}.xml"
+    )
+
+
+def web_correct_phone_submission(world: World, who: str | None) -> TestResponse:
+    # a fresh submission per caller, so that every permitted call files one
+    submission_id = kept_submission(world)
+    with world.runtime.uow() as uow:
+        updated = uow.connection.execute(
+            select(collect_submissions.c.updated_at).where(
+                collect_submissions.c.id == submission_id
+            )
+        ).scalar_one()
+    return browser(world, who).post(
+        f"/expeditions/ULY-2026/phones/submissions/{submission_id}/correct",
+        {
+            "material": "copper_alloy",
+            "reason": "misread",
+            "expected_updated_at": updated.isoformat(),
+        },
+    )
+
+
 def web_stylesheet(world: World, who: str | None) -> TestResponse:
     return browser(world, who).client.get("/static/web/app.css", buffered=True)
 
@@ -1057,6 +1098,36 @@ MATRIX: dict[tuple[str, str], Row] = {
         outsider=403,
         leader=303,
         reviewer=403,
+        registrar=403,
+        admin=303,
+    ),
+    ("GET", "/expeditions/<code>/phones/submissions"): Row(
+        web_phone_submissions,
+        anonymous=302,
+        recorder=403,
+        outsider=403,
+        leader=200,
+        reviewer=200,
+        registrar=403,
+        admin=200,
+    ),
+    ("GET", "/expeditions/<code>/phones/submissions/<int:submission_id>.xml"): Row(
+        web_phone_submission_xml,
+        anonymous=302,
+        recorder=200,
+        outsider=404,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    ),
+    ("POST", "/expeditions/<code>/phones/submissions/<int:submission_id>/correct"): Row(
+        web_correct_phone_submission,
+        anonymous=302,
+        recorder=403,
+        outsider=404,
+        leader=303,
+        reviewer=303,
         registrar=403,
         admin=303,
     ),

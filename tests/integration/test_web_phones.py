@@ -4,15 +4,21 @@ sees it, the QR code shown once, revoking) and the submissions that need a revie
 from __future__ import annotations
 
 import html
+import json
 import re
+import uuid
 from typing import Any
 
 import segno
+from sqlalchemy import select
 
+from field_server.adapters.tables import audit_log, collect_submissions
 from field_server.services.collect_keys import collect_settings
-from field_server.web.phones import QR_ERROR, QR_SCALE
+from field_server.web.phones import QR_ERROR, QR_SCALE, SUBMISSION_FIELDS
 from tests.integration.conftest import World
+from tests.integration.test_collect_openrosa import new_key, send
 from tests.integration.web_session import Browser, browser
+from tests.unit.collect.instances import instance
 
 KEYS = "/expeditions/ULY-2026/phones"
 ADDRESS = re.compile(r'<code class="address">([^<]+)</code>')
@@ -120,3 +126,121 @@ def test_the_dashboard_links_the_leader_to_the_phones(world: World) -> None:
     assert link not in browser(world, "recorder").get("/expeditions/ULY-2026").get_data(
         as_text=True
     )
+
+
+# -- submissions that need a person ------------------------------------------------------------
+
+SUBMISSIONS = "/expeditions/ULY-2026/phones/submissions"
+
+
+def sent_with_bad_material(world: World) -> str:
+    """A submission whose material is outside the vocabulary: kept for review, no find."""
+    path = new_key(world)["path"]
+    assert send(world, path, instance(photos=(), instance_id=str(uuid.uuid4()))).status_code == 201
+    bad = str(uuid.uuid4())
+    xml = instance(photos=(), instance_id=bad, answers={"material": "plutonium"})
+    assert send(world, path, xml).status_code == 201
+    return bad
+
+
+def the_submission(world: World, instance_id: str) -> Any:
+    with world.runtime.uow() as uow:
+        return uow.connection.execute(
+            select(collect_submissions).where(collect_submissions.c.instance_id == instance_id)
+        ).one()
+
+
+def correction(world: World, instance_id: str, **changes: str) -> dict[str, str]:
+    row = the_submission(world, instance_id)
+    form = {name: "" for name in SUBMISSION_FIELDS}
+    form.update(ANSWERS_FOR_FORM)
+    form.update(expected_updated_at=row.updated_at.isoformat(), reason="material misread")
+    form.update(changes)
+    return form
+
+
+# the form's boxes as the page fills them from the submission's draft
+ANSWERS_FOR_FORM = {
+    "site_code": "DMB",
+    "trench": "Қазба 2",
+    "context": "Қабат 3",
+    "kind": "small_find",
+    "object_name": "Қола пышақ",
+    "quantity": "1",
+    "weight_g": "12.5",
+    "found_on": "2026-07-14",
+}
+
+
+def test_the_leader_reviewers_and_admins_see_submissions_needing_attention(world: World) -> None:
+    bad = sent_with_bad_material(world)
+    for who in ("recorder", "outsider", "registrar"):
+        assert browser(world, who).get(SUBMISSIONS).status_code == 403, who
+    for who in ("leader", "reviewer", "admin"):
+        page = browser(world, who).get(SUBMISSIONS)
+        assert page.status_code == 200, who
+    text = browser(world, "reviewer").get(SUBMISSIONS).get_data(as_text=True)
+    assert text.count('class="submission"') == 1  # the filed one is not listed
+    assert "Материал: " in text  # the problem's field by its Kazakh label
+    assert "plutonium" in text  # the value as sent, in the table
+    assert "<find" not in text and "&lt;find" not in text  # never raw XML
+    assert bad not in re.sub(r'value="[^"]*"', "", text)
+    row = the_submission(world, bad)
+    assert f"{SUBMISSIONS}/{row.id}.xml" in text
+    xml = browser(world, "reviewer").get(f"{SUBMISSIONS}/{row.id}.xml")
+    assert xml.status_code == 200 and xml.headers["Content-Disposition"].startswith("attachment")
+    dashboard = browser(world, "reviewer").get("/expeditions/ULY-2026").get_data(as_text=True)
+    assert f'href="{SUBMISSIONS}"' in dashboard
+
+
+def test_a_submission_with_a_bad_material_is_corrected_into_a_find(world: World) -> None:
+    bad = sent_with_bad_material(world)
+    reviewer = browser(world, "reviewer")
+    row = the_submission(world, bad)
+    filed = reviewer.post(
+        f"{SUBMISSIONS}/{row.id}/correct", correction(world, bad, material="copper_alloy")
+    )
+    assert filed.status_code == 303, filed.get_data(as_text=True)
+    assert filed.headers["Location"].endswith(f"/finds/{bad}")
+    with world.runtime.uow() as uow:
+        record = uow.finds.record(bad)
+        assert record is not None
+        data = json.loads(record.data)
+        audit = uow.connection.execute(
+            select(audit_log).where(audit_log.c.action == "collect.correct")
+        ).all()
+    assert data["material"] == "copper_alloy"
+    assert data["recorded_by"] == "recorder"  # the key's member, not the reviewer
+    assert data["find_number"]
+    assert len(audit) == 1
+    assert the_submission(world, bad).status == "filed"
+    text = reviewer.get(SUBMISSIONS).get_data(as_text=True)
+    assert 'class="submission"' not in text
+    again = reviewer.post(
+        f"{SUBMISSIONS}/{row.id}/correct", correction(world, bad, material="iron")
+    )
+    assert again.status_code == 409  # a find already: corrected on its own page
+
+
+def test_an_invalid_or_stale_or_forged_correction_changes_nothing(world: World) -> None:
+    bad = sent_with_bad_material(world)
+    row = the_submission(world, bad)
+    url = f"{SUBMISSIONS}/{row.id}/correct"
+    leader = browser(world, "leader")
+    invalid = leader.post(url, correction(world, bad, material="copper_alloy", quantity="many"))
+    assert invalid.status_code == 422
+    assert 'role="alert"' in invalid.get_data(as_text=True)
+    assert "many" in invalid.get_data(as_text=True)  # what was typed is kept
+    still_bad = leader.post(url, correction(world, bad))  # material left unchosen
+    assert still_bad.status_code == 422
+    stale = leader.post(url, correction(world, bad, material="iron", expected_updated_at="x"))
+    assert stale.status_code == 409
+    forged = leader.client.post(url, data=correction(world, bad, material="iron"))
+    assert forged.status_code == 400
+    refused = browser(world, "recorder").post(url, correction(world, bad, material="iron"))
+    assert refused.status_code == 403
+    assert browser(world, "outsider").post(url, correction(world, bad)).status_code == 404
+    with world.runtime.uow() as uow:
+        assert uow.finds.record(bad) is None
+    assert the_submission(world, bad).updated_at == row.updated_at
+    assert the_submission(world, bad).status == "needs_review"
