@@ -6,7 +6,8 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any
 
-RECORD_TYPES = ("survey", "find", "track", "photo")
+from field_core.contract import RECORD_TYPES
+
 ENVELOPE_KEYS = frozenset({"type", "uuid", "base_rev", "rev", "data"})
 MAX_REV = 2**31 - 1
 

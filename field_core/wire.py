@@ -38,6 +38,7 @@ __all__ = [
     "PushResponse",
     "PushResult",
     "RecordEnvelope",
+    "SubmissionData",
     "SurveyData",
     "TrackData",
     "problems_from_messages",
@@ -468,11 +469,25 @@ class PhotoData(_Strict):
     find_uuids = _req(List(_uuid(), max_items=1000, unique=True))
 
 
+class SubmissionData(_Strict):
+    """data of a submission record (schemas/submission.json): a phone's form instance as the
+    camp laptop received it. xml is the instance's UTF-8 bytes decoded as text; its bound is in
+    characters here, and the server checks the byte bound when it reads the XML."""
+
+    expedition_code = _req(String(pattern=CODE))
+    survey_uuid = _req(_uuid())
+    instance_id = _req(_uuid())
+    find_uuid = _req(_uuid(), nullable=True)
+    received_at = _req(String(pattern=DATE_TIME))
+    xml = _req(_text(1, 1_048_576))  # field_core.collect.submission.MAX_SUBMISSION_BYTES
+
+
 RECORD_DATA_SCHEMAS: dict[str, Schema] = {
     "survey": SurveyData(),
     "find": FindData(),
     "track": TrackData(),
     "photo": PhotoData(),
+    "submission": SubmissionData(),
 }
 """One shared instance per record type: reuse them, as building a Schema costs more than a load."""
 

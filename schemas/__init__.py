@@ -15,6 +15,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "find",
     "track",
     "photo",
+    "submission",
     "record",
     "push_request",
     "push_response",
@@ -22,7 +23,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "problem",
     "materials",
 )
-RECORD_TYPES: tuple[str, ...] = ("survey", "find", "track", "photo")
+RECORD_TYPES: tuple[str, ...] = ("survey", "find", "track", "photo", "submission")
 LANGUAGES: tuple[str, ...] = ("kk", "ru", "en")
 
 

@@ -23,14 +23,16 @@ from jsonschema import Draft202012Validator, FormatChecker
 from marshmallow import Schema, ValidationError
 
 from field_core import wire
+from field_core.collect.submission import MAX_SUBMISSION_BYTES
 from field_core.validation import _fast, _to_draft07, validate_record, validate_record_data
 
-RECORD_TYPES = ("survey", "find", "track", "photo")
+RECORD_TYPES = ("survey", "find", "track", "photo", "submission")
 MARSHMALLOW: dict[str, type[Schema]] = {
     "survey": wire.SurveyData,
     "find": wire.FindData,
     "track": wire.TrackData,
     "photo": wire.PhotoData,
+    "submission": wire.SubmissionData,
     "record": wire.RecordEnvelope,
     "push_request": wire.PushRequest,
     "push_response": wire.PushResponse,
@@ -119,6 +121,21 @@ PHOTO = {
     "find_uuids": [FIND_UUID],
 }
 PHOTO_REQUIRED = {key: PHOTO[key] for key in load_schema("photo")["required"]}
+INSTANCE_ID = "3c9d2e1f-8a7b-4c6d-9e0f-1a2b3c4d5e6f"
+INSTANCE_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<data id="qazba_find" version="2026071401">'
+    "<object_name>Қола жебе ұшы</object_name><material>copper_alloy</material>"
+    f"<meta><instanceID>uuid:{INSTANCE_ID}</instanceID></meta></data>"
+)
+SUBMISSION = {
+    "expedition_code": "ULY-2026",
+    "survey_uuid": SURVEY_UUID,
+    "instance_id": INSTANCE_ID,
+    "find_uuid": INSTANCE_ID,
+    "received_at": AT,
+    "xml": INSTANCE_XML,
+}
 RECORD = {"type": "find", "uuid": FIND_UUID, "base_rev": 0, "rev": 1, "data": FIND}
 PUSH_REQUEST = {"device_id": "tablet-7", "batch_id": "b-2026-07-14-01", "records": [RECORD]}
 FLAG = {
@@ -190,6 +207,7 @@ VALID = {
     "find": FIND,
     "track": TRACK,
     "photo": PHOTO,
+    "submission": SUBMISSION,
     "record": RECORD,
     "push_request": PUSH_REQUEST,
     "push_response": PUSH_RESPONSE,
@@ -395,8 +413,40 @@ CASES = [
     bad("photo", "taken_at without an offset is rejected", taken_at="2026-07-14T10:31:40"),
     bad("photo", "an unknown position source is rejected", position_source="gps"),
     bad("photo", "an upper-case photo sha256 is rejected by photo", sha256=SHA_A.upper()),
+    # submission
+    ok("submission", "a phone's submission with its find is valid"),
+    ok("submission", "a submission that made no find is valid", find_uuid=None),
+    ok("submission", "an XML of exactly 1048576 characters is valid", xml="x" * 1_048_576),
+    bad("submission", "an XML of 1048577 characters is rejected", xml="x" * 1_048_577),
+    bad("submission", "an empty XML is rejected", xml=""),
+    bad("submission", "an XML given as base64 bytes in a list is rejected", xml=[60, 100]),
+    bad("submission", "an XML holding U+0000 is rejected", xml=INSTANCE_XML + "\x00"),
+    bad("submission", "an XML with an unpaired surrogate is rejected", xml="<a>\udc80</a>"),
+    bad(
+        "submission",
+        "an instance id with Collect's uuid: prefix is rejected",
+        instance_id=f"uuid:{INSTANCE_ID}",
+    ),
+    bad("submission", "an upper-case instance id is rejected", instance_id=INSTANCE_ID.upper()),
+    bad("submission", "a submission without find_uuid is rejected", find_uuid=DELETE),
+    bad("submission", "a find uuid given as a number is rejected", find_uuid=7),
+    bad(
+        "submission",
+        "received_at without an offset is rejected",
+        received_at="2026-07-14T10:32:05",
+    ),
+    bad("submission", "a lower-case expedition code is rejected", expedition_code="uly-2026"),
+    bad("submission", "a submission without a survey is rejected", survey_uuid=DELETE),
+    bad("submission", "an unknown member in a submission is rejected", key_id=3),
     # record envelope
     ok("record", "a record envelope is valid"),
+    ok(
+        "record",
+        "a submission record is valid",
+        type="submission",
+        uuid=INSTANCE_ID,
+        data=SUBMISSION,
+    ),
     ok("record", "a record whose rev is 3.0 is valid", rev=3.0),
     bad("record", "a negative base_rev is rejected", base_rev=-1),
     bad("record", "rev 0 is rejected", rev=0),
@@ -916,6 +966,24 @@ def test_material_label_gives_the_label_in_the_asked_language() -> None:
 def test_material_label_refuses_an_unknown_code_or_language(code: str, lang: str) -> None:
     with pytest.raises(KeyError):
         material_label(code, lang)
+
+
+def test_a_submission_record_carrying_find_data_is_rejected_on_its_data() -> None:
+    record, problems = validate_record(changed(RECORD, type="submission"))
+    assert record is None and "data.instance_id" in {p["field"] for p in problems}
+
+
+def test_the_submission_xml_bound_is_the_bound_a_phone_is_held_to() -> None:
+    # In characters it admits every instance the server can take in bytes; the server checks the
+    # bytes when it reads the XML, as it does for a phone.
+    assert load_schema("submission")["properties"]["xml"]["maxLength"] == MAX_SUBMISSION_BYTES
+
+
+def test_a_submission_xml_travels_as_text_that_encodes_back_to_the_phones_bytes() -> None:
+    sent = INSTANCE_XML.encode("utf-8")
+    data, problems = validate_record_data("submission", {**SUBMISSION, "xml": sent.decode()})
+    assert problems == [] and data is not None
+    assert data["xml"].encode("utf-8") == sent
 
 
 def test_load_schema_refuses_a_name_outside_the_contract() -> None:
