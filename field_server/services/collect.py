@@ -68,6 +68,7 @@ from field_server.services.errors import (
     ServiceError,
 )
 from field_server.services.expeditions import expedition_by_code
+from field_server.services.submission_keeping import keep_submission
 from field_server.services.sync_push import BatchWriter, expedition_region, prepare_record
 
 # A photo record's uuid is derived from its find and its bytes, so a resent submission names
@@ -187,6 +188,12 @@ class Collect:
             )
         if existing is not None and existing.xml_sha256 != xml_sha256:
             raise _different_instance()
+        if existing is not None and existing.key_id != phone.id:
+            # The instance reached the server first another way (the camp laptop pushed it):
+            # one instanceID is one find, and the laptop's push brought its find and photos.
+            return Received(
+                _message(existing, unnamed, incomplete), existing.id, existing.find_uuid
+            )
         known = existing.attachments_received if existing is not None else {}
         wanted = [p for p in parts if p.file_name in named and p.file_name not in known]
         if existing is not None and not wanted:
@@ -473,24 +480,16 @@ class _Filing:
         )
 
     def _insert(self, received: dict[str, str]) -> int:
-        return self.rows.add(
-            {
-                "expedition_id": self.phone.expedition.id,
-                "key_id": self.phone.id,
-                "instance_id": self.submission.instance_id,
-                "deprecated_id": self.submission.deprecated_id,
-                "form_version": (self.submission.version or "")[:64] or None,
-                "xml": self.xml_text,
-                "xml_sha256": self.xml_sha256,
-                "received_at": self.now,
-                "updated_at": self.now,
-                "find_uuid": None,
-                "find_rev": None,
-                "problems": [],
-                "attachments_named": list(self.submission.photo_files),
-                "attachments_received": received,
-                "status": NEEDS_REVIEW,
-            }
+        return keep_submission(
+            self.rows,
+            expedition_id=self.phone.expedition.id,
+            key_id=self.phone.id,
+            submission=self.submission,
+            xml_text=self.xml_text,
+            xml_sha256=self.xml_sha256,
+            received_at=self.now,
+            now=self.now,
+            attachments_received=received,
         )
 
     def _next_find_number(self) -> str:

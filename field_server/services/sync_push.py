@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from field_core.collect.submission import Submission, SubmissionError, parse_submission
 from field_core.content_hash import canonical_json, content_hash, text_hash
 from field_core.envelope import Envelope, parse_envelope
 from field_core.geo.coordinates import KAZAKHSTAN_BOUNDS, Bounds, check_position, expand_bounds
 from field_core.validation import validate_record_data
+from field_server.adapters.collect_repositories import (
+    FILED,
+    CollectKeys,
+    CollectSubmissions,
+    SubmissionRow,
+)
 from field_server.adapters.repositories import ExpeditionRow, SiteRow, StoredRecord
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
@@ -23,6 +31,7 @@ from field_server.services.auth import now_utc
 from field_server.services.duplicates import Examination, candidate_flags, examine_finds
 from field_server.services.errors import Forbidden, InvalidInput
 from field_server.services.find_filing import FiledFind, file_finds
+from field_server.services.submission_keeping import camp_laptop_key, keep_submission
 
 MAX_RECORDS = 1000
 REGION_MARGIN_DEG = 2.0
@@ -40,6 +49,7 @@ class Incoming:
     digest: str = ""
     problems: list[dict[str, str]] = field(default_factory=list)
     result: dict[str, Any] | None = None
+    submission: Submission | None = None  # a submission record's XML, read
 
     def reject(self, problems: list[dict[str, str]]) -> None:
         self.result = {
@@ -129,11 +139,39 @@ def prepare_record(index: int, raw: Any) -> Incoming:
     if envelope.type == "survey" and data["ended_on"] and data["ended_on"] < data["started_on"]:
         item.reject([{"field": "data.ended_on", "message": "a survey cannot end before it starts"}])
         return item
+    if envelope.type == "submission":
+        item.submission = _read_submission(item, data)
+        if item.submission is None:
+            return item
     item.envelope = envelope
     item.data = data
     item.text = canonical_json(data)
     item.digest = text_hash(item.text)
     return item
+
+
+def _read_submission(item: Incoming, data: dict[str, Any]) -> Submission | None:
+    """A pushed submission's XML read as the phones' endpoint reads it (DESIGN §9), or None
+    with the record rejected: a DOCTYPE, malformed XML, a foreign form or an instanceID other
+    than the record's keeps nothing."""
+    try:
+        submission = parse_submission(data["xml"].encode("utf-8"))
+    except SubmissionError as error:
+        item.reject([{"field": "data.xml", "message": str(error)}])
+        return None
+    if not submission.is_find_form:
+        item.reject(
+            [{"field": "data.xml", "message": f"an instance of form {submission.form_id[:64]!r}, "
+              "which Qazba never served"}]
+        )  # fmt: skip
+        return None
+    if submission.instance_id != data["instance_id"]:
+        item.reject(
+            [{"field": "data.instance_id", "message": "the XML's meta/instanceID is "
+              f"{submission.instance_id}"}]
+        )  # fmt: skip
+        return None
+    return submission
 
 
 class BatchWriter:
@@ -157,6 +195,8 @@ class BatchWriter:
         self.changed_traits: dict[str, FindTraits] = {}  # what duplicate detection compares
         self.kept: dict[str, str] = {}  # a merged find's uuid -> the find it lives on in
         self.examinations: list[Examination] = []
+        # submissions this batch keeps: (expedition id, instance id) -> the XML's SHA-256
+        self.kept_instances: dict[tuple[int, str], str] = {}
 
     def last_seq(self) -> int:
         if self._last_seq is not None:
@@ -189,7 +229,11 @@ class BatchWriter:
             flags = self._flags(item, expedition, number_holders)
             if item.result is not None:
                 continue
+            if item.submission is not None and not self._one_instance(item, expedition.row.id):
+                continue
             self._decide(item, expedition.row.id, flags, replays)
+            if item.submission is not None:
+                self._keep_submission(item, expedition.row)
             # only a survey the server accepted can hold the finds after it in the batch
             if item.envelope.type == "survey" and item.result["status"] != "rejected":
                 survey_expeditions[item.envelope.uuid] = expedition.row.id
@@ -348,7 +392,7 @@ class BatchWriter:
                 ]
             )
             return None
-        if item.envelope.type == "find":
+        if item.envelope.type in ("find", "submission"):
             survey_expedition = survey_expeditions.get(data["survey_uuid"])
             if survey_expedition is None:
                 item.reject(
@@ -481,6 +525,112 @@ class BatchWriter:
             result["flags"] = flags
         replays.add((envelope.uuid, envelope.rev, item.digest))
         item.result = result
+
+    def _one_instance(self, item: Incoming, expedition_id: int) -> bool:
+        """Whether a pushed submission may be taken: one instanceID is one find (DESIGN §9).
+
+        A phone that sends an instance again with different XML is answered 409 and nothing
+        changes; the same instance relayed by the camp laptop with XML other than what the
+        server keeps is refused the same way (rejected, ``instance_differs``), since either XML
+        could be the phone's and only a person can tell which. A stored submission record never
+        changes its instance or XML: a submission is kept as received.
+        """
+        assert item.envelope is not None and item.data is not None
+        data = item.data
+        sha256 = _xml_sha256(data["xml"])
+        stored = self.current.get(item.envelope.uuid)
+        if stored is not None and stored.type == "submission":
+            before = json.loads(stored.data)
+            if (before["instance_id"], before["xml"]) != (data["instance_id"], data["xml"]):
+                item.reject(
+                    [{"field": "data.xml", "message": "a submission is kept as received: its "
+                      "instance and XML never change"}]
+                )  # fmt: skip
+                return False
+        key = (expedition_id, data["instance_id"])
+        kept = self.kept_instances.get(key)
+        if kept is None:
+            row = CollectSubmissions(self.uow.connection).by_instance(*key)
+            kept = row.xml_sha256 if row is not None else None
+        if kept is None or kept == sha256:
+            return True
+        item.reject(
+            [{"field": "data.xml", "message": f"the server keeps instance {data['instance_id']} "
+              "with different XML; one instanceID is one submission"}]
+        )  # fmt: skip
+        assert item.result is not None
+        item.result["flags"] = [
+            {
+                "code": "instance_differs",
+                "detail": "the same instanceID already reached the server with different XML",
+                "other_uuid": None,
+            }
+        ]
+        return False
+
+    def _keep_submission(self, item: Incoming, expedition: ExpeditionRow) -> None:
+        """Keep an accepted submission as received, beside its record, unless its instance is
+        kept already (the phone reached the server first, or this is a replay): then no second
+        row and no second find. The laptop pushes the find itself; the row names it."""
+        assert item.envelope is not None and item.data is not None
+        assert item.submission is not None
+        if item.result is None or item.result["status"] in ("rejected", "conflict"):
+            return
+        data = item.data
+        expedition_id = expedition.id
+        key = (expedition_id, data["instance_id"])
+        rows = CollectSubmissions(self.uow.connection)
+        row = rows.by_instance(*key)
+        self.kept_instances[key] = _xml_sha256(data["xml"])
+        find_uuid = data["find_uuid"]
+        find = self.current.get(find_uuid) if find_uuid is not None else None
+        find_rev = find.server_rev if find is not None and find.type == "find" else None
+        if row is not None:
+            self._link_find(rows, row, find_uuid, find_rev)
+            return
+        key_id = camp_laptop_key(
+            CollectKeys(self.uow.connection),
+            expedition_id=expedition_id,
+            user_id=self.actor.user_id,
+            device_id=self.device_id,
+            survey_uuid=data["survey_uuid"],
+            now=self.now,
+        )
+        submission_id = keep_submission(
+            rows,
+            expedition_id=expedition_id,
+            key_id=key_id,
+            submission=item.submission,
+            xml_text=data["xml"],
+            xml_sha256=self.kept_instances[key],
+            received_at=datetime.fromisoformat(data["received_at"]),
+            now=self.now,
+            find_uuid=find_uuid,
+            find_rev=find_rev,
+            # the laptop took the phone's photos and pushes them as photo records of the find,
+            # so the server waits for no attachment of this submission
+            attachments_named=[],
+        )
+        self.uow.audit.add(
+            self.now,
+            self.actor.user_id,
+            "collect.submission",
+            f"expedition:{expedition.code}",
+            {"submission_id": submission_id, "instance_id": data["instance_id"],
+             "find_uuid": find_uuid, "device_id": self.device_id, "key_id": key_id},
+        )  # fmt: skip
+
+    def _link_find(
+        self, rows: CollectSubmissions, row: SubmissionRow, find_uuid: str | None, rev: int | None
+    ) -> None:
+        """A kept submission the laptop could not make a find of, whose record now names
+        the find it made since (a revision of the record), is filed with that find."""
+        if row.find_uuid is not None or find_uuid is None:
+            return
+        rows.change(
+            row.id,
+            {"find_uuid": find_uuid, "find_rev": rev, "status": FILED, "updated_at": self.now},
+        )
 
     def _onto_kept(self, item: Incoming, alias: StoredRecord, kept: StoredRecord) -> str | None:
         """An edit of a merged find, three-way merged onto the find it was merged into.
@@ -697,6 +847,11 @@ class BatchWriter:
         )
         self.uow.records.insert_revisions(self.revisions)
         self.uow.records.insert_conflicts(self.conflicts)
+
+
+def _xml_sha256(xml: str) -> str:
+    """The digest a kept submission's XML is compared by: of the bytes the phone sent."""
+    return hashlib.sha256(xml.encode("utf-8")).hexdigest()
 
 
 def _photo_sha256(record_type: str, data: dict[str, Any]) -> str | None:
