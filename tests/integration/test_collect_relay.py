@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from field_server.services.auth import actor_for_username
+from field_server.services.collect import needing_attention
 from tests.integration.conftest import World, sample_batch
 from tests.integration.test_collect_openrosa import counts, new_key, send
 from tests.unit.collect.instances import INSTANCE_ID, instance
@@ -186,3 +188,33 @@ def test_a_relayed_submission_without_a_find_waits_for_a_reviewer(world: World) 
     assert statuses(answer) == ["created", "created"]
     [kept] = listed(world)
     assert (kept["find_uuid"], kept["status"]) == (None, "needs_review")
+
+
+def test_the_laptops_other_find_of_the_phones_instance_stays_one_find(world: World) -> None:
+    path = new_key(world)["path"]
+    assert send(world, path, XML).status_code == 201
+    changes, _ = world.pull_all("recorder")
+    [find] = [c for c in changes if c["uuid"] == INSTANCE_ID]
+    # the laptop numbered and named the find its own way: a device edit like any other
+    data = {**find["data"], "object_name": "Қола пышақ (лагерь)", "find_number": "ULY-26-9001"}
+    laptop_find = {"type": "find", "uuid": INSTANCE_ID, "base_rev": 0, "rev": 1, "data": data}
+    answer = world.pushed("recorder", [laptop_find, submission_record(find["data"]["survey_uuid"])])
+    assert statuses(answer) == ["conflict", "created"], answer
+    changes, _ = world.pull_all("leader")
+    [one] = [c for c in changes if c["type"] == "find" and c["uuid"] == INSTANCE_ID]
+    assert one["data"] == find["data"]  # the server's version stands, the laptop's waits
+    assert len(one["state"]["conflicts"]) == 1
+    assert len(listed(world)) == 1
+
+
+def test_a_relayed_submission_needing_review_is_shown_with_the_laptops_member(
+    world: World,
+) -> None:
+    survey, *_ = sample_batch()
+    world.pushed("recorder", [survey, submission_record(survey["uuid"], find_uuid=None)])
+    actor = actor_for_username(world.runtime.uow, "leader")
+    _, waiting = needing_attention(world.runtime.uow, actor, "ULY-2026")
+    [shown] = waiting
+    assert shown.username == "recorder"
+    assert shown.device_name.startswith("camp laptop ")
+    assert shown.draft["object_name"]
