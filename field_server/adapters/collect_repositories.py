@@ -33,7 +33,10 @@ class CollectKeyRow:
 class SubmissionRow:
     id: int
     expedition_id: int
-    key_id: int
+    key_id: int | None  # None for one the camp laptop relayed
+    relayed_by_device: str | None  # the laptop's device id, for one it relayed
+    recorded_by_user_id: int | None
+    survey_uuid: str
     instance_id: str
     deprecated_id: str | None
     form_version: str | None
@@ -47,6 +50,8 @@ class SubmissionRow:
     attachments_named: list[str]
     attachments_received: dict[str, str]
     status: str
+    recorded_by: str | None  # the member's user name
+    device_name: str | None  # the key's phone; None for one the camp laptop relayed
 
 
 _KEY_COLUMNS = (
@@ -123,7 +128,17 @@ class CollectKeys:
         )
 
 
-_SUBMISSION_COLUMNS = tuple(t.collect_submissions.c)
+def _select_submissions() -> Any:
+    """The rows with their member's user name and their key's phone, for whoever reads them."""
+    return select(
+        *t.collect_submissions.c,
+        t.users.c.username.label("recorded_by"),
+        t.collect_keys.c.device_name,
+    ).select_from(
+        t.collect_submissions.outerjoin(
+            t.users, t.users.c.id == t.collect_submissions.c.recorded_by_user_id
+        ).outerjoin(t.collect_keys, t.collect_keys.c.id == t.collect_submissions.c.key_id)
+    )
 
 
 def _submission(row: Any) -> SubmissionRow:
@@ -139,7 +154,7 @@ class CollectSubmissions:
 
     def by_instance(self, expedition_id: int, instance_id: str) -> SubmissionRow | None:
         row = self._c.execute(
-            select(*_SUBMISSION_COLUMNS).where(
+            _select_submissions().where(
                 t.collect_submissions.c.expedition_id == expedition_id,
                 t.collect_submissions.c.instance_id == instance_id,
             )
@@ -148,14 +163,14 @@ class CollectSubmissions:
 
     def get(self, submission_id: int) -> SubmissionRow | None:
         row = self._c.execute(
-            select(*_SUBMISSION_COLUMNS).where(t.collect_submissions.c.id == submission_id)
+            _select_submissions().where(t.collect_submissions.c.id == submission_id)
         ).first()
         return None if row is None else _submission(row)
 
     def page(
         self, expedition_id: int, status: str | None, after: int, limit: int
     ) -> list[SubmissionRow]:
-        query = select(*_SUBMISSION_COLUMNS).where(
+        query = _select_submissions().where(
             t.collect_submissions.c.expedition_id == expedition_id,
             t.collect_submissions.c.id > after,
         )

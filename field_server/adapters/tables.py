@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -456,7 +457,14 @@ collect_submissions = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
-    Column("key_id", Integer, ForeignKey("collect_keys.id"), nullable=False),
+    # a phone's key, or for a submission the camp laptop relayed, the laptop's device id: the
+    # laptop issues its phones' keys itself, so the server knows none of them (exactly one is set)
+    Column("key_id", Integer, ForeignKey("collect_keys.id")),
+    Column("relayed_by_device", String(128)),
+    # the member whose phone sent it: the key's member, or for a relay the member who pushed it
+    Column("recorded_by_user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    # the survey a find made of it goes into: the key's, or the one the laptop's record names
+    Column("survey_uuid", String(36), nullable=False),
     Column("instance_id", String(36), nullable=False),
     Column("deprecated_id", String(36)),
     Column("form_version", String(64)),
@@ -472,5 +480,9 @@ collect_submissions = Table(
     Column("attachments_received", Text, nullable=False),  # JSON {file name: sha256}
     Column("status", String(20), nullable=False),  # filed | needs_review
     UniqueConstraint("expedition_id", "instance_id"),
+    CheckConstraint(
+        "(key_id IS NULL) <> (relayed_by_device IS NULL)",
+        name="ck_collect_submissions_one_sender",
+    ),
     Index(None, "expedition_id", "status", "id"),
 )

@@ -48,7 +48,17 @@ class CollectSubmission(_Strict):
     id = fields.Integer(required=True)
     instance_id = fields.String(required=True)
     deprecated_id = fields.String(allow_none=True)
-    key_id = fields.Integer(required=True)
+    key_id = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "null when relayed"}
+    )
+    relayed_by_device = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the camp laptop's device id, when it relayed the submission"},
+    )
+    recorded_by = fields.String(
+        required=True, allow_none=True, metadata={"description": "the member's user name"}
+    )
     form_version = fields.String(allow_none=True)
     received_at = fields.String(required=True)
     updated_at = fields.String(required=True)

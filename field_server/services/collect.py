@@ -129,6 +129,7 @@ class Collect:
             phone = phone_key(uow, key, code)
         if phone is None:
             raise refused_key()
+        assert phone.id is not None  # a key a phone sends with is one the server issued
         with self.uow(write=True, sequenced=False) as uow:
             CollectKeys(uow.connection).used(phone.id, now_utc())
             uow.commit()
@@ -264,11 +265,10 @@ class Collect:
             )
         with self.uow() as uow:
             row = CollectSubmissions(uow.connection).get(submission_id)
-            key = CollectKeys(uow.connection).get(row.key_id) if row is not None else None
             expedition = (
                 uow.expeditions.by_ids([row.expedition_id]).get(row.expedition_id) if row else None
             )
-        if row is None or key is None or expedition is None or not actor.may_read(expedition.id):
+        if row is None or expedition is None or not actor.may_read(expedition.id):
             raise NotFound(f"no submission {submission_id} that {actor.username} may read")
         if not _may_correct(actor, row):
             raise Forbidden("only reviewers and the expedition's leader correct its submissions")
@@ -278,10 +278,21 @@ class Collect:
             )
         if row.find_uuid is not None:
             raise NotAllowed(f"submission {submission_id} is a find already: correct the find")
+        if row.recorded_by_user_id is None or row.recorded_by is None:
+            raise NotAllowed(
+                f"submission {submission_id} names no member to file its find in the name of"
+            )
+        # the phone's key, or for a relayed submission the camp laptop that relayed it
         phone = PhoneKey(
-            key.id, expedition, key.user_id, key.username, key.device_name, key.survey_uuid
+            row.key_id,
+            expedition,
+            row.recorded_by_user_id,
+            row.recorded_by,
+            row.device_name or "",
+            row.survey_uuid,
+            row.relayed_by_device,
         )
-        member = actor_for_username(self.uow, key.username)
+        member = actor_for_username(self.uow, row.recorded_by)
         submission = parse_submission(row.xml.encode("utf-8"))
         with self.uow(write=True) as uow:
             filing = _Filing(uow, phone, submission, row.xml, row.xml_sha256, self.store)
@@ -484,6 +495,9 @@ class _Filing:
             self.rows,
             expedition_id=self.phone.expedition.id,
             key_id=self.phone.id,
+            relayed_by_device=None,
+            recorded_by_user_id=self.phone.user_id,
+            survey_uuid=self.phone.survey_uuid,
             submission=self.submission,
             xml_text=self.xml_text,
             xml_sha256=self.xml_sha256,
@@ -603,6 +617,8 @@ def _listing(row: SubmissionRow) -> dict[str, Any]:
         "instance_id": row.instance_id,
         "deprecated_id": row.deprecated_id,
         "key_id": row.key_id,
+        "relayed_by_device": row.relayed_by_device,
+        "recorded_by": row.recorded_by,
         "form_version": row.form_version,
         "received_at": row.received_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
@@ -650,7 +666,8 @@ class NeedsAttention:
 
     id: int
     username: str
-    device_name: str
+    device_name: str  # the key's phone, or the camp laptop's device id when ``relayed``
+    relayed: bool
     received_at: datetime
     updated_at: datetime  # the form's guard: a correction of an older state is refused
     find_uuid: str | None
@@ -679,16 +696,14 @@ def needing_attention(
                 or any(n not in r.attachments_received for n in r.attachments_named)
             ]
             after = page[-1].id
-        keys = {k.id: k for k in CollectKeys(uow.connection).of_expedition(expedition.id)}
         sites = [s.code for s in uow.expeditions.sites_of([expedition.id])]
     found = []
     for row in rows:
-        key = keys[row.key_id]
         submission = parse_instance(row.xml.encode("utf-8"))
         context = SubmissionContext(
             expedition_code=expedition.code,
-            survey_uuid=key.survey_uuid,
-            recorded_by=key.username,
+            survey_uuid=row.survey_uuid,
+            recorded_by=row.recorded_by or "",
             # SQLite gives back times without their zone; every stored time is UTC
             received_at=row.received_at.replace(tzinfo=row.received_at.tzinfo or UTC),
             next_find_number=lambda: "",  # a draft takes no number of the sequence
@@ -698,8 +713,9 @@ def needing_attention(
         found.append(
             NeedsAttention(
                 id=row.id,
-                username=key.username,
-                device_name=key.device_name,
+                username=row.recorded_by or "",
+                device_name=row.relayed_by_device or row.device_name or "",
+                relayed=row.relayed_by_device is not None,
                 received_at=row.received_at,
                 updated_at=row.updated_at,
                 find_uuid=row.find_uuid,

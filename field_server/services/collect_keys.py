@@ -47,18 +47,27 @@ class IssuedKey:
 
 @dataclass(frozen=True)
 class PhoneKey:
-    """A resolved key: who sends with it, for which expedition, into which survey."""
+    """A resolved key: who sends with it, for which expedition, into which survey.
 
-    id: int
+    A submission the camp laptop relayed has no key the server knows (the laptop issues its
+    phones' keys itself): a reviewer correcting one files it as sent by the laptop, with
+    ``id`` None and ``relayed_by_device`` the laptop's device id.
+    """
+
+    id: int | None
     expedition: ExpeditionRow
     user_id: int
     username: str
     device_name: str
     survey_uuid: str
+    relayed_by_device: str | None = None
 
     @property
     def device_id(self) -> str:
-        """The device id its finds are recorded under, one per key as one per installation."""
+        """The device id its finds are recorded under, one per key as one per installation;
+        the laptop's own for what it relayed."""
+        if self.relayed_by_device is not None:
+            return self.relayed_by_device
         return f"collect-key-{self.id}"
 
 

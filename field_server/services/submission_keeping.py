@@ -6,27 +6,24 @@ one way, and one instanceID is one row of its expedition.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from field_core.collect.submission import Submission
 from field_server.adapters.collect_repositories import (
     FILED,
     NEEDS_REVIEW,
-    CollectKeys,
     CollectSubmissions,
 )
-from field_server.services.auth import token_digest
-
-CAMP_LAPTOP = "camp laptop"
-"""How a camp laptop's relay is named among an expedition's keys."""
 
 
 def keep_submission(
     kept: CollectSubmissions,
     *,
     expedition_id: int,
-    key_id: int,
+    key_id: int | None,
+    relayed_by_device: str | None,
+    recorded_by_user_id: int,
+    survey_uuid: str,
     submission: Submission,
     xml_text: str,
     xml_sha256: str,
@@ -40,11 +37,18 @@ def keep_submission(
     """Keep one submission's XML as received; returns the row's id.
 
     A row without a find waits for a reviewer, who corrects it into one (services.collect).
+    A phone's submission names its key; one the camp laptop relayed names the laptop's device
+    instead (``relayed_by_device``), since the laptop issues its phones' keys itself and the
+    server knows none of them. Either way ``recorded_by_user_id`` is the member a find made of
+    it is recorded by, and ``survey_uuid`` the survey it goes into.
     """
     return kept.add(
         {
             "expedition_id": expedition_id,
             "key_id": key_id,
+            "relayed_by_device": relayed_by_device,
+            "recorded_by_user_id": recorded_by_user_id,
+            "survey_uuid": survey_uuid,
             "instance_id": submission.instance_id,
             "deprecated_id": submission.deprecated_id,
             "form_version": (submission.version or "")[:64] or None,
@@ -62,37 +66,3 @@ def keep_submission(
             "status": FILED if find_uuid is not None else NEEDS_REVIEW,
         }
     )
-
-
-def camp_laptop_key(
-    keys: CollectKeys,
-    *,
-    expedition_id: int,
-    user_id: int,
-    device_id: str,
-    survey_uuid: str,
-    now: datetime,
-) -> int:
-    """The key row that submissions relayed by one camp laptop are kept under.
-
-    Every kept submission names the key it came with (collect_submissions.key_id), and a
-    reviewer's correction files the find in that key's member's name into its survey. A laptop
-    issues its phones' keys itself, so the server knows none of them: it stands the laptop's
-    relay in as a key of the member who pushes, for the laptop's device and the survey. The key
-    is revoked as it is made and its secret is never told, so no phone can ever send with it.
-    """
-    device_name = f"{CAMP_LAPTOP} {device_id}"[:200]
-    for key in keys.of_expedition(expedition_id):
-        if (key.user_id, key.device_name, key.survey_uuid) == (user_id, device_name, survey_uuid):
-            return key.id
-    key_id = keys.add(
-        token_digest(secrets.token_urlsafe(32)),
-        expedition_id,
-        user_id,
-        device_name,
-        survey_uuid,
-        user_id,
-        now,
-    )
-    keys.revoke(key_id, now)
-    return key_id

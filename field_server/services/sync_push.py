@@ -16,7 +16,6 @@ from field_core.geo.coordinates import KAZAKHSTAN_BOUNDS, Bounds, check_position
 from field_core.validation import validate_record_data
 from field_server.adapters.collect_repositories import (
     FILED,
-    CollectKeys,
     CollectSubmissions,
     SubmissionRow,
 )
@@ -31,7 +30,7 @@ from field_server.services.auth import now_utc
 from field_server.services.duplicates import Examination, candidate_flags, examine_finds
 from field_server.services.errors import Forbidden, InvalidInput
 from field_server.services.find_filing import FiledFind, file_finds
-from field_server.services.submission_keeping import camp_laptop_key, keep_submission
+from field_server.services.submission_keeping import keep_submission
 
 MAX_RECORDS = 1000
 REGION_MARGIN_DEG = 2.0
@@ -588,18 +587,14 @@ class BatchWriter:
         if row is not None:
             self._link_find(rows, row, find_uuid, find_rev)
             return
-        key_id = camp_laptop_key(
-            CollectKeys(self.uow.connection),
-            expedition_id=expedition_id,
-            user_id=self.actor.user_id,
-            device_id=self.device_id,
-            survey_uuid=data["survey_uuid"],
-            now=self.now,
-        )
         submission_id = keep_submission(
             rows,
             expedition_id=expedition_id,
-            key_id=key_id,
+            key_id=None,
+            relayed_by_device=self.device_id,
+            # the laptop's own keys are unknown to the server: the member who pushes records it
+            recorded_by_user_id=self.actor.user_id,
+            survey_uuid=data["survey_uuid"],
             submission=item.submission,
             xml_text=data["xml"],
             xml_sha256=self.kept_instances[key],
@@ -617,7 +612,7 @@ class BatchWriter:
             "collect.submission",
             f"expedition:{expedition.code}",
             {"submission_id": submission_id, "instance_id": data["instance_id"],
-             "find_uuid": find_uuid, "device_id": self.device_id, "key_id": key_id},
+             "find_uuid": find_uuid, "device_id": self.device_id},
         )  # fmt: skip
 
     def _link_find(

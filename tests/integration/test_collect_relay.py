@@ -4,15 +4,26 @@ straight to the server is; one instanceID that reaches the server both ways is o
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from field_server.adapters import tables as t
 from field_server.services.auth import actor_for_username
 from field_server.services.collect import needing_attention
 from tests.integration.conftest import World, sample_batch
 from tests.integration.test_collect_openrosa import counts, new_key, send
+from tests.integration.test_web_phones import (
+    KEYS,
+    SUBMISSIONS,
+    correction,
+    key_ids,
+    the_submission,
+)
+from tests.integration.web_session import browser
 from tests.unit.collect.instances import INSTANCE_ID, instance
 
 URL = "/api/v1/expeditions/ULY-2026/collect-submissions"
@@ -207,14 +218,52 @@ def test_the_laptops_other_find_of_the_phones_instance_stays_one_find(world: Wor
     assert len(listed(world)) == 1
 
 
-def test_a_relayed_submission_needing_review_is_shown_with_the_laptops_member(
-    world: World,
-) -> None:
+def test_a_relayed_submission_needing_review_is_shown_with_the_laptop(world: World) -> None:
     survey, *_ = sample_batch()
     world.pushed("recorder", [survey, submission_record(survey["uuid"], find_uuid=None)])
     actor = actor_for_username(world.runtime.uow, "leader")
     _, waiting = needing_attention(world.runtime.uow, actor, "ULY-2026")
     [shown] = waiting
-    assert shown.username == "recorder"
-    assert shown.device_name.startswith("camp laptop ")
+    assert shown.username == "recorder"  # the member who pushed it
+    assert (shown.device_name, shown.relayed) == (world.device_id, True)
     assert shown.draft["object_name"]
+    text = browser(world, "reviewer").get(SUBMISSIONS).get_data(as_text=True)
+    assert f"лагерьдегі ноутбук {world.device_id} арқылы жіберілген" in text
+
+
+def test_a_relay_makes_no_key(world: World) -> None:
+    """The laptop issues its phones' keys itself: a relayed submission names the laptop's
+    device, and no key appears on the keys API or page."""
+    records, submission = laptop_batch()
+    world.pushed("recorder", [*records, submission])
+    with world.runtime.uow() as uow:
+        keys = uow.connection.execute(select(func.count()).select_from(t.collect_keys))
+        assert keys.scalar_one() == 0
+        row = uow.connection.execute(select(t.collect_submissions)).one()
+    assert (row.key_id, row.relayed_by_device) == (None, world.device_id)
+    assert row.survey_uuid == records[0]["uuid"]
+    assert key_ids(world) == []
+    page = browser(world, "leader").get(KEYS).get_data(as_text=True)
+    assert world.device_id not in page
+
+
+def test_a_relayed_submission_is_corrected_into_a_find_of_the_pushing_member(
+    world: World,
+) -> None:
+    survey, *_ = sample_batch()
+    bad = str(uuid.uuid4())
+    xml = instance(photos=(), instance_id=bad, answers={"material": "plutonium"})
+    record = submission_record(survey["uuid"], xml, find_uuid=None, instance_id=bad)
+    world.pushed("recorder", [survey, record])
+    row = the_submission(world, bad)
+    filed = browser(world, "reviewer").post(
+        f"{SUBMISSIONS}/{row.id}/correct", correction(world, bad, material="copper_alloy")
+    )
+    assert filed.status_code == 303, filed.get_data(as_text=True)
+    with world.runtime.uow() as uow:
+        stored = uow.finds.record(bad)
+        assert stored is not None
+        data = json.loads(stored.data)
+    assert (data["material"], data["recorded_by"]) == ("copper_alloy", "recorder")
+    assert data["survey_uuid"] == survey["uuid"]
+    assert the_submission(world, bad).status == "filed"

@@ -52,7 +52,12 @@ def upgrade() -> None:
         "collect_submissions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("expedition_id", sa.Integer(), nullable=False),
-        sa.Column("key_id", sa.Integer(), nullable=False),
+        # a phone's key, or for a submission the camp laptop relayed, the laptop's device:
+        # the laptop issues its phones' keys itself, so the server knows none of them
+        sa.Column("key_id", sa.Integer(), nullable=True),
+        sa.Column("relayed_by_device", sa.String(length=128), nullable=True),
+        sa.Column("recorded_by_user_id", sa.Integer(), nullable=True),
+        sa.Column("survey_uuid", sa.String(length=36), nullable=False),
         sa.Column("instance_id", sa.String(length=36), nullable=False),
         sa.Column("deprecated_id", sa.String(length=36), nullable=True),
         sa.Column("form_version", sa.String(length=64), nullable=True),
@@ -73,6 +78,16 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["key_id"], ["collect_keys.id"], name=op.f("fk_collect_submissions_key_id_collect_keys")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_user_id"],
+            ["users.id"],
+            name=op.f("fk_collect_submissions_recorded_by_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.CheckConstraint(
+            "(key_id IS NULL) <> (relayed_by_device IS NULL)",
+            name=op.f("ck_collect_submissions_one_sender"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_collect_submissions")),
         sa.UniqueConstraint(
