@@ -19,11 +19,12 @@ from sqlalchemy import Engine, select
 
 from field_server.adapters import tables
 from field_server.adapters.database import make_engine
+from field_server.adapters.schema_migration import upgrade_database
 from field_server.cli import main
 from field_server.domain.find_status import FindStatus
 from tests.conftest import PG_ADMIN, PG_HOST, fresh_database_url
 from tests.integration import tus_client as tus
-from tests.integration.conftest import World, sample_batch
+from tests.integration.conftest import World, build_world, sample_batch
 from tests.integration.museum_status import set_status
 from tests.media_factory import noise_jpeg_bytes
 from tests.samples import camp_batch, fresh_find
@@ -176,3 +177,20 @@ def databases_for(
 
 def engine_of(url: str) -> Engine:
     return make_engine(url)
+
+
+def backed_up_museum(folder: Path) -> Path:
+    """A small museum on SQLite under ``folder``, filled by fill_museum and backed up by the
+    CLI; the archive's path. For tests that only read the archive."""
+    url = f"sqlite:///{folder}/qazba.sqlite3"
+    engine = engine_of(url)
+    upgrade_database(engine)
+    engine.dispose()
+    world = build_world(url, folder / "data")
+    fill_museum(world)
+    world.runtime.uow.engine.dispose()
+    out = folder / "museum.tar"
+    result = run_cli(["backup", "--out", str(out), "--quiet"], url, folder / "data")
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and not Path(f"{out}.part").exists()
+    return out

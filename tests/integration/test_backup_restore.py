@@ -32,6 +32,7 @@ from tests.integration.conftest import build_world, open_world
 from tests.integration.museum_status import approved_finds, set_status
 from tests.integration.museum_world import (
     BACKENDS,
+    backed_up_museum,
     databases_for,
     edited,
     engine_of,
@@ -263,17 +264,7 @@ def test_an_archive_from_an_older_schema_is_restored_and_migrated_to_the_head(
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small museum's backup (SQLite), shared by the refusal tests, which never change it."""
-    folder = tmp_path_factory.mktemp("archive")
-    url = f"sqlite:///{folder}/qazba.sqlite3"
-    from field_server.adapters.schema_migration import upgrade_database
-
-    engine = engine_of(url)
-    upgrade_database(engine)
-    engine.dispose()
-    world = build_world(url, folder / "data")
-    fill_museum(world)
-    world.runtime.uow.engine.dispose()
-    return backed_up(url, folder / "data", folder / "museum.tar")
+    return backed_up_museum(tmp_path_factory.mktemp("archive"))
 
 
 @dataclasses.dataclass

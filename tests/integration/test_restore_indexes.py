@@ -11,15 +11,13 @@ import pytest
 from sqlalchemy import text
 
 from field_server.adapters import table_dump
-from field_server.adapters.schema_migration import upgrade_database
 from field_server.adapters.table_indexes import secondary_indexes
-from tests.integration.conftest import build_world
 from tests.integration.museum_world import (
     BACKENDS,
+    backed_up_museum,
     databases_for,
     engine_of,
     files_under,
-    fill_museum,
     run_cli,
 )
 
@@ -56,18 +54,7 @@ def schema_of(url: str) -> list[tuple[object, ...]]:
 
 @pytest.fixture(scope="module")
 def museum_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("museum")
-    url = f"sqlite:///{folder}/qazba.sqlite3"
-    engine = engine_of(url)
-    upgrade_database(engine)
-    engine.dispose()
-    world = build_world(url, folder / "data")
-    fill_museum(world)
-    world.runtime.uow.engine.dispose()
-    out = folder / "museum.tar"
-    result = run_cli(["backup", "--out", str(out), "--quiet"], url, folder / "data")
-    assert result.exit_code == 0, result.output
-    return out
+    return backed_up_museum(tmp_path_factory.mktemp("museum"))
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
