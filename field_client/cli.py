@@ -10,6 +10,7 @@ import sys
 import click
 
 from field_client import __version__
+from field_client.commands.collect import collect
 from field_client.commands.finds import find
 from field_client.commands.imports import import_
 from field_client.commands.online import login, pull, sync
@@ -32,7 +33,7 @@ def cli() -> None:
     """
 
 
-for command in (login, pull, sync, survey, find, import_, photos, status, conflicts):
+for command in (login, pull, sync, survey, find, import_, photos, collect, status, conflicts):
     cli.add_command(command)
 
 

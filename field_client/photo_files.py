@@ -76,6 +76,29 @@ def copy_in(home: Path, source: Path, max_bytes: int = MAX_PHOTO_BYTES) -> tuple
     return sha256, target, True
 
 
+def keep_stream(
+    home: Path, stream: BinaryIO, name: str, max_bytes: int = MAX_PHOTO_BYTES
+) -> tuple[str, Path]:
+    """Copy a received file (a phone's attachment) into the photo folder as ``copy_in`` does a
+    camera file, chunk by chunk; returns (sha256, stored path)."""
+    incoming = photo_folder(home) / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=incoming, suffix=".partial")
+    try:
+        sha256 = _copy(stream, handle, name, max_bytes)
+    except BaseException:
+        os.unlink(partial)
+        raise
+    target = stored_path(home, sha256)
+    if target.exists():
+        os.unlink(partial)
+        return sha256, target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(partial, target)
+    _sync_folder(target.parent)
+    return sha256, target
+
+
 def _copy(stream: BinaryIO, handle: int, name: str, max_bytes: int) -> str:
     digest = hashlib.sha256()
     size = 0

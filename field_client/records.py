@@ -250,4 +250,6 @@ def label(record: LocalRecord) -> str:
         return f"{data.get('find_number', '?')} {data.get('object_name', '')}".strip()
     if record.type == "survey":
         return f"{data.get('expedition_code', '?')}: {data.get('title', '')}"
+    if record.type == "submission":
+        return f"phone submission {data.get('instance_id', '?')}"
     return str(data.get("name") or data.get("source_file") or data.get("sha256") or record.uuid)

@@ -3,11 +3,40 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from field_client.errors import ClientError
 
-Migration = tuple[str, ...]
+# A step is SQL, or a function for the one change SQL cannot state (a CHECK widened in place).
+Step = str | Callable[[sqlite3.Connection], None]
+Migration = tuple[Step, ...]
+
+_RECORD_TYPES_BEFORE = "CHECK (type IN ('survey', 'find', 'track', 'photo'))"
+_RECORD_TYPES_AFTER = "CHECK (type IN ('survey', 'find', 'track', 'photo', 'submission'))"
+
+
+def _allow_submission_records(connection: sqlite3.Connection) -> None:
+    """Let the record table hold ``submission`` records (DESIGN §9, the camp relay).
+
+    SQLite cannot alter a CHECK, and rebuilding the table would mean dropping the parent of the
+    outbox, batch and conflict rows. SQLite documents this in-place edit of the stored
+    CREATE TABLE for loosening a CHECK: no row changes on disk, and bumping schema_version makes
+    every connection read the new definition. It runs inside the migration's transaction.
+    """
+    version = int(connection.execute("PRAGMA schema_version").fetchone()[0])
+    connection.execute("PRAGMA writable_schema = ON")
+    try:
+        changed = connection.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) "
+            "WHERE type = 'table' AND name = 'record' AND instr(sql, ?) > 0",
+            (_RECORD_TYPES_BEFORE, _RECORD_TYPES_AFTER, _RECORD_TYPES_BEFORE),
+        ).rowcount
+        if changed != 1:
+            raise ClientError("the store's record table is not the one this client knows")
+        connection.execute(f"PRAGMA schema_version = {version + 1:d}")
+    finally:
+        connection.execute("PRAGMA writable_schema = OFF")
+
 
 # Each migration is a list of statements run in one transaction together with the new
 # user_version, so a crash leaves the store at the old version or the new one, never between.
@@ -132,6 +161,37 @@ MIGRATIONS: tuple[Migration, ...] = (
         "json_extract(data, '$.expedition_code'), json_extract(data, '$.find_number')) "
         "WHERE type = 'find'",
     ),
+    (
+        # The camp laptop as the phones' server (DESIGN §9): submission records in the outbox,
+        # the keys it issued to phones, and each instance it received.
+        _allow_submission_records,
+        # Only the key's SHA-256 is kept: the store may be copied off the laptop, a key may not.
+        """CREATE TABLE collect_key (
+            id INTEGER PRIMARY KEY,
+            key_sha256 TEXT NOT NULL UNIQUE,
+            expedition_code TEXT NOT NULL,
+            survey_uuid TEXT NOT NULL,
+            username TEXT NOT NULL,
+            device_name TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        ) STRICT""",
+        # One row per instanceID the phones sent here: its XML's digest tells a retry (same
+        # XML) from a different form under the same id; attachments maps each received file
+        # name to its SHA-256; record_uuid is the submission record pushed to the server.
+        """CREATE TABLE collect_submission (
+            expedition_code TEXT NOT NULL,
+            instance_id TEXT NOT NULL,
+            record_uuid TEXT NOT NULL REFERENCES record(uuid),
+            xml_sha256 TEXT NOT NULL,
+            key_id INTEGER NOT NULL REFERENCES collect_key(id),
+            find_uuid TEXT,
+            attachments TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (expedition_code, instance_id)
+        ) STRICT""",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)
@@ -159,8 +219,11 @@ def migrate(connection: sqlite3.Connection, migrations: Sequence[Migration] = MI
         try:
             version = schema_version(connection)
             if version < latest:
-                for statement in migrations[version]:
-                    connection.execute(statement)
+                for step in migrations[version]:
+                    if callable(step):
+                        step(connection)
+                    else:
+                        connection.execute(step)
                 connection.execute(f"PRAGMA user_version = {version + 1:d}")
             connection.execute("COMMIT")
         except BaseException:
