@@ -4,6 +4,7 @@ from __future__ import annotations
 
 EXIT_FAILED = 1
 EXIT_UNREACHABLE = 3
+EXIT_NEEDS_YOU = 4
 
 
 class ClientError(Exception):
@@ -24,3 +25,10 @@ class ServerUnreachable(ClientError):
     """The server did not answer (network down, refused, timed out) after every retry."""
 
     exit_code = EXIT_UNREACHABLE
+
+
+class NeedsAttention(ClientError):
+    """The sync ran, but records wait for a person: rejected ones to correct, conflicts to
+    resolve (DESIGN §8: exit 4, listed by status and conflicts)."""
+
+    exit_code = EXIT_NEEDS_YOU

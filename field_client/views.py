@@ -131,7 +131,13 @@ def status_view(connection: sqlite3.Connection) -> dict[str, Any]:
             for r in pending_records.values()
         ],
         "rejected": [
-            {"uuid": r.uuid, "type": r.type, "label": records.label(r), "problems": r.problems}
+            {
+                "uuid": r.uuid,
+                "type": r.type,
+                "label": records.label(r),
+                "problems": r.problems,
+                "flags": r.flags,
+            }
             for r in rejected
         ],
         "conflicts": [conflict_view(c, by_uuid.get(c.uuid)) for c in open_conflicts],

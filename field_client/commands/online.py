@@ -19,13 +19,15 @@ from field_client.commands.common import (
     retries_option,
     retry_policy,
 )
-from field_client.errors import ClientError
+from field_client.commands.state import rejected_line
+from field_client.errors import ClientError, NeedsAttention
 from field_client.home import write_token
 from field_client.photos import missing_on_server as photo_files_waiting
 from field_client.store import Store
 from field_client.sync import SyncEngine, SyncReport
 from field_client.transport import Transport
 from field_client.tus import CHUNK_BYTES
+from field_client.views import status_view
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -222,9 +224,10 @@ def sync(batch_size: int, chunk_mib: int, retries: int, as_json: bool) -> None:
     Photo files the server lacks are uploaded after the records (tus, resumable: an upload cut
     off is taken up again from the server's offset by the next sync).
 
-    Exits 0 when every record sent got an answer and every photo is stored on the server
-    (records the server rejected stay listed by
-    field-client status for correction), non-zero with a one-line reason otherwise.
+    Exits 0 when every record sent got an answer, every photo is stored on the server and
+    nothing waits for you; 4, listing them, when records the server rejected or conflicts
+    need you (they stay listed by field-client status and conflicts); 3 when the server could
+    not be reached; 1 on other failures.
     """
     # A bar only where a person watches: piped, it would leave stray lines in the log.
     show = not as_json and sys.stderr.isatty()
@@ -234,8 +237,11 @@ def sync(batch_size: int, chunk_mib: int, retries: int, as_json: bool) -> None:
         )
         report = engine.sync()
         totals = _totals(store)
+        with store.reading() as connection:
+            waiting_rejected = status_view(connection)["rejected"]
     if as_json:
         emit_json(_report_view(report, totals))
+        _needs_you(totals, waiting_rejected, listed=False)
         return
     for warning in report.warnings:
         echo_err(f"warning: {warning}")
@@ -255,6 +261,21 @@ def sync(batch_size: int, chunk_mib: int, retries: int, as_json: bool) -> None:
     )
     click.echo(
         f"sync done: {pushed_text}; {photo_text}; {_pulled_text(report)}; {_left_text(totals)}"
+    )
+    _needs_you(totals, waiting_rejected, listed=True)
+
+
+def _needs_you(totals: dict[str, int], rejected: list[dict[str, Any]], listed: bool) -> None:
+    """Exit 4 when rejected records or conflicts wait for a person (DESIGN §8), each rejected
+    record on its own line first (with --json they are in the JSON report already)."""
+    if not (totals["rejected"] or totals["conflicts"]):
+        return
+    if listed:
+        for item in rejected:
+            echo_err(rejected_line(item))
+    raise NeedsAttention(
+        f"{totals['rejected']} rejected record(s) and {totals['conflicts']} conflict(s) need "
+        "you: see field-client status and field-client conflicts"
     )
 
 

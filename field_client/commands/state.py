@@ -15,6 +15,20 @@ from field_client.validation import describe_problems
 from field_client.views import Standing, conflict_view, record_view, status_view
 
 
+def rejected_line(item: dict[str, Any]) -> str:
+    """One rejected record with the server's reasons and flags (a phone's instance the server
+    keeps with other XML is flagged instance_differs: a person decides which form is right)."""
+    flags = "".join(
+        f" [{flag.get('code')}: {flag.get('detail', '')}]"
+        for flag in item.get("flags") or []
+        if isinstance(flag, dict)
+    )
+    return (
+        f"rejected {item['type']} {short(item['uuid'])} {item['label']}: "
+        f"{describe_problems(item['problems'])}{flags}"
+    )
+
+
 @click.command()
 @json_option
 def status(as_json: bool) -> None:
@@ -54,10 +68,7 @@ def status(as_json: bool) -> None:
             f"{len(item['photos'])} photo(s) are uploaded"
         )
     for item in view["rejected"]:
-        click.echo(
-            f"rejected {item['type']} {short(item['uuid'])} {item['label']}: "
-            f"{describe_problems(item['problems'])}"
-        )
+        click.echo(rejected_line(item))
     for item in view["conflicts"]:
         fields = ", ".join(item["fields"]) or "server side not pulled yet"
         click.echo(f"conflict {item['type']} {short(item['uuid'])} {item['label']}: {fields}")

@@ -212,7 +212,9 @@ def test_a_conflict_with_another_device_is_listed_and_resolved(
         )
         theirs.run("sync")
         mine.run("find", "edit", find["uuid"], "--object-name", "Ыдыс түбі", "--quantity", "2")
-        report = mine.json("sync")
+        synced = mine.run("sync", "--json", ok=False)
+        assert synced.returncode == 4, synced.stderr  # DESIGN §8: a conflict needs the user
+        report = json.loads(synced.stdout)
         assert report["results"] == {"conflict": 1} and report["conflicts"] == 1
 
         listed = mine.json("conflicts")
@@ -394,14 +396,18 @@ def test_a_rejected_find_stays_listed_until_corrected(sqlite_world: str, tmp_pat
         laptop.run("survey", "start", "--expedition", "ULY-2026", "--title", "Нөлдік нүкте")
         good = laptop.add_find()
         bad = laptop.add_find(lon=0, lat=0)  # a receiver without a fix writes 0, 0
-        report = laptop.json("sync")
+        synced = laptop.run("sync", "--json", ok=False)
+        assert synced.returncode == 4, synced.stderr  # DESIGN §8: a rejected record needs you
+        report = json.loads(synced.stdout)
         assert report["results"] == {"created": 2, "rejected": 1}
         assert (report["pending"], report["rejected"]) == (1, 1)
         status = laptop.json("status")
         assert [r["uuid"] for r in status["rejected"]] == [bad["uuid"]]
         assert status["rejected"][0]["problems"][0]["field"] == "data.position"
         assert "rejected find" in laptop.run("status").stdout
-        assert laptop.json("sync")["records_sent"] == 0
+        again = laptop.run("sync", ok=False)
+        assert again.returncode == 4 and "rejected find" in again.stderr
+        assert "nothing to send" in again.stdout
 
         laptop.run("find", "edit", bad["uuid"], "--lon", "67.8447", "--lat", "48.1933")
         assert laptop.json("sync")["results"] == {"created": 1}

@@ -296,3 +296,61 @@ def test_the_key_command_prints_the_servers_answer_and_writes_a_qr(
     assert list(home.glob("*.partial")) == []
     code, _, err = run(capsys, "collect", "key", "aigerim", "--device", "A52")
     assert code == 0, err  # the laptop's own address
+
+
+def test_a_submission_the_server_keeps_with_other_xml_stays_listed_with_its_flag(
+    camp: tuple[Path, Store], phone: tuple[Client, str, str]
+) -> None:
+    from field_client import batches, push
+    from field_client.commands.state import rejected_line
+    from field_client.views import status_view
+
+    _, store = camp
+    client, path, _ = phone
+    assert post(client, path, instance(photos=())).status_code == 201
+    with store.transaction() as connection:
+        (kept,) = records.list_of(connection, "submission")
+        batch = batches.write_batch(connection, "laptop", [kept.uuid])
+        flag = {"code": "instance_differs", "detail": "other XML", "other_uuid": None}
+        answer = {
+            "batch_id": batch.batch_id,
+            "results": [
+                {
+                    "uuid": kept.uuid,
+                    "status": "rejected",
+                    "server_rev": 0,
+                    "problems": [{"field": "data.xml", "message": "other XML"}],
+                    "flags": [flag],
+                }
+            ],
+        }
+        push.apply_answer(connection, batch, answer)
+    with store.reading() as connection:
+        (listed,) = status_view(connection)["rejected"]
+    assert listed["uuid"] == kept.uuid and listed["flags"] == [flag]
+    assert "instance_differs" in rejected_line(listed)
+    assert f"phone submission {INSTANCE_ID}" in rejected_line(listed)
+
+
+def test_a_pulled_submission_of_another_laptop_is_stored(camp: tuple[Path, Store]) -> None:
+    from field_client import pull
+
+    _, store = camp
+    with store.transaction() as connection:
+        survey = surveys.choose(connection, None)
+        change = {
+            "type": "submission",
+            "uuid": OTHER_ID,
+            "server_rev": 1,
+            "state": None,
+            "data": {
+                "expedition_code": CODE,
+                "survey_uuid": survey.uuid,
+                "instance_id": INSTANCE_ID,
+                "find_uuid": None,
+                "received_at": "2026-07-14T10:32:05+05:00",
+                "xml": instance(photos=()).decode(),
+            },
+        }
+        assert pull.apply_page(connection, [change]) == {"new": 1}
+        assert not outbox.is_pending(connection, OTHER_ID)
