@@ -3,27 +3,22 @@ configuration payload, and the laptop's own address for phones on its Wi-Fi."""
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import hashlib
 import ipaddress
-import json
 import secrets
 import socket
 import sqlite3
 import struct
-import zlib
 from dataclasses import dataclass
 
 from field_client import reference, surveys
 from field_client.errors import ClientError
 from field_client.store import now_utc
+from field_core.collect.phone_settings import collect_settings
 
 DEFAULT_PORT = 8765
 
-# As the server's: Collect's project colours, one picked from the device name, and its icon.
-_COLOURS = ("#1f6f8b", "#b5542f", "#4c7a34", "#7a4c8b", "#a8862b", "#2f5fb5")
-PROJECT_ICON = "Қ"
 _SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
 
 
@@ -63,26 +58,6 @@ class Phone:
 
 def key_path(key: str, code: str) -> str:
     return f"/odk/key/{key}/{code}"
-
-
-def collect_settings(server_url: str, code: str, device_name: str) -> str:
-    """Collect's configuration-QR payload: base64 of zlib-compressed JSON settings.
-
-    The same bytes as the server's for the same arguments (a test holds them equal), so a
-    phone set up by the laptop looks like one set up by the museum.
-    """
-    colour = _COLOURS[int(hashlib.sha256(device_name.encode()).hexdigest(), 16) % len(_COLOURS)]
-    settings = {
-        "general": {
-            "server_url": server_url,
-            "form_update_mode": "match_exactly",
-            "autosend": "wifi_and_cellular",
-        },
-        "admin": {},
-        "project": {"name": f"{code} · {device_name}", "icon": PROJECT_ICON, "color": colour},
-    }
-    packed = zlib.compress(json.dumps(settings, ensure_ascii=False).encode("utf-8"))
-    return base64.b64encode(packed).decode("ascii")
 
 
 def key_digest(key: str) -> str:

@@ -8,16 +8,13 @@ user for a login. Only the key's SHA-256 is stored.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import secrets
 import uuid
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from field_core.collect.phone_settings import collect_settings
 from field_core.content_hash import canonical_json, text_hash
 from field_core.geo.geotag import KAZAKHSTAN_TIME
 from field_core.validation import validate_record_data
@@ -28,11 +25,6 @@ from field_server.domain.access import Actor, Role
 from field_server.services.auth import now_utc, token_digest
 from field_server.services.errors import Forbidden, InvalidInput, NotFound
 from field_server.services.expeditions import expedition_by_code
-
-# Collect's project colours; a phone with several projects tells them apart by colour, so
-# each key's project gets one picked from its device name.
-_COLOURS = ("#1f6f8b", "#b5542f", "#4c7a34", "#7a4c8b", "#a8862b", "#2f5fb5")
-PROJECT_ICON = "Қ"
 
 
 @dataclass(frozen=True)
@@ -73,23 +65,6 @@ class PhoneKey:
 
 def key_path(key: str, code: str) -> str:
     return f"/odk/key/{key}/{code}"
-
-
-def collect_settings(server_url: str, code: str, device_name: str) -> str:
-    """Collect's configuration-QR payload: base64 of zlib-compressed JSON settings."""
-    colour = _COLOURS[int(hashlib.sha256(device_name.encode()).hexdigest(), 16) % len(_COLOURS)]
-    settings = {
-        "general": {
-            "server_url": server_url,
-            # the phone keeps exactly the forms the server lists: a new version replaces the old
-            "form_update_mode": "match_exactly",
-            "autosend": "wifi_and_cellular",
-        },
-        "admin": {},
-        "project": {"name": f"{code} · {device_name}", "icon": PROJECT_ICON, "color": colour},
-    }
-    packed = zlib.compress(json.dumps(settings, ensure_ascii=False).encode("utf-8"))
-    return base64.b64encode(packed).decode("ascii")
 
 
 def issue_key(

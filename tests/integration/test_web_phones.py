@@ -12,8 +12,8 @@ from typing import Any
 import segno
 from sqlalchemy import select
 
+from field_core.collect.phone_settings import collect_settings
 from field_server.adapters.tables import audit_log, collect_submissions
-from field_server.services.collect_keys import collect_settings
 from field_server.web.phones import QR_ERROR, QR_SCALE, SUBMISSION_FIELDS
 from tests.integration.conftest import World
 from tests.integration.test_collect_openrosa import new_key, send

@@ -18,10 +18,9 @@ from werkzeug.test import Client
 
 from field_client import number_blocks, outbox, records, reference, surveys
 from field_client.phone_server import CampServer, PhoneApp
-from field_client.phones import collect_settings, issue_key, phone_for
+from field_client.phones import issue_key, phone_for
 from field_client.schema import LATEST_VERSION
 from field_client.store import Store
-from field_server.services.collect_keys import collect_settings as server_settings
 from tests.media_factory import jpeg_bytes
 from tests.unit.collect.conftest import reference_document
 from tests.unit.collect.instances import INSTANCE_ID, instance
@@ -105,11 +104,6 @@ def test_a_key_is_stored_hashed_and_answers_as_the_server(camp: tuple[Path, Stor
         assert phone_for(connection, issued.key, CODE) is not None
         assert phone_for(connection, issued.key, "ZHZ-2026") is None
         assert phone_for(connection, issued.key + "x", CODE) is None
-
-
-def test_the_settings_are_the_servers_byte_for_byte() -> None:
-    for url, device in [("http://10.0.0.5:8765/odk/key/k/ULY-2026", "A52 Айгерім"), ("x", "y")]:
-        assert collect_settings(url, CODE, device) == server_settings(url, CODE, device)
 
 
 def test_form_list_and_form_are_built_from_the_pulled_reference(
