@@ -15,7 +15,6 @@ import hashlib
 import json
 import sqlite3
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +48,12 @@ from field_core.collect.form import (
     form_list_xml,
     form_version,
 )
+from field_core.collect.openrosa import (
+    INCOMPLETE_PART,
+    XML_PART,
+    message_xml,
+    plain_file_name,
+)
 from field_core.collect.submission import (
     MAX_SUBMISSION_BYTES,
     Submission,
@@ -62,9 +67,6 @@ MAX_REQUEST_BYTES = 50 * 1024 * 1024
 """Largest submission request taken, as the server's default: a find's form and a few phone
 photos; Collect sends more attachments in further requests."""
 
-OPENROSA_RESPONSE_NS = "http://openrosa.org/http/response"
-XML_PART = "xml_submission_file"
-INCOMPLETE_PART = "*isIncomplete*"
 
 Environ = dict[str, Any]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -456,24 +458,6 @@ def _headers(content_type: str | None = None) -> list[tuple[str, str]]:
     return headers
 
 
-def message_xml(text: str, nature: str = "") -> bytes:
-    root = ET.Element("OpenRosaResponse", {"xmlns": OPENROSA_RESPONSE_NS})
-    message = ET.SubElement(root, "message", {"nature": nature} if nature else {})
-    message.text = text
-    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return body
-
-
-def _plain_name(name: str) -> bool:
-    return (
-        ".." not in name
-        and "/" not in name
-        and "\\" not in name
-        and "\x00" not in name
-        and len(name) <= 255
-    )
-
-
 class PhoneApp:
     """The WSGI application: ``/odk/key/<key>/<CODE>/formList``, ``…/forms/qazba_find.xml``,
     ``HEAD|POST …/submission``; every answer OpenRosa XML with ``X-OpenRosa-Version: 1.0``."""
@@ -557,7 +541,7 @@ class PhoneApp:
             parts: list[tuple[str, FileStorage]] = list(files.items(multi=True))
             for name, part in parts:
                 for given in (name, part.filename or ""):
-                    if not _plain_name(given):
+                    if not plain_file_name(given):
                         raise Refused(400, f"a part is named {given[:80]!r}, not a plain file name")
             xml_parts = [part for name, part in parts if name == XML_PART]
             if len(xml_parts) != 1:

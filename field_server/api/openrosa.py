@@ -6,7 +6,6 @@ password nobody has)."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from email.utils import formatdate
 from functools import wraps
@@ -17,14 +16,11 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
 from field_core.collect.form import FORM_ID
+from field_core.collect.openrosa import INCOMPLETE_PART, XML_PART, message_xml, plain_file_name
 from field_server.runtime import runtime
 from field_server.services.collect import Attachment, Collect, CollectRefused
 
 blueprint = Blueprint("openrosa", __name__, url_prefix="/odk/key/<key>/<code>")
-
-OPENROSA_RESPONSE_NS = "http://openrosa.org/http/response"
-XML_PART = "xml_submission_file"
-INCOMPLETE_PART = "*isIncomplete*"
 
 
 def collect() -> Collect:
@@ -41,10 +37,7 @@ def xml_response(body: bytes, status: int = 200) -> Response:
 
 
 def message_response(text: str, status: int, nature: str = "") -> Response:
-    root = ET.Element("OpenRosaResponse", {"xmlns": OPENROSA_RESPONSE_NS})
-    message = ET.SubElement(root, "message", {"nature": nature} if nature else {})
-    message.text = text
-    return xml_response(ET.tostring(root, encoding="utf-8", xml_declaration=True), status)
+    return xml_response(message_xml(text, nature), status)
 
 
 def openrosa(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -114,7 +107,7 @@ def submission(key: str, code: str) -> Response:
     parts: list[tuple[str, FileStorage]] = list(files.items(multi=True))
     for name, part in parts:
         for given in (name, part.filename or ""):
-            if not _plain_name(given):
+            if not plain_file_name(given):
                 raise CollectRefused(400, f"a part is named {given[:80]!r}, not a plain file name")
     xml_parts = [part for name, part in parts if name == XML_PART]
     if len(xml_parts) != 1:
@@ -126,13 +119,3 @@ def submission(key: str, code: str) -> Response:
     incomplete = request.form.get(INCOMPLETE_PART, "").strip().lower() in ("yes", "true")
     received = collect().receive(phone, xml, attachments, incomplete)
     return message_response(received.message, 201, "submit_success")
-
-
-def _plain_name(name: str) -> bool:
-    return (
-        ".." not in name
-        and "/" not in name
-        and "\\" not in name
-        and "\x00" not in name
-        and len(name) <= 255
-    )
