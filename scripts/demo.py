@@ -9,6 +9,11 @@ It then pulls the result back, runs duplicate detection, merges the planted doub
 sherd, approves ULY-2026's other finds as a reviewer would, accessions them in two acts,
 writes every export of ULY-2026 under ./var/exports through the export endpoint, and prints
 a summary.
+
+Phones take part too (``demo_phone.py``): at Taskudyk a recorder's phone sends a find to the
+camp laptop's ``field-client collect serve`` with a key the laptop issued, and the laptop's
+``field-client sync`` carries it to the museum; another recorder's phone, with a key the server
+issued, sends straight to the server. Both hold the whole OpenRosa conversation with a JPEG.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from demo_phone import Phone, phone_photo
 from rich.console import Console
 from rich.table import Table
 
@@ -295,6 +302,7 @@ def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -
     statuses: Counter[str] = Counter()
     flags: list[tuple[str, str, str]] = []
     laptop_report: dict[str, Any] | None = None
+    phones: list[dict[str, Any]] = []
     for folder in sorted(p for p in SAMPLES.iterdir() if (p / "survey.json").exists()):
         survey = json.loads((folder / "survey.json").read_text("utf-8"))
         finds = json.loads((folder / "finds.json").read_text("utf-8"))
@@ -323,6 +331,7 @@ def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -
                 flags.append(
                     (numbers.get(result["uuid"], result["uuid"]), flag["code"], flag["detail"])
                 )
+    phones = send_from_phones(api, expeditions, laptop.home.parent / "camp-laptop")
     reviewer = api.login("reviewer")
     changes: list[dict[str, Any]] = []
     cursor, more = 0, True
@@ -336,6 +345,7 @@ def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -
         "changes": changes,
         "cursor": cursor,
         "laptop": laptop_report,
+        "phones": phones,
         "review": review_duplicates(reviewer, changes),
     }
 
@@ -536,6 +546,159 @@ def record_on_laptop(
     }
 
 
+PHONE_SAMPLES = SAMPLES / "zhz-2026-taskudyk-phones" / "submissions.json"
+
+
+CAMP_SERVE = (str(BIN / "field-client"), "collect", "serve", "--host", "127.0.0.1")
+
+
+def _phone_photos(submission: dict[str, Any]) -> dict[str, bytes]:
+    lat, lon = (float(v) for v in submission["answers"]["position"].split()[:2])
+    taken = datetime.fromisoformat(submission["answers"]["end"])
+    label = f"{submission['answers']['object_name']} ({submission['device']})"
+    return {submission["photo"]: phone_photo(label, lat, lon, taken)}
+
+
+def send_from_phones(
+    api: Api, expeditions: list[dict[str, Any]], camp_home: Path
+) -> list[dict[str, Any]]:
+    """Two phones at Taskudyk: one sends to the camp laptop (its leader's), which syncs to the
+    museum; one sends straight to the museum's server. Returns what each phone saw."""
+    submissions = json.loads(PHONE_SAMPLES.read_text("utf-8"))["submissions"]
+    code = "ZHZ-2026"
+    (expedition,) = [e for e in expeditions if e["code"] == code]
+    leader = next(m["username"] for m in expedition["team"] if m["leader"])
+    camp = FieldLaptop(camp_home)
+    camp.run(
+        "login",
+        "--server",
+        api.base,
+        "--username",
+        leader,
+        "--password-stdin",
+        "--device-name",
+        "demo camp laptop",
+        stdin=DEMO_PASSWORD + "\n",
+    )
+    camp.run("pull")
+    via_camp = [s for s in submissions if s["sent_to"] == "camp laptop"]
+    camp.json(
+        "survey",
+        "start",
+        "--expedition",
+        code,
+        "--title",
+        "Тасқұдық: лагерьдегі телефондар (телефоны в лагере)",
+        "--team",
+        ",".join([leader, *(s["recorder"] for s in via_camp)]),
+        "--started-on",
+        via_camp[0]["answers"]["found_on"] if via_camp else "2026-08-07",
+    )
+    seen: list[dict[str, Any]] = []
+    port = free_port()
+    for submission in via_camp:
+        key = camp.json(
+            "collect",
+            "key",
+            submission["recorder"],
+            "--device",
+            submission["device"],
+            "--url",
+            f"http://127.0.0.1:{port}",
+        )
+        serve = subprocess.Popen(
+            [*CAMP_SERVE, "--port", str(port)],
+            env=camp.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for_port(port, serve)
+            sent = Phone(key["server_url"]).send(
+                submission["answers"], _phone_photos(submission), submission["instance_id"]
+            )
+        finally:
+            serve.terminate()
+            _, log = serve.communicate(timeout=30)
+        seen.append({"submission": submission, "key": key, "sent": sent, "log": log.strip()})
+    if via_camp:
+        report = camp.json("sync")
+        again = camp.json("sync")
+        assert (again["records_sent"], again["photos_uploaded"]) == (0, 0), (
+            "a second sync of the camp laptop sends nothing"
+        )
+        for entry in seen:
+            entry["sync"] = report
+    leader_api = api.login(leader)
+    for submission in (s for s in submissions if s["sent_to"] == "server"):
+        key = leader_api.call(
+            "POST",
+            f"/api/v1/expeditions/{code}/collect-keys",
+            {"username": submission["recorder"], "device_name": submission["device"]},
+        )
+        photos = _phone_photos(submission)
+        phone = Phone(key["server_url"])
+        sent = phone.send(submission["answers"], photos, submission["instance_id"])
+        # Collect retries when it hears no answer: the same instance again writes nothing
+        replay = phone.send(submission["answers"], photos, submission["instance_id"])
+        assert replay.status == 201, "a replayed submission is answered 201"
+        seen.append({"submission": submission, "key": key, "sent": sent, "log": ""})
+    listed = leader_api.call("GET", f"/api/v1/expeditions/{code}/collect-submissions")
+    kept = Counter(s["instance_id"] for s in listed["submissions"])
+    for entry in seen:
+        entry["kept"] = kept[entry["submission"]["instance_id"]]
+    return seen
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"demo: collect serve stopped: {process.communicate()[1]}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit("demo: collect serve did not answer within 20 s")
+
+
+def print_phones(phones: list[dict[str, Any]], changes: list[dict[str, Any]]) -> None:
+    if not phones:
+        return
+    finds = {c["uuid"]: c["data"] for c in changes if c["type"] == "find"}
+    table = Table(title="Phones (ODK Collect) at Taskudyk, ZHZ-2026")
+    for column in ("phone", "sent to", "answer", "find on the server", "photos"):
+        table.add_column(column)
+    for entry in phones:
+        submission = entry["submission"]
+        find = finds.get(submission["instance_id"])
+        table.add_row(
+            f"{submission['device']} ({submission['recorder']})",
+            "camp laptop, then its sync" if submission["sent_to"] == "camp laptop" else "server",
+            str(entry["sent"].status),
+            "missing" if find is None else f"{find['find_number']} {find['object_name']}",
+            "0" if find is None else str(len(find["photos"])),
+        )
+    console.print(table)
+    for entry in phones:
+        key, sent = entry["key"], entry["sent"]
+        where = entry["submission"]["sent_to"]
+        console.print(
+            f"Key of {entry['submission']['recorder']} ({entry['submission']['device']}, "
+            f"issued by the {'camp laptop' if where == 'camp laptop' else 'server'}): "
+            f"server address {key['server_url']}",
+            highlight=False,
+        )
+        console.print(f"  form {sent.form_url} (version {sent.form_version})", highlight=False)
+        console.print(f"  Collect's QR payload: {key['settings']}", highlight=False)
+        if entry["log"]:
+            console.print(f"  collect serve said: {entry['log']}", highlight=False)
+        console.print(
+            f"  kept as received on the server: {entry['kept']} submission(s)", highlight=False
+        )
+
+
 def print_summary(
     summary: dict[str, Any], expeditions: list[dict[str, Any]], data_dir: Path
 ) -> None:
@@ -564,6 +727,7 @@ def print_summary(
     laptop = summary["laptop"]
     if laptop is not None:
         print_laptop(laptop)
+    print_phones(summary["phones"], summary["changes"])
     if summary["flags"]:
         flagged = Table(title="Flagged for review")
         for column in ("find", "flag", "detail"):
