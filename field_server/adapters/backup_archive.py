@@ -12,8 +12,11 @@ streams the rows while hashing and counting them, and then goes back and writes 
 (the archive is a regular file, never a pipe). A table's header is always a PAX header with
 the size in it, so it takes the same room whatever the size turns out to be.
 
-Photos go in as they are, by ``copy_file_range`` (the kernel copies, page cache to page cache)
-while a second thread hashes the same bytes, so both cores work.
+Photos come first in the archive and go in as they are, by ``copy_file_range`` (the kernel
+copies, page cache to page cache), on a thread of their own while the tables are written after
+them: a photo's size is known before it is copied, so the room of every photo is set aside at
+the start and the tables stream from its end; a further thread hashes each photo's bytes. The
+database, the copying and the hashing then keep both cores busy instead of taking turns.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ import queue
 import tarfile
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from field_server.adapters.durable_files import fsync_folder
 from field_server.domain.backup_manifest import (
@@ -86,6 +89,9 @@ class ArchiveWriter:
         self._fd = self._file.fileno()
         self._offset = 0
         self._hasher = ThreadPoolExecutor(1, thread_name_prefix="backup-hash")
+        self._copier = ThreadPoolExecutor(1, thread_name_prefix="backup-photos")
+        self._photos: Future[list[Future[PhotoMember]]] | None = None
+        self._stop = threading.Event()
 
     def _header(self, name: str, size: int) -> bytes:
         info = tarfile.TarInfo(name)
@@ -128,21 +134,62 @@ class ArchiveWriter:
         self._pad(size)
         return WrittenMember(size, digest.hexdigest())
 
-    def add_photo(self, sha256: str, source: BinaryIO, size: int) -> Future[PhotoMember]:
-        """Copy the photo's ``size`` bytes in; its SHA-256 comes as the future's result."""
-        self._write(self._header(photo_member_name_of(sha256), size))
-        fd = source.fileno()
-        start = self._offset
-        _copy_range(fd, self._fd, size)
-        self._offset += size
-        self._pad(size)
-        # hashed from the source file, whose pages the copy has just read in; a photo never
-        # changes once stored, and if its bytes did differ between the two reads the restore
-        # refuses the archive, as it would any damage
-        reader = os.dup(fd)
-        return self._hasher.submit(_hash_photo, reader, sha256, size, start)
+    def start_photos(self, photos: Sequence[tuple[str, Path, int]]) -> None:
+        """Set aside the room of these photos (SHA-256, file, size) at the archive's start and
+        copy them in on a thread while the tables are written after them; before any table.
+        A photo whose file is gone or has another size by the time it is copied fails the
+        backup (``photo_members`` raises): stored photos are never changed or removed."""
+        if self._offset:
+            raise RuntimeError("photos go in before any table")
+        layout = []
+        for sha256, path, size in photos:
+            header = self._header(photo_member_name_of(sha256), size)
+            layout.append((sha256, path, size, self._offset, header))
+            self._offset += len(header) + size + _padding(size)
+        os.lseek(self._fd, self._offset, os.SEEK_SET)
+        self._photos = self._copier.submit(self._copy_photos, layout)
+
+    def _copy_photos(
+        self, layout: list[tuple[str, Path, int, int, bytes]]
+    ) -> list[Future[PhotoMember]]:
+        hashed = []
+        for sha256, path, size, offset, header in layout:
+            if self._stop.is_set():
+                break
+            source = os.open(path, os.O_RDONLY)
+            try:
+                if os.fstat(source).st_size != size:
+                    raise OSError(errno.EIO, f"photo {sha256} changed size during the backup")
+                os.pwrite(self._fd, header, offset)
+                start = offset + len(header)
+                _copy_range(source, self._fd, size, start)
+                if _padding(size):
+                    os.pwrite(self._fd, bytes(_padding(size)), start + size)
+                # hashed from the source file, whose pages the copy has just read in; if its
+                # bytes did differ between the two reads the restore refuses the archive, as
+                # it would any damage
+                reader = os.dup(source)
+            finally:
+                os.close(source)
+            hashed.append(self._hasher.submit(_hash_photo, reader, sha256, size))
+        return hashed
+
+    def photo_members(self, progress: Progress = _quiet) -> list[PhotoMember]:
+        """The photos ``start_photos`` copied, each with the SHA-256 of its bytes, once all
+        are in."""
+        if self._photos is None:
+            return []
+        hashed = self._photos.result()
+        members = []
+        for number, future in enumerate(hashed, start=1):
+            members.append(future.result())
+            if number % 100 == 0:
+                progress(f"photos: {number} of {len(hashed)}")
+        return members
 
     def finish(self, manifest: Manifest) -> None:
+        self.photo_members()  # every photo in: an error of the copying is raised here
+        self._copier.shutdown(wait=True)
         self._hasher.shutdown(wait=True)
         data = manifest.to_json()
         self._write(self._header(MANIFEST_NAME, len(data)))
@@ -157,6 +204,8 @@ class ArchiveWriter:
         fsync_folder(self.out.parent)
 
     def abandon(self) -> None:
+        self._stop.set()
+        self._copier.shutdown(wait=True, cancel_futures=True)
         self._hasher.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(OSError):
             self._file.close()
@@ -167,7 +216,7 @@ def photo_member_name_of(sha256: str) -> str:
     return PhotoMember(sha256, 0, sha256).member
 
 
-def _hash_photo(fd: int, sha256: str, size: int, _start: int) -> PhotoMember:
+def _hash_photo(fd: int, sha256: str, size: int) -> PhotoMember:
     try:
         digest = hashlib.sha256()
         buffer = bytearray(COPY_BYTES)
@@ -184,12 +233,16 @@ def _hash_photo(fd: int, sha256: str, size: int, _start: int) -> PhotoMember:
         os.close(fd)
 
 
-def _copy_range(source: int, target: int, size: int) -> None:
-    """``size`` bytes from ``source`` (from its start) to ``target``'s current position."""
+def _padding(size: int) -> int:
+    return -size % BLOCK
+
+
+def _copy_range(source: int, target: int, size: int, at: int) -> None:
+    """``size`` bytes from ``source`` (from its start) into ``target`` at offset ``at``."""
     offset = 0
     try:
         while offset < size:
-            copied = os.copy_file_range(source, target, size - offset, offset)
+            copied = os.copy_file_range(source, target, size - offset, offset, at + offset)
             if copied == 0:
                 raise OSError(errno.EIO, "a photo got shorter while it was copied")
             offset += copied
@@ -206,7 +259,7 @@ def _copy_range(source: int, target: int, size: int) -> None:
             raise OSError(errno.EIO, "a photo got shorter while it was copied")
         written = 0
         while written < count:
-            written += os.write(target, view[written:count])
+            written += os.pwrite(target, view[written:count], at + offset + written)
         offset += count
 
 

@@ -4,8 +4,9 @@ the server keeps serving (DESIGN §10).
 All tables are read in one read transaction, so the archive is one moment of the museum's
 data: on SQLite a WAL read snapshot (writers go on, into the WAL, unseen by it); on PostgreSQL a
 ``REPEATABLE READ, READ ONLY`` transaction. The photos are the ones that snapshot lists in
-``photo_blobs``: blobs never change once stored, so they are read after the transaction ends,
-and a photo stored later belongs to a later backup along with the rows that name it.
+``photo_blobs`` (a photo stored later belongs to a later backup along with the rows that name
+it). They are listed first and copied into the archive on a thread of their own while the
+tables are read: blobs never change once stored, so when they are read does not matter.
 
 Each table goes from the database straight into the archive as JSON lines the database
 writes itself (``table_sql``), with no file in between; see ``backup_archive`` for the
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,26 +93,14 @@ def _write(
 ) -> BackupReport:
     writer = ArchiveWriter(out, now.timestamp())
     try:
-        revision, tables, stored = _snapshot(engine, writer, progress)
-        hashed = []
-        missing: list[str] = []
-        for number, sha in enumerate(stored, start=1):
-            try:
-                source = photos.open(sha)
-            except FileNotFoundError:
-                missing.append(sha)
-                continue
-            with source:
-                hashed.append(writer.add_photo(sha, source, os.fstat(source.fileno()).st_size))
-            if number % 100 == 0:
-                progress(f"photos: {number} of {len(stored)}")
+        revision, tables, missing = _snapshot(engine, photos, writer, progress)
         manifest = Manifest(
             created_at=now,
             schema_revision=revision,
             server_version=__version__,
             source_backend=engine.dialect.name,
             tables=tuple(tables),
-            photos=tuple(future.result() for future in hashed),
+            photos=tuple(writer.photo_members(progress)),
             photos_missing=tuple(missing),
         )
         writer.finish(manifest)
@@ -123,10 +111,11 @@ def _write(
 
 
 def _snapshot(
-    engine: Engine, writer: ArchiveWriter, progress: Progress
+    engine: Engine, photos: FilesystemPhotoStore, writer: ArchiveWriter, progress: Progress
 ) -> tuple[str, list[TableMember], list[str]]:
-    """The schema revision, every table written into the archive, and the stored photos, all
-    read in one transaction."""
+    """The schema revision and every table written into the archive, all read in one
+    transaction, with the stored photos it lists set going into the archive; and the photos
+    it lists that are not in the store."""
     with engine.connect() as connection, _read_snapshot(connection).begin():
         revision = revision_of(connection)
         if revision is None:
@@ -134,8 +123,17 @@ def _snapshot(
         if connection.dialect.name == "postgresql":
             # timestamps are written as UTC text by to_char, which uses the session's zone
             connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
-        members = []
         tables = table_dump.stored_tables(connection)
+        stored: list[str] = []
+        if "photo_blobs" in {table.name for table in tables}:  # none before revision 0002
+            stored = list(
+                connection.exec_driver_sql(
+                    "SELECT sha256 FROM photo_blobs ORDER BY sha256"
+                ).scalars()
+            )
+        found, missing = _photo_files(photos, stored)
+        writer.start_photos(found)
+        members = []
         for table in tables:
             rows = _Counted(_table_lines(connection, table))
             name = TableMember(table.name, table.columns, 0, "none", 0, "", 0).member
@@ -152,14 +150,22 @@ def _snapshot(
                 )
             )
             progress(f"table {table.name}: {rows.lines} rows")
-        stored: list[str] = []
-        if "photo_blobs" in {table.name for table in tables}:  # none before revision 0002
-            stored = list(
-                connection.exec_driver_sql(
-                    "SELECT sha256 FROM photo_blobs ORDER BY sha256"
-                ).scalars()
-            )
-    return revision, members, stored
+    return revision, members, missing
+
+
+def _photo_files(
+    photos: FilesystemPhotoStore, stored: list[str]
+) -> tuple[list[tuple[str, Path, int]], list[str]]:
+    """(SHA-256, file, size) of each stored photo in the store, and those missing from it."""
+    found = []
+    missing = []
+    for sha in stored:
+        path = photos.path(sha)
+        try:
+            found.append((sha, path, path.stat().st_size))
+        except FileNotFoundError:
+            missing.append(sha)
+    return found, missing
 
 
 def _table_lines(connection: Connection, table: table_dump.StoredTable) -> Iterator[bytes]:

@@ -279,10 +279,10 @@ def _small_archive(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
     writer = ArchiveWriter(tmp_path / "a.tar", 1_765_000_000.5)
     pieces = [rows[i : i + 70_001] for i in range(0, len(rows), 70_001)]
     columns = (("id", "integer"), ("words", "text"))
+    writer.start_photos([(sha, source, len(photo))])
     written = writer.add_stream("tables/samples.jsonl", pieces)
     empty = writer.add_stream("tables/nothing.jsonl", [])
-    with source.open("rb") as handle:
-        future = writer.add_photo(sha, handle, len(photo))
+    [member] = writer.photo_members()
     tables = (
         TableMember("samples", columns, 5000, "none", written.size, written.sha256, written.size),
         TableMember("nothing", columns, 0, "none", 0, empty.sha256, 0),
@@ -293,13 +293,13 @@ def _small_archive(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
         server_version="test",
         source_backend="sqlite",
         tables=tables,
-        photos=(future.result(),),
+        photos=(member,),
     )
     writer.finish(manifest)
     contents = {
         "tables/samples.jsonl": rows,
         "tables/nothing.jsonl": b"",
-        future.result().member: photo,
+        member.member: photo,
     }
     return tmp_path / "a.tar", contents
 
