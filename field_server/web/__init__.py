@@ -24,6 +24,7 @@ from field_server.web import (
     signed_in,
 )
 from field_server.web.blueprint import blueprint
+from field_server.web.problem_words import problem_words
 
 SESSION_HOURS = 12  # a working day at the museum; then sign in again
 
@@ -59,6 +60,7 @@ def init_app(app: Flask, config: ServerConfig) -> None:
         current_actor=signed_in.current_actor,
         may_read_register=register.may_read_register,
         phones_waiting=phones.waiting,
+        problem_text=lambda message: problem_words(message, i18n.translate),
     )
     app.jinja_env.filters["when"] = _when
     policy = content_security_policy(config.tile_url)

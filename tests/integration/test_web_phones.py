@@ -181,7 +181,9 @@ def test_the_leader_reviewers_and_admins_see_submissions_needing_attention(world
         assert page.status_code == 200, who
     text = browser(world, "reviewer").get(SUBMISSIONS).get_data(as_text=True)
     assert text.count('class="submission"') == 1  # the filed one is not listed
-    assert "Материал: " in text  # the problem's field by its Kazakh label
+    # the problem's field by its Kazakh label, the problem in Kazakh with the value sent
+    assert "Материал: «plutonium» материалдар сөздігінде жоқ" in text
+    assert "is not in the material vocabulary" not in text
     assert "plutonium" in text  # the value as sent, in the table
     assert "<find" not in text and "&lt;find" not in text  # never raw XML
     assert bad not in re.sub(r'value="[^"]*"', "", text)
