@@ -141,3 +141,65 @@ def laptop_address() -> str:
 
 def default_url() -> str:
     return f"http://{laptop_address()}:{DEFAULT_PORT}"
+
+
+@dataclass(frozen=True)
+class KeyOnRecord:
+    """A key this laptop issued, as ``collect keys`` lists it (the key itself is not kept)."""
+
+    id: int
+    username: str
+    device_name: str
+    expedition_code: str
+    survey_uuid: str
+    survey_title: str | None
+    issued_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+    submissions: int
+
+    def answer(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "device_name": self.device_name,
+            "expedition_code": self.expedition_code,
+            "survey_uuid": self.survey_uuid,
+            "survey_title": self.survey_title,
+            "issued_at": self.issued_at,
+            "last_used_at": self.last_used_at,
+            "revoked_at": self.revoked_at,
+            "submissions": self.submissions,
+        }
+
+
+_KEYS_ON_RECORD = """
+    SELECT k.id, k.username, k.device_name, k.expedition_code, k.survey_uuid,
+           json_extract(r.data, '$.title'), k.issued_at, k.last_used_at, k.revoked_at,
+           (SELECT count(*) FROM collect_submission s WHERE s.key_id = k.id)
+    FROM collect_key k LEFT JOIN record r ON r.uuid = k.survey_uuid AND r.type = 'survey'
+"""
+
+
+def keys_on_record(connection: sqlite3.Connection) -> list[KeyOnRecord]:
+    """Every key this laptop issued, the newest first, revoked ones too."""
+    rows = connection.execute(_KEYS_ON_RECORD + " ORDER BY k.id DESC").fetchall()
+    return [KeyOnRecord(*row) for row in rows]
+
+
+def revoke_key(connection: sqlite3.Connection, key_id: int) -> tuple[KeyOnRecord, bool]:
+    """Revoke a key at once: its phone's next request is refused (call inside a transaction).
+
+    Returns the key and whether this call revoked it; a key revoked before stays as it was.
+    """
+    connection.execute(
+        "UPDATE collect_key SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        (now_utc(), key_id),
+    )
+    changed = connection.execute("SELECT changes()").fetchone()[0] == 1
+    row = connection.execute(_KEYS_ON_RECORD + " WHERE k.id = ?", (key_id,)).fetchone()
+    if row is None:
+        raise ClientError(
+            f"this laptop issued no key {key_id}; field-client collect keys lists them"
+        )
+    return KeyOnRecord(*row), changed

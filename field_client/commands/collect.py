@@ -10,11 +10,24 @@ from types import FrameType
 
 import click
 
-from field_client.commands.common import echo_err, emit_json, json_option, opened_store
+from field_client.commands.common import (
+    console,
+    echo_err,
+    emit_json,
+    json_option,
+    opened_store,
+)
 from field_client.errors import ClientError
 from field_client.home import ensure_home, home_dir, store_path
 from field_client.phone_server import MAX_REQUEST_BYTES, CampServer, PhoneApp
-from field_client.phones import DEFAULT_PORT, default_url, issue_key
+from field_client.phones import (
+    DEFAULT_PORT,
+    KeyOnRecord,
+    default_url,
+    issue_key,
+    keys_on_record,
+    revoke_key,
+)
 from field_client.store import Store
 
 
@@ -60,6 +73,70 @@ def key(
     else:
         click.echo(f"settings for Collect's QR code: {issued.settings}")
     click.echo("start the phones' server with: field-client collect serve")
+
+
+@collect.command("keys")
+@json_option
+def keys(as_json: bool) -> None:
+    """The keys this laptop issued to phones: whose, which phone, when last used, revoked."""
+    with opened_store() as (_, store), store.transaction() as connection:
+        issued = keys_on_record(connection)
+    if as_json:
+        emit_json([k.answer() for k in issued])
+        return
+    if not issued:
+        click.echo("no keys: issue one with field-client collect key USER --device NAME")
+        return
+    from rich.table import Table
+
+    table = Table("key", "member", "phone", "survey", "issued", "last used", "finds", "state")
+    for k in issued:
+        table.add_row(
+            str(k.id),
+            k.username,
+            k.device_name,
+            k.survey_title or k.expedition_code,
+            _kazakhstan_time(k.issued_at),
+            _kazakhstan_time(k.last_used_at),
+            str(k.submissions),
+            f"revoked {_kazakhstan_time(k.revoked_at)}" if k.revoked_at else "in use",
+        )
+    console().print(table)
+
+
+@collect.command("revoke")
+@click.argument("key_id", metavar="KEY", type=int)
+@json_option
+def revoke(key_id: int, as_json: bool) -> None:
+    """Revoke key KEY (its number in collect keys): the phone's next request is refused.
+
+    What the phone sent before stays in the store and goes out with the next sync.
+    """
+    with opened_store() as (_, store), store.transaction() as connection:
+        revoked, changed = revoke_key(connection, key_id)
+    if as_json:
+        emit_json({**revoked.answer(), "revoked_now": changed})
+        return
+    click.echo(_revoked_line(revoked, changed))
+
+
+def _revoked_line(key: KeyOnRecord, changed: bool) -> str:
+    whose = f"key {key.id} of {key.username} ({key.device_name})"
+    if changed:
+        return f"{whose} revoked: the phone's next request is refused"
+    return f"{whose} was already revoked on {_kazakhstan_time(key.revoked_at)}"
+
+
+def _kazakhstan_time(stamp: str | None) -> str:
+    """A stored UTC time as the camp reads it: Kazakhstan time, to the minute."""
+    if not stamp:
+        return ""
+    from datetime import datetime
+
+    from field_core.geo.geotag import KAZAKHSTAN_TIME
+
+    moment = datetime.fromisoformat(stamp).astimezone(KAZAKHSTAN_TIME)
+    return moment.strftime("%Y-%m-%d %H:%M (UTC+5)")
 
 
 def _write_qr(settings: str, target: Path) -> None:
