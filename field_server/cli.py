@@ -379,9 +379,12 @@ def create_act(
 @_one_line_errors
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the API with waitress (for PostgreSQL at scale, see the README: gunicorn)."""
-    from waitress import serve as waitress_serve
+    import logging
+
+    from waitress.server import create_server
 
     from field_server.app import create_app
+    from field_server.early_refusals import answer_refusals_in_kind
 
     app = create_app()
     config = app.extensions["qazba"].config
@@ -391,8 +394,10 @@ def serve(host: str, port: int, threads: int) -> None:
     # its limit must let a tus chunk of up to Tus-Max-Size through; JSON routes still refuse
     # bodies over their own limit. Its default of 8 KB a read costs a turn of its Python loop
     # (and a write to that file) per 8 KB: a photo chunk of 8 MB took a thousand of them.
-    waitress_serve(
+    listeners: dict[Any, Any] = {}
+    server = create_server(
         app,
+        map=listeners,
         host=host,
         port=port,
         threads=threads,
@@ -402,6 +407,10 @@ def serve(host: str, port: int, threads: int) -> None:
         inbuf_overflow=BODY_IN_MEMORY_BYTES,
         connection_limit=CONNECTION_LIMIT,
     )
+    answer_refusals_in_kind(listeners)
+    logging.basicConfig()
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
 
 
 @main.command("export")

@@ -321,12 +321,6 @@ def test_a_body_declaring_a_huge_length_is_413_before_the_body_arrives(
     assert museum.held() == before
 
 
-@pytest.mark.xfail(
-    reason="waitress refuses a Content-Length over its max_request_body_size (4 GiB, set by "
-    "field-server serve for tus) with its own text/plain 413 before the app runs, so the "
-    "answer has no X-OpenRosa-Version and no OpenRosaResponse",
-    strict=True,
-)
 def test_the_413_for_a_huge_declared_length_is_an_openrosa_answer(
     museum: Museum, phone: Phone
 ) -> None:
