@@ -11,6 +11,7 @@ from field_core.contract import LANGUAGES, MATERIAL_CODES, material_label
 
 from field_client.errors import ClientError
 from field_core.content_hash import canonical_json
+from field_core.geo.coordinates import Bounds, geojson_box
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,17 @@ def material_code(connection: sqlite3.Connection, given: str) -> str:
     raise ClientError(
         f"unknown material {given!r}; one of: {', '.join(code for code, _ in vocabulary)}"
     )
+
+
+def site_boxes(connection: sqlite3.Connection, expedition_code: str) -> list[Bounds]:
+    """The boxes around the expedition's site boundaries as last pulled; a boundary the
+    reference holds in no polygon form is left out rather than guessed."""
+    boxes = []
+    for (boundary,) in connection.execute(
+        "SELECT boundary FROM site WHERE expedition_code = ? ORDER BY code", (expedition_code,)
+    ):
+        try:
+            boxes.append(geojson_box(json.loads(boundary)))
+        except (ValueError, TypeError, KeyError, IndexError):
+            continue
+    return boxes

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # Kazakhstan's extent with a margin: the region to test swapped coordinates against when an
 # expedition has no site boundaries yet.
@@ -61,3 +63,37 @@ def expand_bounds(bounds: Bounds, margin_deg: float) -> Bounds:
         min(max_lon + margin_deg, 180.0),
         min(max_lat + margin_deg, 90.0),
     )
+
+
+# How far around its sites an expedition's finds may lie before a swapped pair is suspected.
+REGION_MARGIN_DEG = 2.0
+
+
+def work_region(site_boxes: Iterable[Bounds]) -> Bounds:
+    """Where an expedition works: the box around its sites' boxes with a margin, or
+    Kazakhstan before it has any site."""
+    boxes = list(site_boxes)
+    if not boxes:
+        return KAZAKHSTAN_BOUNDS
+    box = (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+    return expand_bounds(box, REGION_MARGIN_DEG)
+
+
+def geojson_box(geometry: Mapping[str, Any]) -> Bounds:
+    """The box around a GeoJSON Polygon or MultiPolygon, from its coordinates alone."""
+    if geometry.get("type") == "Polygon":
+        rings = geometry["coordinates"]
+    elif geometry.get("type") == "MultiPolygon":
+        rings = [ring for polygon in geometry["coordinates"] for ring in polygon]
+    else:
+        raise ValueError(f"not a polygon: {str(geometry.get('type'))[:40]}")
+    points = [(float(p[0]), float(p[1])) for ring in rings for p in ring]
+    if not points:
+        raise ValueError("a polygon without points")
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    return (min(lons), min(lats), max(lons), max(lats))

@@ -12,7 +12,7 @@ from typing import Any
 from field_core.collect.submission import Submission, SubmissionError, parse_submission
 from field_core.content_hash import canonical_json, content_hash, text_hash
 from field_core.envelope import Envelope, parse_envelope
-from field_core.geo.coordinates import KAZAKHSTAN_BOUNDS, Bounds, check_position, expand_bounds
+from field_core.geo.coordinates import Bounds, check_position, work_region
 from field_core.validation import validate_record_data
 from field_server.adapters.collect_repositories import (
     FILED,
@@ -33,7 +33,6 @@ from field_server.services.find_filing import FiledFind, file_finds
 from field_server.services.submission_keeping import keep_submission
 
 MAX_RECORDS = 1000
-REGION_MARGIN_DEG = 2.0
 
 
 @dataclass
@@ -856,13 +855,4 @@ def _photo_sha256(record_type: str, data: dict[str, Any]) -> str | None:
 
 def expedition_region(sites: list[SiteBoundary]) -> Bounds:
     """Where an expedition works: its sites with a margin, or Kazakhstan before it has any."""
-    if not sites:
-        return KAZAKHSTAN_BOUNDS
-    bounds = [s.polygon.bounds for s in sites]
-    box = (
-        min(b[0] for b in bounds),
-        min(b[1] for b in bounds),
-        max(b[2] for b in bounds),
-        max(b[3] for b in bounds),
-    )
-    return expand_bounds(box, REGION_MARGIN_DEG)
+    return work_region(s.polygon.bounds for s in sites)

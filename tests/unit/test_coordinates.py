@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from field_core.geo.coordinates import check_position, expand_bounds
+from field_core.geo.coordinates import (
+    KAZAKHSTAN_BOUNDS,
+    check_position,
+    expand_bounds,
+    geojson_box,
+    work_region,
+)
 
 DOMBAUYL = (67.8447, 48.1933)
 
@@ -39,3 +45,22 @@ def test_a_swap_is_judged_against_the_expeditions_region() -> None:
 
 def test_expanded_bounds_stay_on_the_globe() -> None:
     assert expand_bounds((179.0, 89.0, 180.0, 90.0), 5.0) == (174.0, 84.0, 180.0, 90.0)
+
+
+def test_the_work_region_is_the_sites_box_with_a_margin_or_kazakhstan() -> None:
+    dombauyl = {
+        "type": "Polygon",
+        "coordinates": [[[67.84, 48.19], [67.85, 48.19], [67.85, 48.20], [67.84, 48.19]]],
+    }
+    taskudyk = {
+        "type": "MultiPolygon",
+        "coordinates": [[[[67.59, 47.79], [67.60, 47.79], [67.60, 47.80], [67.59, 47.79]]]],
+    }
+    assert geojson_box(dombauyl) == (67.84, 48.19, 67.85, 48.20)
+    region = work_region([geojson_box(dombauyl), geojson_box(taskudyk)])
+    assert region == pytest.approx((65.59, 45.79, 69.85, 50.20))
+    assert work_region([]) == KAZAKHSTAN_BOUNDS
+    swapped = check_position(48.195, 67.845, region)
+    assert swapped is not None and swapped.code == "swapped_lon_lat"
+    with pytest.raises(ValueError, match="not a polygon"):
+        geojson_box({"type": "Point", "coordinates": [67.8, 48.1]})
