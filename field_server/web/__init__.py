@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import Flask, request
 from werkzeug.wrappers import Response
 
+from field_core.geo.geotag import KAZAKHSTAN_TIME
 from field_server.config import ServerConfig
 from field_server.web import (
     csrf,
@@ -103,4 +104,7 @@ def content_security_policy(tile_url: str | None) -> str:
 
 
 def _when(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A moment as the museum reads it: Kazakhstan's time (UTC+5 all year), to the minute."""
+    if value.tzinfo is None:  # the database's times are UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(KAZAKHSTAN_TIME).strftime("%Y-%m-%d %H:%M (UTC+5)")
