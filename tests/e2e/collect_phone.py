@@ -15,7 +15,7 @@ import http.client
 import socket
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -31,9 +31,12 @@ __all__ = [
     "Answer",
     "FormEntry",
     "Phone",
+    "Refusal",
+    "assert_refused",
     "instance",
     "multipart",
     "new_instance_id",
+    "refusals",
     "submission_body",
 ]
 
@@ -281,3 +284,101 @@ ALL_WIDGETS = (
     "<instanceName>all widgets</instanceName></meta></data>"
 ).encode()
 """An instance of ODK's "All widgets" sample form, as Collect sends it with its photo."""
+
+
+# -- requests both phone servers refuse, storing nothing -----------------------------------------
+
+PHOTO = "1720934921312.jpg"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A submission request a phone server refuses with ``status``, storing nothing; its
+    OpenRosa message holds ``says``."""
+
+    status: int
+    body: bytes
+    content_type: str
+    says: str = ""
+
+
+def _damaged(damage: Callable[[bytes], bytes], jpeg: bytes) -> tuple[bytes, str]:
+    xml = instance(instance_id=new_instance_id(), photos=(PHOTO,))
+    body, content_type = submission_body(xml, {PHOTO: jpeg})
+    return damage(body), content_type
+
+
+def _named(file_name: str, jpeg: bytes) -> tuple[bytes, str]:
+    xml = instance(instance_id=new_instance_id(), photos=(PHOTO,))
+    return multipart(
+        [(XML_PART, INSTANCE_FILE, "text/xml", xml), (PHOTO, file_name, "image/jpeg", jpeg)]
+    )
+
+
+def _without_xml_part(name: str | None, jpeg: bytes) -> tuple[bytes, str]:
+    xml = instance(instance_id=new_instance_id(), photos=(PHOTO,))
+    parts: list[tuple[str, str | None, str | None, bytes]] = [(PHOTO, PHOTO, "image/jpeg", jpeg)]
+    if name is not None:
+        parts.append((name, INSTANCE_FILE, "text/xml", xml))
+    return multipart(parts)
+
+
+def refusals(jpeg: bytes) -> dict[str, Refusal]:
+    """Every refused request, by what is wrong with it; ``jpeg`` is a photo a request
+    carries beside its fault, so that a server storing it anyway would show."""
+
+    def posted(xml: bytes, photos: Mapping[str, bytes] | None = None) -> tuple[bytes, str]:
+        return submission_body(xml, photos or {})
+
+    bad_xml = "DOCTYPE or ENTITY"
+    part = "xml_submission_file"
+    path = "plain file name"
+    cases: dict[str, tuple[int, tuple[bytes, str], str]] = {
+        "xxe": (400, posted(XXE, {PHOTO: jpeg}), bad_xml),
+        "billion laughs": (400, posted(BILLION_LAUGHS), bad_xml),
+        "doctype": (400, posted(DOCTYPE_ONLY), bad_xml),
+        "malformed xml": (400, posted(b'<find id="qazba_find"><meta>'), "not well-formed XML"),
+        "instance without instanceID": (
+            400, posted(instance(photos=()).replace(b"instanceID>", b"instanceId>")),
+            "meta/instanceID",
+        ),
+        "multipart cut off": (400, _damaged(lambda b: b[: len(b) // 2], jpeg), ""),
+        "no closing boundary": (400, _damaged(lambda b: b[: b.rindex(b"--")], jpeg), ""),
+        "no part headers": (
+            400, _damaged(lambda b: b.replace(b"Content-Disposition", b"Content-Dispo"), jpeg),
+            "",
+        ),
+        "not multipart": (400, (instance(photos=()), "text/xml"), "multipart/form-data"),
+        "multipart without a boundary": (400, (b"", "multipart/form-data"), ""),
+        "no xml part": (400, _without_xml_part(None, jpeg), part),
+        "xml part misnamed": (400, _without_xml_part("xml_file", jpeg), part),
+        "xml part in capitals": (400, _without_xml_part("XML_SUBMISSION_FILE", jpeg), part),
+        "file name ../": (400, _named("../1720934921312.jpg", jpeg), path),
+        "file name in a folder": (400, _named("DCIM/1720934921312.jpg", jpeg), path),
+        "file name ..\\": (400, _named("..\\evil.jpg", jpeg), path),
+        "file name ..": (400, _named("..", jpeg), path),
+        "photo answer with a path": (
+            400, posted(instance(instance_id=new_instance_id(), photos=("../../etc/passwd",))),
+            path,
+        ),
+        "odk build birds": (404, posted(BIRDS), "build_Birds_1560352862"),
+        "all widgets": (404, posted(ALL_WIDGETS, {PHOTO: jpeg}), "all-widgets"),
+        "another form id": (
+            404, posted(instance(form_id="qazba_find_v0", instance_id=new_instance_id())),
+            "qazba_find_v0",
+        ),
+    }  # fmt: skip
+    return {
+        name: Refusal(status, body, content_type, says)
+        for name, (status, (body, content_type), says) in cases.items()
+    }
+
+
+def assert_refused(answer: Answer, status: int, says: str = "") -> None:
+    """An OpenRosa refusal: the status, the header, XML with a message naming the fault."""
+    assert answer.status == status, answer.body
+    assert answer.openrosa
+    assert answer.headers["content-type"] == "text/xml; charset=utf-8"
+    assert answer.message
+    assert says in answer.message, answer.message
+    assert b"root:" not in answer.body  # nothing of the server's /etc/passwd
