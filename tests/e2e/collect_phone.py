@@ -150,6 +150,26 @@ class Phone:
         finally:
             connection.close()
 
+    def on_one_connection(
+        self, steps: Iterable[tuple[str, str, bytes | None, Mapping[str, str]]]
+    ) -> list[Answer]:
+        """Requests (method, path under the key, body, headers) in turn on one kept-alive
+        connection, as Collect's HTTP client sends HEAD and then POST."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        answers = []
+        try:
+            for method, path, body, headers in steps:
+                connection.request(
+                    method, f"{self.path}{path}", body=body, headers={**OPENROSA, **headers}
+                )
+                response = connection.getresponse()
+                content = response.read()
+                names = {name.lower(): value for name, value in response.getheaders()}
+                answers.append(Answer(response.status, names, content))
+        finally:
+            connection.close()
+        return answers
+
     # -- what Collect does --------------------------------------------------------------------
 
     def form_list(self) -> tuple[Answer, list[FormEntry]]:
@@ -341,6 +361,11 @@ def refusals(jpeg: bytes) -> dict[str, Refusal]:
         "instance without instanceID": (
             400, posted(instance(photos=()).replace(b"instanceID>", b"instanceId>")),
             "meta/instanceID",
+        ),
+        "instance over 1 MB": (
+            413,
+            posted(instance(instance_id=new_instance_id(), answers={"notes": "ә" * 600_000})),
+            "above the 1,048,576",
         ),
         "multipart cut off": (400, _damaged(lambda b: b[: len(b) // 2], jpeg), ""),
         "no closing boundary": (400, _damaged(lambda b: b[: b.rindex(b"--")], jpeg), ""),

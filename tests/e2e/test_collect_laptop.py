@@ -33,6 +33,7 @@ from field_client.photo_files import PHOTO_FOLDER, stored_path
 from tests import media_factory as make
 from tests.conftest import fresh_database_url
 from tests.e2e.collect_phone import (
+    XXE,
     Phone,
     assert_refused,
     instance,
@@ -410,6 +411,39 @@ def test_phones_sending_at_once_get_numbers_of_their_own(camp: Camp) -> None:
     assert [a.status for a in answers] == [201] * 6
     numbers = [camp.record(i)["data"]["find_number"] for _, i in sent]  # type: ignore[index]
     assert len(set(numbers)) == 6
+
+
+def test_a_phone_keeping_its_connection_open_is_answered_in_turn(camp: Camp, phone: Phone) -> None:
+    instance_id = new_instance_id()
+    photo = make.jpeg_bytes(gps=make.DMS_FIX, seed=37)
+    body, content_type = submission_body(
+        instance(instance_id=instance_id, photos=(PHOTO,)), {PHOTO: photo}
+    )
+    hostile, hostile_type = submission_body(XXE, {})
+    answers = phone.on_one_connection(
+        [
+            ("HEAD", "/submission", None, {}),
+            ("POST", "/submission", body, {"Content-Type": content_type}),
+            ("POST", "/submission", hostile, {"Content-Type": hostile_type}),
+            ("POST", "/submission", body, {"Content-Type": content_type}),
+            ("GET", "/formList", None, {}),
+        ]
+    )
+    assert [a.status for a in answers] == [204, 201, 400, 201, 200]
+    assert all(a.openrosa for a in answers)
+    find = camp.record(instance_id)
+    assert find is not None and find["data"]["photos"] == [make.sha256(photo)]
+    assert stored_path(camp.laptop.home, make.sha256(photo)).read_bytes() == photo
+
+
+def test_a_photo_named_in_kazakh_joins_its_find(camp: Camp, phone: Phone) -> None:
+    instance_id, name = new_instance_id(), "Қола пышақ, сурет 1.jpg"
+    photo = make.jpeg_bytes(gps=make.DMS_FIX, seed=38)
+    answer = phone.submit(instance(instance_id=instance_id, photos=(name,)), {name: photo})
+    assert answer.status == 201 and answer.message == "The find is filed."
+    find = camp.record(instance_id)
+    assert find is not None and find["data"]["photos"] == [make.sha256(photo)]
+    assert stored_path(camp.laptop.home, make.sha256(photo)).read_bytes() == photo
 
 
 # -- a laptop killed in the middle of a submission ------------------------------------------
