@@ -169,6 +169,12 @@ class Sent:
     photo_bytes: int = 0
     body_bytes: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the receiving process's, user and system
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds per request: what other load on the machine changes least."""
+        return self.cpu_seconds * 1000 / self.submissions if self.submissions else 0.0
 
     @property
     def per_second(self) -> float:
@@ -250,6 +256,21 @@ class Phone:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (its threads included)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, phase: Callable[[], Sent]) -> Sent:
+    """What ``phase`` sent, with the CPU time the receiving process ``pid`` spent meanwhile."""
+    before = cpu_seconds(pid)
+    sent = phase()
+    sent.cpu_seconds = cpu_seconds(pid) - before
+    return sent
 
 
 def in_threads(count: int, work: Callable[[int], None]) -> float:
@@ -652,59 +673,65 @@ def run_once(
     args: argparse.Namespace, work: Path, sites: list[Site], photos: Photos, big: Photos
 ) -> Run:
     run = Run()
-    site = next(s for s in sites if s.code == SITE)
-    position = inside(site)
+    position = inside(next(s for s in sites if s.code == SITE))
+    total = args.submissions
     with fresh_store(args.backend, work, sites, args.database_url) as env:
         data_dir = Path(env["FIELD_SERVER_DATA_DIR"])
         with running_server(env, work) as server:
-            token = login(server.port, "bench leader's laptop")
-            urls = server_keys(server.port, token, args.phones)
-            run.figures[SERVER] = send_finds(
-                server.port, urls, photos, position, args.submissions, blank_number
+            pid, port = server.process.pid, server.port
+            token = login(port, "bench leader's laptop")
+            urls = server_keys(port, token, args.phones)
+            run.figures[SERVER] = measured(
+                pid, lambda: send_finds(port, urls, photos, position, total, blank_number)
             )
-            run.figures[TUS] = upload_photos(server.port, args.phones, photos, args.submissions)
-            run.statuses = check_server(
-                server.port, token, data_dir, args.submissions, args.submissions
+            run.figures[TUS] = measured(
+                pid, lambda: upload_photos(port, args.phones, photos, total)
             )
+            run.statuses = check_server(port, token, data_dir, total, total)
             server.rss.stop()
             run.peaks_mb[SERVER_HWM] = server.rss.hwm_kb / 1024
             if not args.skip_laptop:
                 laptop_port = free_port()
-                laptop = set_up_laptop(work, server.port, laptop_port, args.phones)
+                laptop = set_up_laptop(work, port, laptop_port, args.phones)
                 try:
-                    with camp_server(laptop, laptop_port):
-                        run.figures[LAPTOP] = send_finds(
-                            laptop_port,
-                            laptop.urls,
-                            photos,
-                            position,
-                            args.submissions,
-                            typed_number,
+                    with camp_server(laptop, laptop_port) as rss:
+                        run.figures[LAPTOP] = measured(
+                            rss.pid,
+                            lambda: send_finds(
+                                laptop_port, laptop.urls, photos, position, total, typed_number
+                            ),
                         )
-                    check_laptop(laptop, args.submissions)
+                    check_laptop(laptop, total)
                 finally:
                     shutil.rmtree(laptop.home, ignore_errors=True)
         if args.memory_seconds > 0:
             # a server process of its own: its high-water mark is this phase's alone
             with running_server(env, work) as server:
-                urls = server_keys(server.port, login(server.port, "bench leader"), args.phones)
-                run.figures[SERVER_50] = send_until(
-                    server.port, urls, big, position, args.memory_seconds, blank_number
+                pid, port = server.process.pid, server.port
+                urls = server_keys(port, login(port, "bench leader"), args.phones)
+                run.figures[SERVER_50] = measured(
+                    pid,
+                    lambda: send_until(
+                        port, urls, big, position, args.memory_seconds, blank_number
+                    ),
                 )
                 server.rss.stop()
                 run.peaks_mb[SERVER_50] = server.rss.hwm_kb / 1024
                 if not args.skip_laptop:
                     laptop_port = free_port()
-                    laptop = set_up_laptop(work, server.port, laptop_port, args.phones)
+                    laptop = set_up_laptop(work, port, laptop_port, args.phones)
                     try:
                         with camp_server(laptop, laptop_port) as rss:
-                            run.figures[LAPTOP_50] = send_until(
-                                laptop_port,
-                                laptop.urls,
-                                big,
-                                position,
-                                args.memory_seconds,
-                                big_number,
+                            run.figures[LAPTOP_50] = measured(
+                                rss.pid,
+                                lambda: send_until(
+                                    laptop_port,
+                                    laptop.urls,
+                                    big,
+                                    position,
+                                    args.memory_seconds,
+                                    big_number,
+                                ),
                             )
                             rss.stop()
                             run.peaks_mb[LAPTOP_50] = rss.hwm_kb / 1024
@@ -731,7 +758,10 @@ def report(runs: list[Run], args: argparse.Namespace, load: tuple[float, ...]) -
         f"{' '.join(f'{x:.2f}' for x in load)} before, "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after\n"
     )
-    print(f"  {'phase':<34} {'requests/s':>10} {'MB/s':>8} {'seconds':>8}  requests")
+    print(
+        f"  {'phase':<34} {'requests/s':>10} {'MB/s':>8} {'seconds':>8} "
+        f"{'CPU ms/request':>15}  requests"
+    )
     names = [SERVER, TUS, LAPTOP, SERVER_50, LAPTOP_50]
     medians: dict[str, float] = {}
     for name in names:
@@ -741,8 +771,12 @@ def report(runs: list[Run], args: argparse.Namespace, load: tuple[float, ...]) -
         rate = _median([s.per_second for s in sent])
         medians[name] = _median([s.mb_per_second for s in sent])
         seconds = _median([s.seconds for s in sent])
+        cpu = _median([s.cpu_ms for s in sent])
         count = int(_median([float(s.submissions) for s in sent]))
-        print(f"  {name:<34} {rate:>10.1f} {medians[name]:>8.1f} {seconds:>8.1f}  {count:,}")
+        print(
+            f"  {name:<34} {rate:>10.1f} {medians[name]:>8.1f} {seconds:>8.1f} {cpu:>15.1f}"
+            f"  {count:,}"
+        )
     print()
     for name in (SERVER, LAPTOP):
         if name in medians and medians.get(TUS):

@@ -12,12 +12,13 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -76,6 +77,7 @@ from field_server.services.sync_push import BatchWriter, expedition_region, prep
 _PHOTO_NAMESPACE = uuid.UUID("6f1c2a4e-3b7d-5e8f-9a0b-1c2d3e4f5a6b")
 _COPY_CHUNK = 1024 * 1024
 _FORMS_KEPT = 32  # built forms kept in the process: a few expeditions and their last versions
+_LAST_USE_PRECISION = timedelta(minutes=1)
 
 
 class CollectRefused(ServiceError):
@@ -107,6 +109,26 @@ class Received:
     find_uuid: str | None
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """An attachment put in the photo store, with what its blob row says of it."""
+
+    photo: CollectedPhoto
+    media_type: str
+    dimensions: tuple[int, int] | None
+
+
+def _hold(uow: UnitOfWork, phone: PhoneKey, kept: Iterable[_Stored]) -> None:
+    """The key's member sent the bytes: their expedition holds the photos (DESIGN §4)."""
+    now = now_utc()
+    for stored in kept:
+        photo = stored.photo
+        uow.blobs.add_if_absent(
+            photo.sha256, photo.byte_count, stored.media_type, stored.dimensions,
+            phone.user_id, now,
+        )  # fmt: skip
+
+
 class Collect:
     """The phones' server: keys resolved, the form built and cached, submissions filed."""
 
@@ -120,19 +142,32 @@ class Collect:
         self.max_instance_bytes = MAX_SUBMISSION_BYTES  # the form instance alone, not its photos
         self._forms: OrderedDict[str, FindForm] = OrderedDict()
         self._forms_lock = threading.Lock()
+        self._last_use: dict[int, datetime] = {}  # key id → last use written
+        self._last_use_lock = threading.Lock()
 
     # -- keys ------------------------------------------------------------------------------
 
     def phone(self, key: str, code: str) -> PhoneKey:
-        """The key's phone, or CollectRefused(403); a found key's last use is noted."""
+        """The key's phone, or CollectRefused(403); a found key's last use is noted, to the
+        minute."""
         with self.uow() as uow:
             phone = phone_key(uow, key, code)
         if phone is None:
             raise refused_key()
         assert phone.id is not None  # a key a phone sends with is one the server issued
-        with self.uow(write=True, sequenced=False) as uow:
-            CollectKeys(uow.connection).used(phone.id, now_utc())
-            uow.commit()
+        now = now_utc()
+        # A phone makes two requests per find (HEAD, POST): a write for each would queue
+        # behind every filing for the database's one writer, for a time the keys page shows
+        # to the minute.
+        with self._last_use_lock:
+            noted = self._last_use.get(phone.id)
+            due = noted is None or now - noted >= _LAST_USE_PRECISION
+            if due:
+                self._last_use[phone.id] = now
+        if due:
+            with self.uow(write=True, sequenced=False) as uow:
+                CollectKeys(uow.connection).used(phone.id, now)
+                uow.commit()
         return phone
 
     # -- the form --------------------------------------------------------------------------
@@ -202,43 +237,45 @@ class Collect:
             return Received(
                 _message(existing, unnamed, incomplete), existing.id, existing.find_uuid
             )
-        photos = {p.file_name: self._keep(p, phone) for p in wanted}
+        kept = [self._keep(p) for p in wanted]
+        photos = {stored.photo.file_name: stored.photo for stored in kept}
         actor = actor_for_username(self.uow, phone.username)
-        with self.uow(write=True) as uow:
-            filed = _Filing(uow, phone, submission, xml_text, xml_sha256, self.store)
-            row = filed.file(photos, actor)
-            uow.commit()
+        try:
+            # the photos' rows go with the find, in one turn at the database's writer
+            with self.uow(write=True) as uow:
+                _hold(uow, phone, kept)
+                filed = _Filing(uow, phone, submission, xml_text, xml_sha256, self.store)
+                row = filed.file(photos, actor)
+                uow.commit()
+        except CollectRefused:
+            # another request filed this instance meanwhile: the photos are in the store all
+            # the same, so the member's expedition holds them (DESIGN §4)
+            with self.uow(write=True, sequenced=False) as uow:
+                _hold(uow, phone, kept)
+                uow.commit()
+            raise
         return Received(_message(row, unnamed, incomplete), row.id, row.find_uuid)
 
-    def _keep(self, part: Attachment, phone: PhoneKey) -> CollectedPhoto:
-        """Copy an attachment to disk (hashing as it goes, never whole in memory), read it,
-        and put it in the photo store beside the tus uploads'."""
+    def _keep(self, part: Attachment) -> _Stored:
+        """Copy an attachment to disk (never whole in memory), read it, and put it in the
+        photo store beside the tus uploads'."""
         self.staging.mkdir(parents=True, exist_ok=True)
         path = self.staging / f"attachment-{secrets.token_hex(16)}"
-        digest = hashlib.sha256()
         try:
             with path.open("wb") as out:
-                while chunk := part.stream.read(_COPY_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
+                shutil.copyfileobj(part.stream, out, _COPY_CHUNK)
                 out.flush()
                 os.fsync(out.fileno())
+            # the reading hashes the file on disk: the bytes the store keeps are the bytes hashed
             photo = read_collected_photo(path, part.file_name)
             with path.open("rb") as handle:
                 media_type = photo_images.media_type(handle.read(16))
                 handle.seek(0)
                 size = photo_images.dimensions(handle)
-            sha256 = digest.hexdigest()
-            self.store.put(sha256, path)
+            self.store.put(photo.sha256, path)
         finally:
             path.unlink(missing_ok=True)
-        with self.uow(write=True, sequenced=False) as uow:
-            # the key's member sent the bytes: their expedition holds the photo (DESIGN §4)
-            uow.blobs.add_if_absent(
-                sha256, photo.byte_count, media_type, size, phone.user_id, now_utc()
-            )
-            uow.commit()
-        return photo
+        return _Stored(photo, media_type, size)
 
     # -- a reviewer's correction ------------------------------------------------------------
 
