@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from field_server import web
 from field_server.adapters.database import make_engine
@@ -47,9 +48,20 @@ class _UnicodeJSON(DefaultJSONProvider):
         return json.dumps(obj, ensure_ascii=False, default=self.default, **kwargs)
 
 
+class _RowNumber(IntegerConverter):
+    """An ``<int:…>`` in a route names a row: a number larger than the database's INTEGER
+    (PostgreSQL's 2**31 - 1) can name none, so the route does not match and the answer is a
+    404, rather than an overflow inside the driver."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: ServerConfig | None = None) -> Flask:
     config = config or ServerConfig.from_env()
     app = Flask(__name__)
+    app.url_map.converters["int"] = _RowNumber
     app.json = _UnicodeJSON(app)
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_json_bytes)
     if config.public_url:
