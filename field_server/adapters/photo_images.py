@@ -4,6 +4,7 @@ file declares about itself."""
 from __future__ import annotations
 
 import io
+import re
 from typing import BinaryIO
 
 from PIL import Image, ImageOps
@@ -28,6 +29,19 @@ class ImageRefused(Exception):
         super().__init__(detail)
         self.code = code
         self.detail = detail
+
+
+# Pillow names the file it could not identify by its path: the server's data folder, which no
+# answer may show.
+_PATH = re.compile(r"""(?:[A-Za-z]:)?[\\/][^\s'"]*""")
+
+
+def _why(error: Exception) -> str:
+    """Pillow's reason, without a file path, for the person who sent the file."""
+    if isinstance(error, Image.UnidentifiedImageError):
+        return ""  # "cannot identify image file <path>" says no more than the sentence before
+    text = _PATH.sub("…", str(error)).strip()
+    return f" ({text})" if text else ""
 
 
 def media_type(head: bytes) -> str:
@@ -77,7 +91,9 @@ def thumbnail(source: BinaryIO, side: int = THUMBNAIL_SIDE) -> bytes:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageRefused("image_too_large", _bomb_detail(error)) from None
     except Exception as error:
-        raise ImageRefused("unreadable_image", f"not an image the server reads ({error})") from None
+        raise ImageRefused(
+            "unreadable_image", f"not an image the server reads{_why(error)}"
+        ) from None
     with image:
         declared = image.size
         try:
@@ -101,7 +117,7 @@ def thumbnail(source: BinaryIO, side: int = THUMBNAIL_SIDE) -> bytes:
         # ValueError and others; each means the file, not the server, is broken
         except Exception as error:
             raise ImageRefused(
-                "unreadable_image", f"the image cannot be decoded ({error})"
+                "unreadable_image", f"the image cannot be decoded{_why(error)}"
             ) from None
     return output.getvalue()
 

@@ -836,6 +836,10 @@ def test_a_hostile_or_broken_file_gets_422_from_thumb_never_a_server_error(
     response = thumbnail(world, make())
     assert response.status_code == 422, response.get_data(as_text=True)
     assert problem_code(response) == code
+    # the reason, but never where the server keeps its files
+    data_dir = str(world.runtime.config.data_dir)
+    assert data_dir not in response.get_data(as_text=True)
+    assert "/photos/" not in response.get_json()["detail"]
 
 
 def test_a_thumbnail_of_a_transparent_png_is_a_jpeg(world: World) -> None:
