@@ -4,11 +4,16 @@ file names are taken."""
 
 from __future__ import annotations
 
+import unicodedata
 import xml.etree.ElementTree as ET
 
 OPENROSA_RESPONSE_NS = "http://openrosa.org/http/response"
 XML_PART = "xml_submission_file"
 INCOMPLETE_PART = "*isIncomplete*"  # Collect splits a large submission over several requests
+MAX_FILE_NAME = 255  # what every phone's and server's file system holds
+# control, invisible format, surrogate and line-separator characters: a name holding one shows
+# as another name in a listing or a log line
+_UNFIT_IN_NAME = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def message_xml(text: str, nature: str = "") -> bytes:
@@ -21,11 +26,15 @@ def message_xml(text: str, nature: str = "") -> bytes:
 
 
 def plain_file_name(name: str) -> bool:
-    """A part's name the way a phone names an attachment: no path, no way out of a folder."""
+    """A name the way a phone names an attachment: one name within a folder, never a path or
+    a way out of it. The one rule for both the request's part names and the instance's photo
+    answers, so that no submission whose instance is taken has its photos refused, or the
+    other way round; a ".." inside a name ("ULY26-0012..0014.jpg") leads nowhere without a
+    separator. "" passes: a plain form field has no file name."""
     return (
-        ".." not in name
+        len(name) <= MAX_FILE_NAME
+        and name not in (".", "..")
         and "/" not in name
         and "\\" not in name
-        and "\x00" not in name
-        and len(name) <= 255
+        and not any(unicodedata.category(ch) in _UNFIT_IN_NAME for ch in name)
     )

@@ -11,7 +11,6 @@ OpenRosa namespace (orx:meta).
 from __future__ import annotations
 
 import re
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from field_core.collect.form import FORM_ID
+from field_core.collect.openrosa import plain_file_name
 
 __all__ = [
     "MAX_SUBMISSION_BYTES",
@@ -37,8 +37,6 @@ PHOTO_FIELD = "photo"
 """The image question in the form's photo repeat: each of its values names an attached file."""
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_MAX_FILE_NAME = 255  # what every phone's and server's file system holds
-_UNFIT_IN_NAME = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 class SubmissionError(ValueError):
@@ -156,14 +154,7 @@ def _collect(element: ET.Element, fields: dict[str, str], photo_files: list[str]
 
 
 def _file_name(text: str) -> str:
-    plain = (
-        len(text) <= _MAX_FILE_NAME
-        and text not in (".", "..")
-        and "/" not in text
-        and "\\" not in text
-        and not any(unicodedata.category(ch) in _UNFIT_IN_NAME for ch in text)
-    )
-    if not plain:
+    if not plain_file_name(text):
         raise SubmissionError(f"a photo answer {text[:60]!r} is not a plain file name")
     return text
 
