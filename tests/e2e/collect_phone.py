@@ -380,7 +380,8 @@ def refusals(jpeg: bytes) -> dict[str, Refusal]:
         "xml part in capitals": (400, _without_xml_part("XML_SUBMISSION_FILE", jpeg), part),
         "file name ../": (400, _named("../1720934921312.jpg", jpeg), path),
         "file name in a folder": (400, _named("DCIM/1720934921312.jpg", jpeg), path),
-        "file name ..\\": (400, _named("..\\evil.jpg", jpeg), path),
+        # quoted in the header as \\, so that the server reads one backslash
+        "file name ..\\": (400, _named("..\\\\evil.jpg", jpeg), path),
         "file name ..": (400, _named("..", jpeg), path),
         "photo answer with a path": (
             400, posted(instance(instance_id=new_instance_id(), photos=("../../etc/passwd",))),

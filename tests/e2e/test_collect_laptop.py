@@ -436,6 +436,17 @@ def test_a_phone_keeping_its_connection_open_is_answered_in_turn(camp: Camp, pho
     assert stored_path(camp.laptop.home, make.sha256(photo)).read_bytes() == photo
 
 
+def test_a_photo_named_with_two_dots_inside_joins_its_find(camp: Camp, phone: Phone) -> None:
+    # a lot's photo named by its range of find numbers, as a client keeping file names sends
+    instance_id, name = new_instance_id(), "ULY26-0012..0014.jpg"
+    photo = make.jpeg_bytes(gps=make.DMS_FIX, seed=39)
+    answer = phone.submit(instance(instance_id=instance_id, photos=(name,)), {name: photo})
+    assert answer.status == 201, answer.body
+    assert answer.message == "The find is filed."
+    find = camp.record(instance_id)
+    assert find is not None and find["data"]["photos"] == [make.sha256(photo)]
+
+
 def test_a_photo_named_in_kazakh_joins_its_find(camp: Camp, phone: Phone) -> None:
     instance_id, name = new_instance_id(), "Қола пышақ, сурет 1.jpg"
     photo = make.jpeg_bytes(gps=make.DMS_FIX, seed=38)
