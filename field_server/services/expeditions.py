@@ -223,5 +223,18 @@ def team(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Team:
             raise Forbidden(f"only an admin or the leader of {code} manages its team")
         members = uow.expeditions.members(expedition.id)
         taken = {name for name, _ in members}
-        candidates = [u.username for u in uow.users.all() if u.active and u.username not in taken]
+        # A leader is offered the people they already work with, never the museum's whole
+        # list of accounts (admins included); anyone else is added by exact user name.
+        colleagues: set[str] | None = None
+        if not actor.is_admin:
+            colleagues = {
+                name for other in actor.member_of for name, _ in uow.expeditions.members(other)
+            }
+        candidates = [
+            u.username
+            for u in uow.users.all()
+            if u.active
+            and u.username not in taken
+            and (colleagues is None or u.username in colleagues)
+        ]
     return Team(expedition, members, candidates)

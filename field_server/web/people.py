@@ -61,7 +61,8 @@ def add_member(actor: Actor, code: str) -> Response:
         runtime().uow,
         actor,
         code,
-        request.form.get("username", "").strip(),
+        # a name typed in full wins over the list of colleagues
+        (request.form.get("exact_username") or request.form.get("username") or "").strip(),
         leader=request.form.get("leader") == "on",
     )
     return redirect(url_for("web.team", code=code), 303)
