@@ -23,6 +23,7 @@ from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.config import ServerConfig
 from field_server.domain.access import Role
 from field_server.domain.register_numbers import act_label
+from field_server.private_files import PRIVATE_UMASK, keep_private
 from field_server.services import auth, duplicates, expeditions, register
 from field_server.services.errors import ServiceError
 
@@ -68,6 +69,8 @@ def _closing_factory() -> Iterator[UnitOfWorkFactory]:
 def main() -> None:
     """Qazba's museum server (configuration: FIELD_SERVER_DATABASE_URL, FIELD_SERVER_DATA_DIR,
     FIELD_SERVER_SECRET_KEY)."""
+    # whatever a command writes (database, photos, backups, documents) is the server user's only
+    os.umask(PRIVATE_UMASK)
 
 
 @main.command("init-db")
@@ -76,6 +79,7 @@ def init_db() -> None:
     """Create the database, or migrate it to the newest schema."""
     config = ServerConfig.from_env()
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    keep_private(config.data_dir, config.database_url)
     revision = upgrade_database(make_engine(config.database_url))
     click.echo(f"database ready at schema revision {revision}")
 
@@ -388,6 +392,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     app = create_app()
     config = app.extensions["qazba"].config
+    keep_private(config.data_dir, config.database_url)
     click.echo(f"serving Qazba on http://{host}:{port}/ (Ctrl+C stops)", err=True)
     # waitress sets TCP_NODELAY on its sockets by default; small answers are not held back.
     # It buffers a request body (to a temporary file past 512 KB) before the app sees it, so

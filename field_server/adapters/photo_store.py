@@ -84,7 +84,7 @@ class FilesystemPhotoStore:
             return False
         created = self._make_folders(target.parent)
         # read-only: nothing on the server has a reason to write a stored photo
-        os.chmod(staged, 0o444)
+        os.chmod(staged, 0o400)
         try:
             # two processes finishing the same photo at once may both rename: the bytes are
             # equal by construction, so whichever lands last changes nothing
@@ -145,7 +145,7 @@ class FilesystemPhotoStore:
                 shutil.copyfileobj(source, copy, 1 << 20)
                 copy.flush()
                 os.fsync(copy.fileno())
-            os.chmod(temporary, 0o444)
+            os.chmod(temporary, 0o400)
             os.replace(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)

@@ -32,7 +32,7 @@ def test_a_blob_is_kept_at_ab_cd_digest_read_only_and_the_staging_file_is_taken(
     blob = tmp_path / "photos" / digest[:2] / digest[2:4] / digest
     assert blob.read_bytes() == data
     assert not source.exists()
-    assert stat.S_IMODE(blob.stat().st_mode) == 0o444
+    assert stat.S_IMODE(blob.stat().st_mode) == 0o400
     assert store.contains(digest)
     assert store.size(digest) == len(data)
     with store.open(digest) as handle:
