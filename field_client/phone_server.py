@@ -22,6 +22,9 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
+from waitress.task import ErrorTask
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import parse_form_data
@@ -530,9 +533,11 @@ class PhoneApp:
             raise Refused(413, f"a submission request takes at most {limit:,} bytes")
         if not str(environ.get("CONTENT_TYPE", "")).startswith("multipart/form-data"):
             raise Refused(400, "send the submission as multipart/form-data")
-        # werkzeug keeps parts over 500 kB in temporary files: a photo is never whole in memory
+        # werkzeug keeps parts over 500 kB in temporary files: a photo is never whole in memory.
+        # It refuses a stream that reaches its maximum (it reads once more to see the end), so
+        # the maximum is one byte over the limit: a body of exactly the limit is taken.
         try:
-            _, form, files = parse_form_data(environ, max_content_length=limit, silent=False)
+            _, form, files = parse_form_data(environ, max_content_length=limit + 1, silent=False)
         except RequestEntityTooLarge:
             raise Refused(413, f"a submission request takes at most {limit:,} bytes") from None
         except (HTTPException, ValueError) as error:
@@ -555,6 +560,60 @@ class PhoneApp:
         finally:
             for _, part in files.items(multi=True):
                 part.close()
+
+
+class _OpenRosaRefusal(ErrorTask):
+    """waitress's own refusal of a request the app never sees (a body over its limit, refused
+    from the headers before a byte of it is read; a request it cannot parse), said as the app
+    says every refusal: Collect shows the message and keeps the form to send again."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        if error.code == 413:
+            limit = self.channel.server.adj.max_request_body_size - 1  # see phone_server
+            text = f"a submission request takes at most {limit:,} bytes"
+        else:
+            text = f"the request could not be read: {error.reason}"
+        body = message_xml(text)
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend(_headers("text/xml; charset=utf-8"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _PhoneChannel(HTTPChannel):
+    error_task_class = _OpenRosaRefusal
+
+
+def phone_server(
+    app: PhoneApp, host: str, port: int, threads: int
+) -> BaseWSGIServer | MultiSocketServer:
+    """waitress serving ``app`` on ``host:port``, not yet running (``run()``, ``close()``).
+
+    waitress holds a request body before the app runs, so its limit is the app's own: a body
+    over it is refused from its Content-Length, unread, and its answer is OpenRosa like the
+    app's. It answers many phones on threads and keeps a body over 512 kB in a temporary
+    file, never in memory.
+    """
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        # waitress refuses a body as long as its limit: one byte more takes a body of exactly
+        # the length the phone is told it may send
+        max_request_body_size=app.camp.max_bytes + 1,
+        ident="qazba-field-client",
+        clear_untrusted_proxy_headers=True,
+    )
+    # each listening socket (one per address the host names) makes a channel of this class
+    # for every connection it accepts
+    listening = [server] if isinstance(server, BaseWSGIServer) else list(server.map.values())
+    for socket_server in listening:
+        if isinstance(socket_server, BaseWSGIServer):
+            socket_server.channel_class = _PhoneChannel
+    return server
 
 
 def _request_base(environ: Environ) -> str:

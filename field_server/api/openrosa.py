@@ -100,7 +100,10 @@ def submission(key: str, code: str) -> Response:
     # refused before a byte of the body is read
     if request.content_length is not None and request.content_length > limit:
         raise CollectRefused(413, f"a submission request takes at most {limit:,} bytes")
-    request.max_content_length = limit  # a body without Content-Length is cut off here too
+    # A body without Content-Length is cut off here too. werkzeug refuses a stream that
+    # reaches its maximum (it reads once more to see the end), so the maximum is one byte
+    # over the limit: a body of exactly the length a phone is told it may send is taken.
+    request.max_content_length = limit + 1
     if request.mimetype != "multipart/form-data":
         raise CollectRefused(400, "send the submission as multipart/form-data")
     files = request.files  # werkzeug spools large parts to temporary files, not memory
