@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -70,6 +70,8 @@ MAX_REQUEST_BYTES = 50 * 1024 * 1024
 """Largest submission request taken, as the server's default: a find's form and a few phone
 photos; Collect sends more attachments in further requests."""
 
+
+_LAST_USE_PRECISION = timedelta(minutes=1)
 
 Environ = dict[str, Any]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -132,6 +134,8 @@ class CampServer:
         # One submission at a time: two requests of one instance (Collect retrying while the
         # first is still being filed) must not both see it as new.
         self._filing = threading.Lock()
+        self._last_use: dict[int, datetime] = {}  # key id → last use written
+        self._last_use_lock = threading.Lock()
 
     def _open(self) -> Store:
         # A connection per request: sqlite3 connections stay in the thread that made them.
@@ -140,19 +144,29 @@ class CampServer:
     # -- keys and the form -------------------------------------------------------------------
 
     def phone(self, key: str, code: str) -> Phone:
+        """The key's phone, or Refused(403); a found key's last use is noted, to the minute."""
         store = self._open()
         try:
-            with store.transaction() as connection:
+            with store.reading() as connection:
                 phone = phone_for(connection, key, code)
-                if phone is not None:
+            if phone is None:
+                raise refused_key()
+            now = datetime.now(UTC)
+            # A phone makes two requests per find (HEAD, POST): a write for each would wait
+            # for the store's one writer, for a time `collect keys` shows to the minute.
+            with self._last_use_lock:
+                noted = self._last_use.get(phone.id)
+                due = noted is None or now - noted >= _LAST_USE_PRECISION
+                if due:
+                    self._last_use[phone.id] = now
+            if due:
+                with store.transaction() as connection:
                     connection.execute(
                         "UPDATE collect_key SET last_used_at = ? WHERE id = ?",
                         (now_utc(), phone.id),
                     )
         finally:
             store.close()
-        if phone is None:
-            raise refused_key()
         return phone
 
     def form(self, phone: Phone) -> FindForm:
@@ -196,30 +210,36 @@ class CampServer:
         named = set(submission.photo_files)
         parts = list(attachments)
         unnamed = [name for name, _ in parts if name not in named]
-        with self._filing:
-            store = self._open()
-            try:
-                with store.reading() as connection:
-                    kept = _kept(connection, phone.expedition_code, submission.instance_id)
+        store = self._open()
+        try:
+            with store.reading() as connection:
+                seen = _kept(connection, phone.expedition_code, submission.instance_id)
+            if seen is not None and seen.xml_sha256 != xml_sha256:
+                raise _different_instance()
+            # Copied and read before the filing, each phone's photos beside the others': the
+            # photo folder is content-addressed, so a file left by a crash, or by a request
+            # of the same instance filed first meanwhile, is only ever the same bytes again.
+            arrived = {
+                name: self._keep_file(name, stream)
+                for name, stream in parts
+                if name in named and name not in (seen.attachments if seen else {})
+            }
+            with self._filing, store.transaction() as connection:
+                # again, now that no other request is filing: one of the same instance (Collect
+                # retrying while the first was still being read) may have filed it meanwhile
+                kept = _kept(connection, phone.expedition_code, submission.instance_id)
                 if kept is not None and kept.xml_sha256 != xml_sha256:
                     raise _different_instance()
                 known = kept.attachments if kept is not None else {}
-                # Copied before the transaction: the photo folder is content-addressed, so a
-                # file left by a crash is only ever the same bytes again.
-                copied = {
-                    name: self._keep_file(name, stream)
-                    for name, stream in parts
-                    if name in named and name not in known
-                }
-                with store.transaction() as connection:
-                    filing = _Filing(connection, self.home, phone, submission)
-                    if kept is None:
-                        find_uuid, problems = filing.file_new(xml_text, xml_sha256, copied)
-                    else:
-                        find_uuid, problems = filing.add_attachments(kept, copied)
-                    received = {**known, **{n: p.sha256 for n, p in copied.items()}}
-            finally:
-                store.close()
+                copied = {name: photo for name, photo in arrived.items() if name not in known}
+                filing = _Filing(connection, self.home, phone, submission)
+                if kept is None:
+                    find_uuid, problems = filing.file_new(xml_text, xml_sha256, copied)
+                else:
+                    find_uuid, problems = filing.add_attachments(kept, copied)
+                received = {**known, **{n: p.sha256 for n, p in copied.items()}}
+        finally:
+            store.close()
         missing = [name for name in submission.photo_files if name not in received]
         message = _message(find_uuid, problems, missing, unnamed, incomplete)
         outcome = "again, nothing new" if kept is not None and not copied else "kept"
