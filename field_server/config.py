@@ -13,7 +13,7 @@ from field_server.adapters.database import normalise_database_url
 
 DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
 DEFAULT_TOKEN_DAYS = 180  # a season in the field without network must not log the team out
-DEFAULT_SCRYPT_COST = 2**15  # 32 MiB per hash with r=8
+DEFAULT_SCRYPT_COST = 2**17  # 128 MiB per hash with r=8 (services/passwords.py)
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3  # Tus-Max-Size: a RAW file or a long video still fits
 # a phone's submission in one request: the form and the photos Collect sends with it (it
 # splits larger ones over several requests, told by X-OpenRosa-Accept-Content-Length)

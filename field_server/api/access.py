@@ -48,6 +48,7 @@ def issue_token(body: dict[str, Any]) -> Response:
         body["password"],
         body["device_name"],
         days=config.token_days,
+        cost=config.scrypt_cost,
     )
     return json_response(
         {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from field_server.adapters.repositories import UserRow
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
@@ -18,10 +19,22 @@ from field_server.services.errors import (
     NotFound,
     Unauthenticated,
 )
-from field_server.services.passwords import MAX_PASSWORD_BYTES, hash_password, verify_password
+from field_server.services.passwords import (
+    DEFAULT_COST,
+    MAX_PASSWORD_BYTES,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 
 # Checked when a username is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = hash_password("qazba-timing-equaliser", cost=2**14)
+
+
+@cache
+def _dummy_hash(cost: int) -> str:
+    """A hash of the configured cost to check a password against when the user is unknown,
+    so that an unknown name costs what a wrong password costs."""
+    return hash_password("qazba-timing-equaliser", cost=cost)
 
 
 @dataclass(frozen=True)
@@ -159,11 +172,13 @@ def check_password(password: str) -> None:
         )
 
 
-def _checked_user(uow_factory: UnitOfWorkFactory, username: str, password: str) -> UserRow:
+def _checked_user(
+    uow_factory: UnitOfWorkFactory, username: str, password: str, cost: int
+) -> UserRow:
     with uow_factory() as uow:
         user = uow.users.by_username(username)
     if user is None or not user.active:
-        verify_password(password, _DUMMY_HASH)
+        verify_password(password, _dummy_hash(cost))
         raise Unauthenticated("wrong username or password")
     try:
         good = verify_password(password, user.password_hash)
@@ -171,13 +186,27 @@ def _checked_user(uow_factory: UnitOfWorkFactory, username: str, password: str) 
         good = False
     if not good:
         raise Unauthenticated("wrong username or password")
+    if needs_rehash(user.password_hash, cost):
+        # the password is known right now: the only moment an old, cheaper hash can be
+        # replaced by one of today's cost
+        rehashed = hash_password(password, cost=cost)
+        with uow_factory(write=True, sequenced=False) as uow:
+            uow.users.set_password(user.id, rehashed)
+            uow.commit()
+        user = replace(user, password_hash=rehashed)
     return user
 
 
 def issue_token(
-    uow_factory: UnitOfWorkFactory, username: str, password: str, device_name: str, *, days: int
+    uow_factory: UnitOfWorkFactory,
+    username: str,
+    password: str,
+    device_name: str,
+    *,
+    days: int,
+    cost: int = DEFAULT_COST,
 ) -> IssuedToken:
-    user = _checked_user(uow_factory, username, password)
+    user = _checked_user(uow_factory, username, password, cost)
     token = secrets.token_urlsafe(32)
     issued = now_utc()
     expires = issued + timedelta(days=days)
@@ -240,9 +269,11 @@ def credential_stamp(password_hash: str) -> str:
     return hashlib.sha256(b"qazba-web-session\0" + password_hash.encode("ascii")).hexdigest()[:32]
 
 
-def sign_in(uow_factory: UnitOfWorkFactory, username: str, password: str) -> SignIn:
+def sign_in(
+    uow_factory: UnitOfWorkFactory, username: str, password: str, *, cost: int = DEFAULT_COST
+) -> SignIn:
     """Check a password for the review UI's session; same answers as for a device token."""
-    user = _checked_user(uow_factory, username, password)
+    user = _checked_user(uow_factory, username, password, cost)
     # an audit line only: no record changes, so the change sequence is not locked
     with uow_factory(write=True, sequenced=False) as uow:
         memberships = uow.users.memberships(user.id)

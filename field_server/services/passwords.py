@@ -11,7 +11,11 @@ SCHEME = "scrypt"
 MAX_PASSWORD_BYTES = 1024
 
 
-def hash_password(password: str, *, cost: int = 2**15, block_size: int = 8) -> str:
+DEFAULT_COST = 2**17  # 128 MiB and about a third of a second per hash with r=8
+BLOCK_SIZE = 8
+
+
+def hash_password(password: str, *, cost: int = DEFAULT_COST, block_size: int = BLOCK_SIZE) -> str:
     salt = secrets.token_bytes(16)
     digest = _scrypt(password, salt, cost, block_size, 1)
     return "$".join([SCHEME, str(cost), str(block_size), "1", _b64(salt), _b64(digest)])
@@ -29,6 +33,18 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(expected, actual)
+
+
+def needs_rehash(stored: str, cost: int) -> bool:
+    """True when a hash was made cheaper than ``cost`` (or in another form): the next sign-in
+    that proves the password replaces it."""
+    try:
+        scheme, stored_cost, block_size, parallel, _, _ = stored.split("$")
+        return (scheme, int(block_size), int(parallel)) != (SCHEME, BLOCK_SIZE, 1) or int(
+            stored_cost
+        ) < cost
+    except ValueError:
+        return True
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:

@@ -32,7 +32,9 @@ def login() -> str | Response | tuple[str, int]:
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     try:
-        sign_in = auth.sign_in(runtime().uow, username, password)
+        sign_in = auth.sign_in(
+            runtime().uow, username, password, cost=runtime().config.scrypt_cost
+        )
     except Unauthenticated:
         return render_template("login.html", next=target, failed=True, username=username), 401
     signed_in.start(sign_in)
