@@ -477,7 +477,8 @@ def test_a_laptop_killed_during_a_submission_takes_the_retry_once(
 ) -> None:
     share, pause = KILL_MOMENTS[moment]
     instance_id = new_instance_id()
-    photo = make.noise_jpeg_bytes(1200, 900, seed=34)  # large enough to be in flight a while
+    # large enough to be in flight a while, and new to the laptop each time
+    photo = make.noise_jpeg_bytes(1200, 900, seed=int(instance_id[:8], 16))
     xml = instance(instance_id=instance_id, photos=(PHOTO,))
     body, content_type = submission_body(xml, {PHOTO: photo})
     before = camp.held()

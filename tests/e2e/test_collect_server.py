@@ -9,6 +9,10 @@ is checked by comparing what the server holds before and after.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +37,7 @@ from tests.e2e.collect_phone import (
     refusals,
     submission_body,
 )
-from tests.e2e.server_process import running_server
+from tests.e2e.server_process import BIN, free_port, running_server
 from tests.e2e.test_photo_upload import auth_headers
 from tests.integration.conftest import build_world
 
@@ -51,6 +55,7 @@ class Museum:
     """The server process, its database and data folder, and tokens of its people."""
 
     base: str
+    database_url: str
     data_dir: Path
     engine: Engine
     headers: dict[str, dict[str, str]]
@@ -126,7 +131,7 @@ def museum(
             engine = make_engine(url)
             headers = {who: auth_headers(base, who) for who in ("leader", "recorder", "reviewer")}
             try:
-                yield Museum(base, data_dir, engine, headers)
+                yield Museum(base, url, data_dir, engine, headers)
             finally:
                 engine.dispose()
 
@@ -372,6 +377,111 @@ def test_a_photo_named_in_kazakh_joins_its_find(museum: Museum, phone: Phone) ->
     assert answer.status == 201 and answer.message == "The find is filed."
     find = museum.record(instance_id)
     assert find is not None and find["data"]["photos"] == [make.sha256(photo)]
+
+
+class SecondServer:
+    """Another ``field-server serve`` on the museum's database and data folder, as a second
+    host behind a load balancer would be, that a test may kill -9 and start again."""
+
+    def __init__(self, museum: Museum) -> None:
+        self.museum = museum
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = museum.data_dir / f"second-{self.port}.log"
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "FIELD_SERVER_DATABASE_URL": self.museum.database_url,
+            "FIELD_SERVER_DATA_DIR": str(self.museum.data_dir),
+            "FIELD_SERVER_SECRET_KEY": "e2e",
+            "FIELD_SERVER_MAX_SUBMISSION_BYTES": str(LIMIT),
+        }
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(BIN / "field-server"), "serve", "--port", str(self.port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                health = f"http://127.0.0.1:{self.port}/api/v1/health"
+                if requests.get(health, timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the second server did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        assert self.process.wait(timeout=10) == -signal.SIGKILL
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def second_server(museum: Museum) -> Iterator[SecondServer]:
+    second = SecondServer(museum)
+    second.start()
+    try:
+        yield second
+    finally:
+        second.stop()
+
+
+# half the body sent, or the whole of it and a pause that lands the kill while the server
+# reads, keeps the photo, files the find, or has answered
+SERVER_KILL_MOMENTS = {
+    "half the body": (0.5, 0.0),
+    "the whole body, at once": (1.0, 0.0),
+    "the whole body, after 50 ms": (1.0, 0.05),
+    "the whole body, after 300 ms": (1.0, 0.3),
+}
+
+
+@pytest.mark.parametrize("moment", list(SERVER_KILL_MOMENTS), ids=list(SERVER_KILL_MOMENTS))
+def test_a_server_killed_during_a_submission_takes_the_retry_once(
+    museum: Museum, second_server: SecondServer, moment: str
+) -> None:
+    share, pause = SERVER_KILL_MOMENTS[moment]
+    key, _ = museum.new_phone()
+    phone = Phone(f"http://127.0.0.1:{second_server.port}{key['path']}")
+    instance_id = new_instance_id()
+    # a photo of its own each time (and per database), so that its blob is new
+    photo = make.noise_jpeg_bytes(1200, 900, seed=int(instance_id[:8], 16))
+    xml = instance(instance_id=instance_id, photos=(PHOTO,))
+    body, content_type = submission_body(xml, {PHOTO: photo})
+    before = museum.held()
+    connection = phone.start_post(body, content_type, int(len(body) * share))
+    try:
+        time.sleep(pause)
+        second_server.kill()
+    finally:
+        connection.close()
+    second_server.start()  # the same port, database and data folder
+    if share < 1:
+        assert museum.held() == before  # nothing of a request whose body never arrived
+    retry = phone.submit(xml, {PHOTO: photo})
+    assert retry.status == 201, retry.body
+    assert retry.message == "The find is filed."
+    find = museum.record(instance_id)
+    assert find is not None and find["server_rev"] == 1
+    assert find["data"]["photos"] == [make.sha256(photo)]
+    after = museum.held()
+    assert after["collect_submissions"] == before["collect_submissions"] + 1
+    assert after["records"] == before["records"] + 2  # the find and its photo record
+    assert after["revisions"] == before["revisions"] + 2
+    assert after["photo_blobs"] == before["photo_blobs"] + 1
+    assert after["photo files"] == before["photo files"] + 1
+    assert after["number_blocks"] == before["number_blocks"] + 1
 
 
 # -- what is refused, storing nothing ----------------------------------------------------------
