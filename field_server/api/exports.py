@@ -52,7 +52,7 @@ def export(actor: Actor, code: str, fmt: str) -> Response:
             )
         query[name] = values[0]
     plan = service.plan_export(
-        runtime().uow, actor, code, fmt, query, photo_base_url=request.host_url.rstrip("/")
+        runtime().uow, actor, code, fmt, query, photo_base_url=request.root_url.rstrip("/")
     )
     return export_response(plan)
 

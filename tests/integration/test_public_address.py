@@ -10,7 +10,7 @@ from field_server.app import create_app
 from field_server.config import ServerConfig
 from tests import media_factory as media
 from tests.integration import tus_client as tus
-from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World
+from tests.integration.conftest import PASSWORD, TEST_SCRYPT_COST, World, sample_batch
 from tests.integration.web_session import csrf_of
 
 PUBLIC = "https://qazba.museum.kz/qazba"
@@ -91,3 +91,22 @@ def test_the_review_ui_redirects_and_signs_in_under_the_public_prefix(world: Wor
         parts = {part.strip().lower() for part in cookie.split(";")}
         assert "secure" in parts
         assert "path=/qazba" in parts
+
+
+def test_links_follow_the_public_address_whatever_host_the_request_names(world: World) -> None:
+    photo = media.noise_jpeg_bytes(seed=11)
+    digest = tus.stored_photo(world, "recorder", photo)
+    batch = sample_batch("ULY-2026")
+    batch[1]["data"]["photos"] = [digest]
+    world.pushed("recorder", batch)
+    forged = {"Host": "evil.example"}
+    with served_as(world, public_url=PUBLIC) as public:
+        assert upload_location(public, forged).startswith(f"{PUBLIC}/api/v1/uploads/")
+        kml = public.client.get(
+            "/api/v1/expeditions/ULY-2026/export.kml",
+            headers={**public.headers("reviewer"), **forged},
+        )
+        assert kml.status_code == 200
+        text = kml.get_data(as_text=True)
+        assert f"{PUBLIC}/api/v1/photos/{digest}/thumb" in text
+        assert "evil.example" not in text

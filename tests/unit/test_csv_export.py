@@ -60,6 +60,10 @@ def rows_of(source: Any, **options: Any) -> list[dict[str, str]]:
         ("@SUM(1,1)", "'@SUM(1,1)"),
         ("\t=1+1", "'\t=1+1"),
         ("\r=1+1", "'\r=1+1"),
+        (";=cmd|' /C calc'!A0", "';'=cmd|' /C calc'!A0"),
+        ("|calc", "'|calc"),
+        ("Р-1;=1+1", "Р-1;'=1+1"),  # a spreadsheet splitting on ';' starts a cell there
+        ("Р-1; қабат 2", "Р-1; қабат 2"),
         ("-12", "-12"),  # only a number: no formula, kept as written
         ("+3.5", "+3.5"),
         ("Р-1 = траншея", "Р-1 = траншея"),  # an = inside the text is harmless
@@ -127,3 +131,12 @@ def test_a_column_with_one_comma_is_quoted_whole_and_reads_back_the_same() -> No
 
 def test_a_text_cell_is_left_alone_when_it_is_plain() -> None:
     assert text_cell("Керамика") == "Керамика"
+
+
+def test_a_cell_with_a_semicolon_is_quoted_for_spreadsheets_that_split_on_it() -> None:
+    data = {**BASE, "object_name": "Р-1;=1+1", "position": {"lon": 1.0, "lat": 2.0}}
+    text = b"".join(write_csv(OneChunk(crs.WGS84, [(data, 1.0, 2.0)]))).decode("utf-8")
+    assert '"Р-1;\'=1+1"' in text
+    # split on ';' outside quotes, as Kazakh and Russian Excel reads it: no cell starts a formula
+    cells = next(csv.reader(io.StringIO(text.splitlines()[1]), delimiter=";"))
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)

@@ -1,9 +1,10 @@
 """CSV (RFC 4180) of the finds: comma, '.' decimals, a header row, CRLF; UTF-8, with a BOM on
 request for spreadsheets that guess the encoding otherwise.
 
-Text cells that a spreadsheet would take for a formula (starting with = + - @, a tab or a
-carriage return) get a leading apostrophe, as OWASP advises against CSV injection; numbers,
-negative coordinates among them, are written as numbers.
+Text cells that a spreadsheet would take for a formula (starting with = + - @ ; |, a tab or
+a carriage return) get a leading apostrophe, as OWASP advises against CSV injection, and a
+cell holding a ';' is quoted, for the spreadsheets that split on it; numbers, negative
+coordinates among them, are written as numbers.
 
 Lines are built with str methods rather than the csv module: with long Cyrillic descriptions
 the module's per-character copying costs twice as much, and the export is read by the
@@ -24,7 +25,9 @@ from field_server.adapters.exports.fields import COLUMN_NAMES, INTEGER_COLUMNS, 
 from field_server.domain.export_layers import ExportSource
 
 WGS84_DECIMALS = 8  # about a millimetre
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# ';' and '|' too: Kazakh and Russian Excel split a CSV on ';', so a cell after one starts a
+# new cell, and '|' opens a DDE call in older ones
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", ";", "|")
 # a text that is only a number cannot be a formula: "-3" stays as written
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 # What a column's cells are scanned for, joined by NUL with a NUL in front: a cell starting
@@ -32,14 +35,22 @@ _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 # which costs the per-cell path and nothing else.
 # (a regular expression with a literal first character is a fast search for it; the six
 # two-character substrings one by one cost fifteen times more on UCS-2 text)
-_FORMULA_AFTER_NUL = re.compile("\x00[" + re.escape("".join(FORMULA_STARTS)) + "]")
-_NEEDS_QUOTES = (",", "\n", "\r")
+_FORMULA_CHARACTERS = "[" + re.escape("".join(FORMULA_STARTS)) + "]"
+# ... or after a ';', where a spreadsheet splitting on ';' starts a new cell, quotes or not
+# (it takes a quote as one only at the start of a cell)
+_FORMULA_AFTER_NUL = re.compile("[\x00;]" + _FORMULA_CHARACTERS)
+_FORMULA_AFTER_SEMICOLON = re.compile(";(?=" + _FORMULA_CHARACTERS + ")")
+# a ';' is quoted too, so that a spreadsheet splitting on it keeps the cell whole
+_NEEDS_QUOTES = (",", "\n", "\r", ";")
 _NONE = type(None)
 _NUMBER_TYPES = frozenset((int, float))
 
 
 def defused(value: str) -> str:
-    """The text with a leading apostrophe where a spreadsheet would run it as a formula."""
+    """The text with an apostrophe where a spreadsheet would run it as a formula: in front,
+    and after a ';' that a formula character follows."""
+    if ";" in value:
+        value = _FORMULA_AFTER_SEMICOLON.sub(";'", value)
     if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
@@ -50,7 +61,7 @@ def text_cell(value: str) -> str:
     value = defused(value)
     if '"' in value:
         return '"' + value.replace('"', '""') + '"'
-    if "," in value or "\n" in value or "\r" in value:
+    if any(mark in value for mark in _NEEDS_QUOTES):
         return '"' + value + '"'
     return value
 
