@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
@@ -99,6 +99,13 @@ def create_app(config: ServerConfig | None = None) -> Flask:
         app.register_blueprint(module.blueprint)
     register_problem_handlers(app)
     web.init_app(app, config)
+    if config.public_url and config.public_url.startswith("https://"):
+        # served over TLS: browsers are told to use nothing else, for a year (HSTS)
+        @app.after_request
+        def _tls_only(response: Response) -> Response:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            return response
+
     app.wsgi_app = uploads.MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = addressed(  # type: ignore[method-assign]
         app.wsgi_app, config.public_url, config.trusted_proxies

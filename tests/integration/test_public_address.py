@@ -110,3 +110,13 @@ def test_links_follow_the_public_address_whatever_host_the_request_names(world: 
         text = kml.get_data(as_text=True)
         assert f"{PUBLIC}/api/v1/photos/{digest}/thumb" in text
         assert "evil.example" not in text
+
+
+def test_an_https_public_address_turns_on_hsts_and_a_plain_one_does_not(world: World) -> None:
+    with served_as(world, public_url=PUBLIC, secure_cookies=True) as public:
+        for path in ("/login", "/api/v1/health"):
+            answer = public.app.test_client().get(path)
+            assert answer.headers["Strict-Transport-Security"] == "max-age=31536000", path
+    with served_as(world, public_url="http://192.168.1.10:5000") as plain:
+        assert "Strict-Transport-Security" not in plain.app.test_client().get("/login").headers
+    assert "Strict-Transport-Security" not in world.client.get("/login").headers
