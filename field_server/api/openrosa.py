@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
+from werkzeug.formparser import parse_form_data
 
 from field_core.collect.form import FORM_ID
 from field_core.collect.openrosa import INCOMPLETE_PART, XML_PART, message_xml, plain_file_name
@@ -100,25 +101,41 @@ def submission(key: str, code: str) -> Response:
     # refused before a byte of the body is read
     if request.content_length is not None and request.content_length > limit:
         raise CollectRefused(413, f"a submission request takes at most {limit:,} bytes")
-    # A body without Content-Length is cut off here too. werkzeug refuses a stream that
-    # reaches its maximum (it reads once more to see the end), so the maximum is one byte
-    # over the limit: a body of exactly the length a phone is told it may send is taken.
-    request.max_content_length = limit + 1
     if request.mimetype != "multipart/form-data":
         raise CollectRefused(400, "send the submission as multipart/form-data")
-    files = request.files  # werkzeug spools large parts to temporary files, not memory
-    parts: list[tuple[str, FileStorage]] = list(files.items(multi=True))
-    for name, part in parts:
-        for given in (name, part.filename or ""):
-            if not plain_file_name(given):
-                raise CollectRefused(400, f"a part is named {given[:80]!r}, not a plain file name")
-    xml_parts = [part for name, part in parts if name == XML_PART]
-    if len(xml_parts) != 1:
-        raise CollectRefused(400, f"send the form instance as one part named {XML_PART}")
-    xml = xml_parts[0].stream.read(collect().max_instance_bytes + 1)
-    attachments = [
-        Attachment(part.filename or name, part.stream) for name, part in parts if name != XML_PART
-    ]
-    incomplete = request.form.get(INCOMPLETE_PART, "").strip().lower() in ("yes", "true")
-    received = collect().receive(phone, xml, attachments, incomplete)
+    spool = collect().spool()
+    try:
+        # Each file part is written straight into the staging folder as it arrives, never
+        # whole in memory; a broken body parses to no parts, as Flask's own parsing does, and
+        # Flask's guards on form fields apply. A body without Content-Length is cut off at the
+        # limit too: werkzeug refuses a stream that reaches its maximum (it reads once more to
+        # see the end), so its maximum is one byte over the limit, and a body of exactly the
+        # length a phone is told it may send is taken.
+        _, form, files = parse_form_data(
+            request.environ,
+            stream_factory=spool,
+            max_form_memory_size=request.max_form_memory_size,
+            max_content_length=limit + 1,
+            max_form_parts=request.max_form_parts,
+        )
+        parts: list[tuple[str, FileStorage]] = list(files.items(multi=True))
+        for name, part in parts:
+            for given in (name, part.filename or ""):
+                if not plain_file_name(given):
+                    raise CollectRefused(
+                        400, f"a part is named {given[:80]!r}, not a plain file name"
+                    )
+        xml_parts = [part for name, part in parts if name == XML_PART]
+        if len(xml_parts) != 1:
+            raise CollectRefused(400, f"send the form instance as one part named {XML_PART}")
+        xml = xml_parts[0].stream.read(collect().max_instance_bytes + 1)
+        attachments = [
+            Attachment(part.filename or name, part.stream, spool.path_of(part.stream))
+            for name, part in parts
+            if name != XML_PART
+        ]
+        incomplete = form.get(INCOMPLETE_PART, "").strip().lower() in ("yes", "true")
+        received = collect().receive(phone, xml, attachments, incomplete)
+    finally:
+        spool.close()
     return message_response(received.message, 201, "submit_success")

@@ -94,10 +94,47 @@ def refused_key() -> CollectRefused:
 
 @dataclass(frozen=True)
 class Attachment:
-    """One attached file of a submission request, as the phone named it."""
+    """One attached file of a submission request, as the phone named it; ``spooled`` when its
+    bytes are already in a file of the staging folder (``AttachmentSpool``)."""
 
     file_name: str
     stream: BinaryIO
+    spooled: Path | None = None
+
+
+class AttachmentSpool:
+    """Where a request's multipart parser writes each file part as it arrives: a file of the
+    staging folder, which a photo then leaves by a rename into the store. A photo is so
+    written once on its way in, not to a temporary file first and copied from there.
+
+    Called as werkzeug's ``stream_factory``; ``close()`` removes whatever no photo took.
+    """
+
+    def __init__(self, staging: Path) -> None:
+        self.staging = staging
+        self._files: list[tuple[BinaryIO, Path]] = []
+
+    def __call__(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None,
+        content_length: int | None = None,
+    ) -> BinaryIO:
+        self.staging.mkdir(parents=True, exist_ok=True)
+        path = self.staging / f"attachment-{secrets.token_hex(16)}"
+        handle = path.open("w+b")
+        self._files.append((handle, path))
+        return handle
+
+    def path_of(self, stream: BinaryIO) -> Path | None:
+        return next((path for handle, path in self._files if handle is stream), None)
+
+    def close(self) -> None:
+        for handle, path in self._files:
+            handle.close()
+            path.unlink(missing_ok=True)
+        self._files.clear()
 
 
 @dataclass(frozen=True)
@@ -256,16 +293,24 @@ class Collect:
             raise
         return Received(_message(row, unnamed, incomplete), row.id, row.find_uuid)
 
+    def spool(self) -> AttachmentSpool:
+        """Files for one request's attachments, in this server's staging folder."""
+        return AttachmentSpool(self.staging)
+
     def _keep(self, part: Attachment) -> _Stored:
-        """Copy an attachment to disk (never whole in memory), read it, and put it in the
-        photo store beside the tus uploads'."""
+        """Copy an attachment to disk unless it is spooled there (never whole in memory),
+        read it, and put it in the photo store beside the tus uploads'."""
         self.staging.mkdir(parents=True, exist_ok=True)
-        path = self.staging / f"attachment-{secrets.token_hex(16)}"
+        path = part.spooled or self.staging / f"attachment-{secrets.token_hex(16)}"
         try:
-            with path.open("wb") as out:
-                shutil.copyfileobj(part.stream, out, _COPY_CHUNK)
-                out.flush()
-                os.fsync(out.fileno())
+            if part.spooled is not None:
+                part.stream.flush()
+                os.fsync(part.stream.fileno())
+            else:
+                with path.open("wb") as out:
+                    shutil.copyfileobj(part.stream, out, _COPY_CHUNK)
+                    out.flush()
+                    os.fsync(out.fileno())
             # the reading hashes the file on disk: the bytes the store keeps are the bytes hashed
             photo = read_collected_photo(path, part.file_name)
             with path.open("rb") as handle:
