@@ -170,6 +170,8 @@ def resolve_conflict(
 ) -> dict[str, Any]:
     with uow_factory(write=True) as uow:
         find = load_find(uow, uuid)
+        if not actor.may_read(find.expedition_id):
+            raise NotFound(f"no find {uuid}")  # another expedition's find is none of theirs
         if not actor.may_resolve_conflicts(find.expedition_id):
             raise Forbidden("a reviewer, an admin or the expedition's leader resolves conflicts")
         _check_fresh(find, expected_rev)

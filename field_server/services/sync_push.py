@@ -33,6 +33,7 @@ from field_server.services.find_filing import FiledFind, file_finds
 from field_server.services.submission_keeping import keep_submission
 
 MAX_RECORDS = 1000
+_UUID_TAKEN = "this uuid cannot be used for a new record; give the record a new uuid"
 
 
 @dataclass
@@ -46,6 +47,8 @@ class Incoming:
     text: str = ""
     digest: str = ""
     problems: list[dict[str, str]] = field(default_factory=list)
+    # the uuid names a record of an expedition the pusher cannot read: nothing of it is told
+    hidden: bool = False
     result: dict[str, Any] | None = None
     submission: Submission | None = None  # a submission record's XML, read
 
@@ -239,7 +242,8 @@ class BatchWriter:
             # a rejected edit of a stored record answers where the record stands, which is
             # the device's next base_rev; 0 would lose its place
             stored = self.current.get(item.envelope.uuid) if item.envelope else None
-            if item.result and item.result["status"] == "rejected" and stored is not None:
+            rejected = item.result and item.result["status"] == "rejected"
+            if rejected and stored is not None and not item.hidden:
                 item.result["server_rev"] = stored.server_rev
         self._examine_duplicates(live)
         self._write()
@@ -403,17 +407,21 @@ class BatchWriter:
                 )
                 return None
             if survey_expedition != expedition.row.id:
-                item.reject(
-                    [
-                        {
-                            "field": "data.survey_uuid",
-                            "message": "the survey belongs to another expedition",
-                        }
-                    ]
+                # a survey of an expedition the pusher cannot read does not exist for them
+                message = (
+                    "the survey belongs to another expedition"
+                    if self.actor.may_read(survey_expedition)
+                    else "no such survey on the server; push the survey first"
                 )
+                item.reject([{"field": "data.survey_uuid", "message": message}])
                 return None
         stored = self.current.get(item.envelope.uuid)
         if stored is not None and stored.expedition_id != expedition.row.id:
+            if not self.actor.may_read(stored.expedition_id):
+                # neither where it lives nor its revision: only that this uuid cannot be used
+                item.reject([{"field": "uuid", "message": _UUID_TAKEN}])
+                item.hidden = True
+                return None
             where = "data.expedition_code" if "expedition_code" in data else "data.survey_uuid"
             item.reject([{"field": where, "message": "a record cannot move to another expedition"}])
             return None
