@@ -518,8 +518,11 @@ def test_a_laptop_killed_during_a_submission_takes_the_retry_once(
     assert after["record submission"] == before["record submission"] + 1
     assert after["collect_submission"] == before["collect_submission"] + 1
     assert after["numbers used"] == before["numbers used"] + 1
-    incoming = camp.laptop.home / PHOTO_FOLDER / "incoming"
-    assert [p.name for p in incoming.iterdir()] == []  # no partial copy left behind
+    # every kept photo file is whole: content-addressed, its name is its SHA-256 (a copy cut
+    # off by the kill stays a .partial in the incoming folder, under no such name)
+    for kept in (camp.laptop.home / PHOTO_FOLDER).rglob("*"):
+        if kept.is_file() and kept.parent.name != "incoming":
+            assert make.sha256(kept.read_bytes()) == kept.name, kept
 
 
 # -- what is refused, storing nothing ----------------------------------------------------------

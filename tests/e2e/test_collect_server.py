@@ -323,6 +323,10 @@ def test_one_instance_sent_six_times_at_once_is_one_find(museum: Museum, phone: 
     assert after["collect_submissions"] == before["collect_submissions"] + 1
     assert after["records"] == before["records"] + 2  # the find and its photo
     assert after["number_blocks"] == before["number_blocks"] + 1
+    # every blob in the store is whole: its name is the SHA-256 of its bytes
+    for blob in (museum.data_dir / "photos").rglob("*"):
+        if blob.is_file() and "." not in blob.name:
+            assert make.sha256(blob.read_bytes()) == blob.name, blob
 
 
 def test_phones_sending_at_once_get_numbers_of_their_own(museum: Museum) -> None:
