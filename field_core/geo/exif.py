@@ -103,8 +103,12 @@ def read_photo(
     *,
     max_bytes: int = MAX_PHOTO_BYTES,
     max_pixels: int | None = None,
+    decode: bool = True,
 ) -> PhotoReading:
     """Read a photo file; raise PhotoError when it is not an image, too big, cut off or a bomb.
+
+    ``decode=False`` reads the header and EXIF only, at a cost that does not grow with the
+    image: for a photo already accepted, whose pixels nobody needs to check again.
 
     The content decides the media type, never the file's name. Every pixel is decoded once (at
     an eighth of the size for a JPEG, which is fast) so that a truncated file is refused here
@@ -122,7 +126,7 @@ def read_photo(
             if byte_count == 0:
                 raise PhotoError(source, "is empty, not a photo")
             stream.seek(0)
-            return _read_image(stream, source, sha256, byte_count, limit)
+            return _read_image(stream, source, sha256, byte_count, limit, decode)
     except OSError as error:
         raise PhotoError(source, f"cannot be read: {error.strerror or error}") from None
 
@@ -143,7 +147,7 @@ def _digest(stream: Any, source: str, max_bytes: int) -> tuple[str, int]:
 
 
 def _read_image(
-    stream: Any, source: str, sha256: str, byte_count: int, max_pixels: int
+    stream: Any, source: str, sha256: str, byte_count: int, max_pixels: int, decode: bool
 ) -> PhotoReading:
     head = stream.read(32)
     stream.seek(0)
@@ -167,8 +171,14 @@ def _read_image(
         if stored_width * stored_height > max_pixels:
             raise PhotoError(source, bomb)
         warnings: list[str] = []
-        exif = _exif(image, warnings)
-        _decode_all(image, source)
+        if not decode and image.format == "PNG" and "exif" not in image.info:
+            # Pillow decodes every pixel of a PNG to look for an eXIf chunk after the image
+            # data; one before it is in info already, and cameras write no PNG
+            exif = Image.Exif()
+        else:
+            exif = _exif(image, warnings)
+        if decode:
+            _decode_all(image, source)
         orientation = _orientation(exif, warnings)
         width, height = stored_width, stored_height
         if orientation in (5, 6, 7, 8):
@@ -397,3 +407,48 @@ def _gps_time(gps: dict[int, Any]) -> datetime | None:
         return midnight + timedelta(hours=hours, minutes=minutes, seconds=seconds)
     except (ValueError, OverflowError):
         return None
+
+
+def reading_as_json(reading: PhotoReading) -> dict[str, Any]:
+    """A reading as JSON values, to be kept beside the photo and read back by
+    :func:`reading_from_json`."""
+    position = reading.gps_position
+    return {
+        "source_file": reading.source_file,
+        "sha256": reading.sha256,
+        "byte_count": reading.byte_count,
+        "media_type": reading.media_type,
+        "width": reading.width,
+        "height": reading.height,
+        "orientation": reading.orientation,
+        "camera_time": None if reading.camera_time is None else reading.camera_time.isoformat(),
+        "camera_utc_offset_s": None
+        if reading.camera_utc_offset is None
+        else reading.camera_utc_offset.total_seconds(),
+        "gps_position": None if position is None else position.wire(),
+        "gps_time": None if reading.gps_time is None else reading.gps_time.isoformat(),
+        "warnings": list(reading.warnings),
+    }
+
+
+def reading_from_json(value: dict[str, Any]) -> PhotoReading:
+    """The reading :func:`reading_as_json` wrote; KeyError, TypeError or ValueError when the
+    value is not one."""
+    position = value["gps_position"]
+    offset = value["camera_utc_offset_s"]
+    return PhotoReading(
+        source_file=str(value["source_file"]),
+        sha256=str(value["sha256"]),
+        byte_count=int(value["byte_count"]),
+        media_type=str(value["media_type"]),
+        width=int(value["width"]),
+        height=int(value["height"]),
+        orientation=None if value["orientation"] is None else int(value["orientation"]),
+        camera_time=None
+        if value["camera_time"] is None
+        else datetime.fromisoformat(value["camera_time"]),
+        camera_utc_offset=None if offset is None else timedelta(seconds=float(offset)),
+        gps_position=None if position is None else PhotoPosition(**position),
+        gps_time=None if value["gps_time"] is None else datetime.fromisoformat(value["gps_time"]),
+        warnings=tuple(str(w) for w in value["warnings"]),
+    )

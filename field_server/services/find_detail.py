@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from field_core.geo.exif import PhotoError, PhotoReading, read_photo
+from field_core.geo.exif import (
+    PhotoError,
+    PhotoReading,
+    read_photo,
+    reading_as_json,
+    reading_from_json,
+)
 from field_server.adapters.find_repositories import RecordText
 from field_server.adapters.photo_repositories import BlobRow
 from field_server.adapters.photo_store import PhotoStore
@@ -141,9 +147,23 @@ def find_detail(
     )
 
 
+# What a photo's file says (its size, orientation, camera time, GPS), read once and kept beside
+# the photo: a find page then costs the same whatever the size of the images it names.
+READING = "reading-1.json"
+# A page reads the header and EXIF only; a header declaring more pixels than this is not read.
+MAX_READ_PIXELS = 200_000_000
+
+
 def _photo(store: PhotoStore, sha256: str, blob: BlobRow | None) -> PhotoInfo:
     if blob is None:
         return PhotoInfo(sha256, None, None)
+    kept = store.open_derivative(sha256, READING)
+    if kept is not None:
+        with kept:
+            try:
+                return _from_kept(sha256, blob, json.loads(kept.read(1 << 20)))
+            except (ValueError, KeyError, TypeError):
+                pass  # a reading kept by another version, or cut short: read the photo again
     try:
         source = store.open(sha256)
     except FileNotFoundError:
@@ -155,6 +175,16 @@ def _photo(store: PhotoStore, sha256: str, blob: BlobRow | None) -> PhotoInfo:
             while chunk := source.read(1 << 20):
                 copy.write(chunk)
         try:
-            return PhotoInfo(sha256, blob, read_photo(path))
+            reading = read_photo(path, max_pixels=MAX_READ_PIXELS, decode=False)
         except PhotoError as error:
-            return PhotoInfo(sha256, blob, None, str(error))
+            problem = str(error).replace(path, sha256)
+            store.put_derivative(sha256, READING, json.dumps({"problem": problem}).encode())
+            return PhotoInfo(sha256, blob, None, problem)
+    store.put_derivative(sha256, READING, json.dumps(reading_as_json(reading)).encode())
+    return PhotoInfo(sha256, blob, reading)
+
+
+def _from_kept(sha256: str, blob: BlobRow, kept: dict[str, Any]) -> PhotoInfo:
+    if "problem" in kept:
+        return PhotoInfo(sha256, blob, None, str(kept["problem"]))
+    return PhotoInfo(sha256, blob, reading_from_json(kept))

@@ -9,9 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
-from field_core.geo.exif import PhotoError, PhotoPosition, read_photo
+from field_core.geo.exif import (
+    PhotoError,
+    PhotoPosition,
+    read_photo,
+    reading_as_json,
+    reading_from_json,
+)
 from field_core.geo.geotag import CameraClock, photo_data, place_photo
 from field_core.geo.source_file import UnreadableFile
 from field_core.validation import validate_record_data
@@ -254,3 +260,33 @@ def test_an_empty_file_a_missing_file_a_folder_and_a_huge_file_are_refused(tmp_p
     (tmp_path / "DCIM.jpg").mkdir()
     assert _refusal(tmp_path / "DCIM.jpg") == "DCIM.jpg: cannot be read: not a regular file"
     assert "above the" in _refusal(make.jpeg(tmp_path, "big.jpg"), max_bytes=100)
+
+
+@pytest.mark.parametrize("maker", PHOTOS.values(), ids=PHOTOS.keys())
+def test_a_header_reading_says_what_a_full_one_says_and_comes_back_from_json(
+    tmp_path: Path, maker: Callable[[Path], Path]
+) -> None:
+    path = maker(tmp_path)
+    full = read_photo(path)
+    header = read_photo(path, decode=False)
+    if full.media_type != "image/png":  # a PNG's EXIF after its pixels is not looked for
+        assert header == full
+    assert reading_from_json(reading_as_json(header)) == header
+
+
+def test_a_header_reading_decodes_no_pixel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.png"
+    Image.new("L", (3000, 2000), 200).save(path)
+    decoded: list[str] = []
+    real_load = Image.Image.load
+
+    def counted(image: Image.Image) -> object:
+        decoded.append(str(image.format))
+        return real_load(image)
+
+    monkeypatch.setattr(Image.Image, "load", counted)
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", counted)
+    reading = read_photo(path, decode=False)
+    assert (reading.width, reading.height, decoded) == (3000, 2000, [])
+    read_photo(path)
+    assert decoded  # the check a new photo gets does decode it
