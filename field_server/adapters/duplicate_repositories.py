@@ -1,11 +1,11 @@
-"""Repositories of duplicate detection and merging: find traits and photos, candidate pairs,
-aliases, over one SQLAlchemy connection."""
+"""Repositories of duplicate detection and merging: find traits and photos, candidates (pairs
+and number groups with their members), aliases, over one SQLAlchemy connection."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +13,10 @@ from sqlalchemy import (
     ARRAY,
     Connection,
     String,
+    and_,
     any_,
     bindparam,
+    func,
     insert,
     or_,
     select,
@@ -25,10 +27,11 @@ from field_server.adapters import tables as t
 from field_server.adapters.repositories import CHUNK, _bulk_insert, _chunks, _marker, bulk_upsert
 from field_server.domain.duplicates import (
     BULK_KINDS,
+    SHARED_PHOTO_PARTNERS,
     FindTraits,
     NearColumns,
-    canonical_pair,
     grid_place,
+    photo_partners,
 )
 from field_server.domain.find_grid import SHELVES, Shelf, filed_keys
 from field_server.domain.find_status import FindStatus
@@ -143,29 +146,57 @@ class FindTraitsIndex:
             )
         return self._with_photos(rows)
 
-    def with_numbers_or_photos(
-        self, expedition_id: int, numbers: Iterable[str], photos: Iterable[str]
+    def sharing_photos(
+        self, expedition_id: int, photos: Iterable[str], most: int = SHARED_PHOTO_PARTNERS
     ) -> list[FindTraits]:
-        """Live finds of the expedition carrying one of the numbers or naming one of the photos."""
+        """Live finds of the expedition naming one of the photos: per photo, the ``most`` first
+        by uuid (the same the whole-expedition detection pairs with; see ``photo_partners``),
+        so a photo named by a thousand finds costs a push no more than one named by a few."""
         mark = _marker(self._c)
-        live = _LIVE.format(mark=mark)
-        traits = ", ".join(f"f.{name}" for name in _TRAIT_NAMES)
-        # through the records' (expedition_id, find_number) index
-        rows = self._matching(
-            f"SELECT {traits} FROM {t.find_traits.name} f JOIN {t.records.name} r "
-            f"ON r.uuid = f.uuid WHERE f.status <> '{FindStatus.MERGED.value}' "
-            f"AND r.expedition_id = {mark} AND r.type = 'find' AND",
-            "r.find_number",
-            sorted(set(numbers)),
-            (expedition_id,),
-        )
         holders = self._matching(
-            f"SELECT DISTINCT uuid FROM {t.find_photos.name} WHERE", "sha256", sorted(set(photos))
+            "SELECT uuid FROM (SELECT p.uuid, ROW_NUMBER() OVER (PARTITION BY p.sha256 "
+            f"ORDER BY p.uuid) AS place FROM {t.find_photos.name} p JOIN "
+            f"{t.find_traits.name} f ON f.uuid = p.uuid WHERE f.expedition_id = {mark} AND "
+            f"f.{_NOT_MERGED} AND",
+            "p.sha256",
+            sorted(set(photos)),
+            (expedition_id,),
+            suffix=f") ranked WHERE place <= {int(most)}",
         )
-        rows += self._matching(
-            f"{_TRAITS} WHERE {live} AND", "uuid", sorted(u for (u,) in holders), (expedition_id,)
-        )
+        rows = self._matching(f"{_TRAITS} WHERE", "uuid", sorted({u for (u,) in holders}))
         return self._with_photos(rows)
+
+    def number_holders(self, expedition_id: int, numbers: Iterable[str]) -> dict[str, list[str]]:
+        """The live finds (uuids, in uuid order) carrying each number, through the records'
+        (expedition_id, find_number) index."""
+        mark = _marker(self._c)
+        found: dict[str, list[str]] = {}
+        for number, uuid in sorted(
+            self._matching(
+                f"SELECT find_number, uuid FROM {t.records.name} WHERE expedition_id = {mark} "
+                "AND type = 'find' AND merged_into IS NULL AND",
+                "find_number",
+                sorted(set(numbers)),
+                (expedition_id,),
+            )
+        ):
+            found.setdefault(number, []).append(uuid)
+        return found
+
+    def shared_numbers(self, expedition_id: int) -> dict[str, list[str]]:
+        """Every number two or more of the expedition's live finds carry, with those finds."""
+        scan = _SCAN.format(mark=_marker(self._c))
+        found: dict[str, list[str]] = {}
+        for number, uuid in sorted(
+            self._fetch(
+                f"SELECT find_number, uuid FROM {t.find_traits.name} WHERE {scan} AND "
+                f"find_number IN (SELECT find_number FROM {t.find_traits.name} WHERE {scan} "
+                "GROUP BY find_number HAVING COUNT(*) > 1)",
+                (expedition_id, expedition_id),
+            )
+        ):
+            found.setdefault(number, []).append(uuid)
+        return found
 
     def near_columns(self, expedition_id: int) -> tuple[list[str], NearColumns]:
         """The uuids of the expedition's live finds and, in the same order, what the
@@ -179,17 +210,9 @@ class FindTraitsIndex:
         )
 
     def sharing_pairs(self, expedition_id: int) -> set[tuple[str, str]]:
-        """Pairs (canonical) of the expedition's live finds that carry one find number or name
-        one photo; the database picks out the shared values."""
-        scan = _SCAN.format(mark=_marker(self._c))
-        holders: dict[tuple[str, str], list[str]] = {}
-        for number, uuid in self._fetch(
-            f"SELECT find_number, uuid FROM {t.find_traits.name} WHERE {scan} AND find_number IN "
-            f"(SELECT find_number FROM {t.find_traits.name} WHERE {scan} "
-            "GROUP BY find_number HAVING COUNT(*) > 1)",
-            (expedition_id, expedition_id),
-        ):
-            holders.setdefault(("number", number), []).append(uuid)
+        """Pairs (canonical) of the expedition's live finds that name one photo, as
+        ``photo_partners`` bounds them; the database picks out the shared photos. (Finds that
+        share a number are one group, not pairs: see ``shared_numbers``.)"""
         # photos named by more than one find anywhere (few), then those of live finds here
         shared = self._fetch(
             f"SELECT sha256, uuid FROM {t.find_photos.name} WHERE sha256 IN (SELECT sha256 "
@@ -197,15 +220,11 @@ class FindTraitsIndex:
             (),
         )
         here = self._live_of(expedition_id, {uuid for _, uuid in shared})
+        holders: dict[str, list[str]] = {}
         for sha, uuid in shared:
             if uuid in here:
-                holders.setdefault(("photo", sha), []).append(uuid)
-        return {
-            canonical_pair(a, b)
-            for uuids in holders.values()
-            for n, a in enumerate(uuids)
-            for b in uuids[n + 1 :]
-        }
+                holders.setdefault(sha, []).append(uuid)
+        return {pair for uuids in holders.values() for pair in photo_partners(uuids)}
 
     def _live_of(self, expedition_id: int, uuids: set[str]) -> set[str]:
         live = _LIVE.format(mark=_marker(self._c))
@@ -225,16 +244,19 @@ class FindTraitsIndex:
         params: tuple[Any, ...] = (),
         *,
         fetch: bool = True,
+        suffix: str = "",
     ) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` (which ends in WHERE … AND) whose ``column`` holds one of
-        ``values``, a chunk of values per query (:func:`_lookup_chunks`)."""
+        ``values``, a chunk of values per query (:func:`_lookup_chunks`); ``suffix`` closes
+        the statement after the test."""
         postgresql = self._c.dialect.name == "postgresql"
         rows: list[tuple[Any, ...]] = []
         for chunk in _lookup_chunks(self._c, values):
             if postgresql:
-                statement, bound = f"{sql} {column} = ANY(%s)", (*params, list(chunk))
+                statement = f"{sql} {column} = ANY(%s){suffix}"
+                bound = (*params, list(chunk))
             else:
-                statement = f"{sql} {column} IN ({self._marks(len(chunk))})"
+                statement = f"{sql} {column} IN ({self._marks(len(chunk))}){suffix}"
                 bound = (*params, *chunk)
             rows.extend(self._fetch(statement, bound, fetch=fetch))
         return rows
@@ -263,10 +285,13 @@ class FindTraitsIndex:
 
 @dataclass(frozen=True)
 class CandidateRow:
+    """A stored candidate: a pair (find_a, find_b) or the group of one find number."""
+
     id: int
     expedition_id: int
-    find_a: str
-    find_b: str
+    find_a: str | None
+    find_b: str | None
+    find_number: str | None
     score: float
     rules: tuple[str, ...]
     distance_m: float | None
@@ -275,10 +300,25 @@ class CandidateRow:
     reason: str | None
     decided_by: int | None
     decided_at: datetime | None
+    # a pair's two finds, or the group's members that have not left it (in the order they
+    # joined), and those of them merged into the kept find through this candidate
+    find_uuids: tuple[str, ...] = ()
+    merged_uuids: tuple[str, ...] = ()
 
     @property
     def pair(self) -> tuple[str, str]:
+        assert self.find_a is not None and self.find_b is not None, "a number group"
         return (self.find_a, self.find_b)
+
+    @property
+    def is_group(self) -> bool:
+        return self.find_number is not None
+
+    @property
+    def standing(self) -> tuple[str, ...]:
+        """The finds a decision is still to be taken on: not merged away through it."""
+        merged = set(self.merged_uuids)
+        return tuple(u for u in self.find_uuids if u not in merged)
 
 
 def _candidate(row: Any) -> CandidateRow:
@@ -287,6 +327,7 @@ def _candidate(row: Any) -> CandidateRow:
         row.expedition_id,
         row.find_a,
         row.find_b,
+        row.find_number,
         row.score,
         tuple(json.loads(row.rules)),
         row.distance_m,
@@ -298,9 +339,45 @@ def _candidate(row: Any) -> CandidateRow:
     )
 
 
+_C = t.duplicate_candidates
+_M = t.duplicate_members
+
+
 class DuplicateCandidates:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
+
+    def _complete(self, rows: Iterable[Any]) -> list[CandidateRow]:
+        """Candidates of the rows with their finds: members and merged finds in two queries."""
+        found = [_candidate(row) for row in rows]
+        if not found:
+            return []
+        ids = sorted(c.id for c in found)
+        members: dict[int, list[str]] = {}
+        groups = sorted(c.id for c in found if c.is_group)
+        for chunk in _chunks(groups):
+            for row in self._c.execute(
+                select(_M.c.candidate_id, _M.c.find_uuid)
+                .where(_M.c.candidate_id.in_(chunk), _M.c.left_at.is_(None))
+                .order_by(_M.c.candidate_id, _M.c.joined_at, _M.c.find_uuid)
+            ):
+                members.setdefault(row.candidate_id, []).append(row.find_uuid)
+        merged: dict[int, list[str]] = {}
+        for chunk in _chunks(ids):
+            for row in self._c.execute(
+                select(t.find_aliases.c.candidate_id, t.find_aliases.c.alias_uuid)
+                .where(t.find_aliases.c.candidate_id.in_(chunk))
+                .order_by(t.find_aliases.c.candidate_id, t.find_aliases.c.alias_uuid)
+            ):
+                merged.setdefault(row.candidate_id, []).append(row.alias_uuid)
+        return [
+            replace(
+                c,
+                find_uuids=tuple(members.get(c.id, ())) if c.is_group else c.pair,
+                merged_uuids=tuple(merged.get(c.id, ())),
+            )
+            for c in found
+        ]
 
     def of_pairs(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], CandidateRow]:
         """Stored rows of the given (canonical) pairs, whatever their state."""
@@ -310,9 +387,7 @@ class DuplicateCandidates:
             by_first.setdefault(a, set()).add(b)
         found: dict[tuple[str, str], CandidateRow] = {}
         for chunk in _chunks(sorted(by_first)):
-            rows = self._c.execute(
-                select(t.duplicate_candidates).where(t.duplicate_candidates.c.find_a.in_(chunk))
-            )
+            rows = self._c.execute(select(_C).where(_C.c.find_a.in_(chunk)))
             for row in rows:
                 if row.find_b in by_first.get(row.find_a, ()):
                     found[(row.find_a, row.find_b)] = _candidate(row)
@@ -320,14 +395,147 @@ class DuplicateCandidates:
 
     def insert(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self._c.execute(insert(t.duplicate_candidates), rows)
+            self._c.execute(insert(_C), rows)
+
+    def open_group(
+        self,
+        expedition_id: int,
+        number: str,
+        members: Sequence[str],
+        score: float,
+        rules: Sequence[str],
+        now: datetime,
+    ) -> int:
+        """A new open group of the finds carrying ``number``; its id."""
+        candidate_id = self._c.execute(
+            insert(_C)
+            .values(
+                expedition_id=expedition_id,
+                find_number=number,
+                score=score,
+                rules=json.dumps(list(rules)),
+                state=OPEN,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(_C.c.id)
+        ).scalar_one()
+        self.join(candidate_id, members, now)
+        return int(candidate_id)
+
+    def join(self, candidate_id: int, uuids: Iterable[str], now: datetime) -> None:
+        """The finds become standing members of the group (again, if they had left it)."""
+        wanted = sorted(set(uuids))
+        if not wanted:
+            return
+        known: set[str] = set()
+        for chunk in _chunks(wanted):
+            known.update(
+                self._c.execute(
+                    select(_M.c.find_uuid).where(
+                        _M.c.candidate_id == candidate_id, _M.c.find_uuid.in_(chunk)
+                    )
+                ).scalars()
+            )
+        again = [u for u in wanted if u in known]
+        for chunk in _chunks(again):
+            self._c.execute(
+                update(_M)
+                .where(_M.c.candidate_id == candidate_id, _M.c.find_uuid.in_(chunk))
+                .values(left_at=None)
+            )
+        _bulk_insert(
+            self._c,
+            _M,
+            [
+                {"candidate_id": candidate_id, "find_uuid": u, "joined_at": now, "left_at": None}
+                for u in wanted
+                if u not in known
+            ],
+        )
+
+    def leave(self, candidate_id: int, uuids: Iterable[str], now: datetime) -> None:
+        for chunk in _chunks(sorted(set(uuids))):
+            self._c.execute(
+                update(_M)
+                .where(
+                    _M.c.candidate_id == candidate_id,
+                    _M.c.find_uuid.in_(chunk),
+                    _M.c.left_at.is_(None),
+                )
+                .values(left_at=now)
+            )
+
+    def is_member(self, candidate_id: int, uuids: Iterable[str]) -> set[str]:
+        """Which of the finds are members of the group (left or not)."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(uuids))):
+            found.update(
+                self._c.execute(
+                    select(_M.c.find_uuid).where(
+                        _M.c.candidate_id == candidate_id, _M.c.find_uuid.in_(chunk)
+                    )
+                ).scalars()
+            )
+        return found
+
+    def standing_count(self, candidate_id: int) -> int:
+        """How many of the group's finds a decision is still to be taken on."""
+        merged = (
+            select(t.find_aliases.c.alias_uuid)
+            .where(t.find_aliases.c.candidate_id == candidate_id)
+            .scalar_subquery()
+        )
+        return int(
+            self._c.execute(
+                select(func.count()).where(
+                    _M.c.candidate_id == candidate_id,
+                    _M.c.left_at.is_(None),
+                    _M.c.find_uuid.not_in(merged),
+                )
+            ).scalar_one()
+        )
+
+    def first_standing(self, candidate_id: int, other_than: str) -> str | None:
+        """The group's first standing member other than one find (for a push's flag)."""
+        return self._c.execute(
+            select(_M.c.find_uuid)
+            .where(
+                _M.c.candidate_id == candidate_id,
+                _M.c.left_at.is_(None),
+                _M.c.find_uuid != other_than,
+            )
+            .order_by(_M.c.joined_at, _M.c.find_uuid)
+            .limit(1)
+        ).scalar()
+
+    def groups_of_numbers(
+        self, expedition_id: int, numbers: Iterable[str]
+    ) -> dict[str, tuple[CandidateRow | None, CandidateRow | None]]:
+        """Per number: its open group, and its latest settled (merged or dismissed) group;
+        without their finds (each push reads only what it needs of those)."""
+        found: dict[str, tuple[CandidateRow | None, CandidateRow | None]] = {}
+        for chunk in _chunks(sorted(set(numbers))):
+            rows = self._c.execute(
+                select(_C)
+                .where(
+                    _C.c.expedition_id == expedition_id,
+                    _C.c.find_number.in_(chunk),
+                    _C.c.state.in_((OPEN, MERGED, DISMISSED)),
+                )
+                .order_by(_C.c.id)
+            )
+            for row in rows:
+                opened, settled = found.get(row.find_number, (None, None))
+                if row.state == OPEN:
+                    opened = _candidate(row)
+                else:
+                    settled = _candidate(row)
+                found[row.find_number] = (opened, settled)
+        return found
 
     def update(self, candidate_id: int, values: dict[str, Any]) -> None:
-        self._c.execute(
-            update(t.duplicate_candidates)
-            .where(t.duplicate_candidates.c.id == candidate_id)
-            .values(**values)
-        )
+        self._c.execute(update(_C).where(_C.c.id == candidate_id).values(**values))
 
     def update_many(self, rows: list[dict[str, Any]]) -> None:
         """Each row: ``candidate_id`` and the new values; every row names the same columns."""
@@ -336,8 +544,8 @@ class DuplicateCandidates:
         columns = [name for name in rows[0] if name != "candidate_id"]
         # bound names must differ from the column names in an executemany UPDATE
         statement = (
-            update(t.duplicate_candidates)
-            .where(t.duplicate_candidates.c.id == bindparam("candidate_id"))
+            update(_C)
+            .where(_C.c.id == bindparam("candidate_id"))
             .values({name: bindparam(f"new_{name}") for name in columns})
         )
         params = [
@@ -347,45 +555,86 @@ class DuplicateCandidates:
         self._c.execute(statement, params)
 
     def get(self, candidate_id: int, *, lock: bool = False) -> CandidateRow | None:
-        query = select(t.duplicate_candidates).where(t.duplicate_candidates.c.id == candidate_id)
+        query = select(_C).where(_C.c.id == candidate_id)
         if lock:
             query = query.with_for_update()
-        row = self._c.execute(query).first()
-        return None if row is None else _candidate(row)
+        found = self._complete(self._c.execute(query))
+        return found[0] if found else None
 
     def of_expedition(self, expedition_id: int, state: str | None) -> list[CandidateRow]:
-        query = select(t.duplicate_candidates).where(
-            t.duplicate_candidates.c.expedition_id == expedition_id
-        )
+        query = select(_C).where(_C.c.expedition_id == expedition_id)
         if state is not None:
-            query = query.where(t.duplicate_candidates.c.state == state)
-        query = query.order_by(t.duplicate_candidates.c.score.desc(), t.duplicate_candidates.c.id)
-        return [_candidate(row) for row in self._c.execute(query)]
+            query = query.where(_C.c.state == state)
+        return self._complete(self._c.execute(query.order_by(_C.c.score.desc(), _C.c.id)))
 
-    def involving(self, uuids: Sequence[str], state: str | None = OPEN) -> list[CandidateRow]:
-        found: dict[int, CandidateRow] = {}
+    def count(self, expedition_id: int, state: str | None) -> int:
+        query = select(func.count()).where(_C.c.expedition_id == expedition_id)
+        if state is not None:
+            query = query.where(_C.c.state == state)
+        return int(self._c.execute(query).scalar_one())
+
+    def page(
+        self,
+        expedition_id: int,
+        state: str | None,
+        limit: int,
+        after: tuple[float, int] | None,
+    ) -> tuple[list[CandidateRow], tuple[float, int] | None]:
+        """Up to ``limit`` candidates, strongest first (then oldest), after the (score, id)
+        the previous page ended on; and where the next page starts, or None at the end."""
+        query = select(_C).where(_C.c.expedition_id == expedition_id)
+        if state is not None:
+            query = query.where(_C.c.state == state)
+        if after is not None:
+            score, last_id = after
+            query = query.where(
+                or_(_C.c.score < score, and_(_C.c.score == score, _C.c.id > last_id))
+            )
+        rows = list(self._c.execute(query.order_by(_C.c.score.desc(), _C.c.id).limit(limit + 1)))
+        more = len(rows) > limit
+        found = self._complete(rows[:limit])
+        return found, ((found[-1].score, found[-1].id) if more and found else None)
+
+    def open_memberships(self, uuids: Iterable[str]) -> list[tuple[int, str, str]]:
+        """(group id, its number, find) for each of the finds standing in an open group; the
+        groups' other members are not read."""
+        found: list[tuple[int, str, str]] = []
+        for chunk in _chunks(sorted(set(uuids))):
+            rows = self._c.execute(
+                select(_M.c.candidate_id, _C.c.find_number, _M.c.find_uuid)
+                .join(_C, _C.c.id == _M.c.candidate_id)
+                .where(_M.c.find_uuid.in_(chunk), _M.c.left_at.is_(None), _C.c.state == OPEN)
+            )
+            found.extend((row.candidate_id, row.find_number, row.find_uuid) for row in rows)
+        return sorted(found)
+
+    def involving(
+        self, uuids: Sequence[str], state: str | None = OPEN, *, groups: bool = True
+    ) -> list[CandidateRow]:
+        """The pairs naming any of the finds, and (with ``groups``) the groups they are
+        members of and have not left."""
+        found: dict[int, Any] = {}
         postgresql = self._c.dialect.name == "postgresql"
-        for chunk in _lookup_chunks(self._c, list(uuids), lists=2):
+        for chunk in _lookup_chunks(self._c, list(uuids), lists=3):
             if postgresql:
                 chosen: Any = any_(bindparam("uuids", list(chunk), type_=ARRAY(String)))
-                query = select(t.duplicate_candidates).where(
-                    or_(
-                        t.duplicate_candidates.c.find_a == chosen,
-                        t.duplicate_candidates.c.find_b == chosen,
-                    )
+                in_a, in_b = _C.c.find_a == chosen, _C.c.find_b == chosen
+                member = _M.c.find_uuid == any_(
+                    bindparam("member_uuids", list(chunk), type_=ARRAY(String))
                 )
             else:
-                query = select(t.duplicate_candidates).where(
-                    or_(
-                        t.duplicate_candidates.c.find_a.in_(chunk),
-                        t.duplicate_candidates.c.find_b.in_(chunk),
-                    )
-                )
+                in_a, in_b = _C.c.find_a.in_(chunk), _C.c.find_b.in_(chunk)
+                member = _M.c.find_uuid.in_(chunk)
+            if groups:
+                held = select(_M.c.candidate_id).where(member, _M.c.left_at.is_(None))
+                query = select(_C).where(or_(in_a, in_b, _C.c.id.in_(held)))
+            else:
+                query = select(_C).where(or_(in_a, in_b))
             if state is not None:
-                query = query.where(t.duplicate_candidates.c.state == state)
+                query = query.where(_C.c.state == state)
             for row in self._c.execute(query):
-                found[row.id] = _candidate(row)
-        return [found[k] for k in sorted(found)]
+                found[row.id] = row
+        return self._complete(found[k] for k in sorted(found))
 
 
 class FindAliases:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -393,15 +394,19 @@ find_photos = Table(
     Index(None, "sha256"),
 )
 
-# A pair of finds that may be one object, waiting for a reviewer (DESIGN §5). The pair is
-# stored in one order (find_a < find_b) so a pair has one row whatever found it.
+# Finds that may be one object, waiting for a reviewer (DESIGN §5). Either a pair found by
+# position or a shared photo, stored in one order (find_a < find_b) so a pair has one row
+# whatever found it; or every find of an expedition carrying one find number (find_number set,
+# find_a and find_b empty), its finds in duplicate_members: one row however many finds share
+# the number, so the queue grows with the numbers typed twice, not with the square of their uses.
 duplicate_candidates = Table(
     "duplicate_candidates",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("expedition_id", Integer, ForeignKey("expeditions.id"), nullable=False),
-    Column("find_a", String(36), ForeignKey("records.uuid"), nullable=False),
-    Column("find_b", String(36), ForeignKey("records.uuid"), nullable=False),
+    Column("find_a", String(36), ForeignKey("records.uuid")),
+    Column("find_b", String(36), ForeignKey("records.uuid")),
+    Column("find_number", String(64)),
     Column("score", Float, nullable=False),
     Column("rules", Text, nullable=False),  # JSON list of the rules that matched
     Column("distance_m", Float),
@@ -413,8 +418,35 @@ duplicate_candidates = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("find_a", "find_b"),
+    CheckConstraint(
+        "(find_number IS NULL) = (find_a IS NOT NULL AND find_b IS NOT NULL)",
+        name="ck_duplicate_candidates_pair_or_number",
+    ),
     Index(None, "expedition_id", "state"),
     Index(None, "find_b"),
+    Index(None, "expedition_id", "find_number"),
+    # a number has at most one open group, which later finds of that number join
+    Index(
+        "uq_duplicate_candidates_open_number",
+        "expedition_id",
+        "find_number",
+        unique=True,
+        sqlite_where=text("state = 'open' AND find_number IS NOT NULL"),
+        postgresql_where=text("state = 'open' AND find_number IS NOT NULL"),
+    ),
+)
+
+# The finds of a number group. A find whose number changed, or that was merged through another
+# candidate, while the group was open has left it (left_at); a find merged through the group
+# itself stays, and find_aliases names the group.
+duplicate_members = Table(
+    "duplicate_members",
+    metadata,
+    Column("candidate_id", Integer, ForeignKey("duplicate_candidates.id"), primary_key=True),
+    Column("find_uuid", String(36), ForeignKey("records.uuid"), primary_key=True),
+    Column("joined_at", DateTime(timezone=True), nullable=False),
+    Column("left_at", DateTime(timezone=True)),
+    Index(None, "find_uuid"),
 )
 
 # A merged find's uuid, kept forever: a device that knows only it still reaches the kept find.

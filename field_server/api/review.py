@@ -24,15 +24,22 @@ IF_MATCH = Header("If-Match", "string", 'the ETag of GET /finds/<uuid> ("<server
     blueprint,
     "/expeditions/<code>/duplicates",
     "GET",
-    summary="The duplicate candidates of an expedition",
+    summary="A page of an expedition's duplicate candidates, strongest first",
     tag="review",
-    response=messages.DuplicateCandidate,
+    response=messages.DuplicatePage,
     roles=REVIEWERS,
-    query=(("state", "string", "open (default), merged, dismissed, withdrawn or all"),),
+    query=(
+        ("state", "string", "open (default), merged, dismissed, withdrawn or all"),
+        ("limit", "integer", f"candidates per page, 1 to {duplicates.PAGE_MOST} (default 50)"),
+        ("after", "string", "the next of the previous page"),
+    ),
 )
 def list_duplicates(actor: Actor, code: str) -> Response:
-    state = request.args.get("state") or None
-    return json_response(duplicates.list_candidates(runtime().uow, actor, code, state))
+    args = request.args
+    page = duplicates.list_candidates(
+        runtime().uow, actor, code, args.get("state") or None, args.get("limit"), args.get("after")
+    )
+    return json_response(page)
 
 
 @endpoint(
@@ -53,7 +60,7 @@ def detect_duplicates(actor: Actor, code: str) -> Response:
     blueprint,
     "/duplicates/<int:candidate_id>/merge",
     "POST",
-    summary="Merge a candidate pair: keep one find, the other becomes its alias",
+    summary="Merge a candidate: keep one find, the others (default: all) become its aliases",
     tag="review",
     body=messages.MergeRequest,
     response=messages.MergeResult,
@@ -61,7 +68,7 @@ def detect_duplicates(actor: Actor, code: str) -> Response:
 )
 def merge(actor: Actor, body: dict[str, Any], candidate_id: int) -> Response:
     result = find_merges.merge_candidate(
-        runtime().uow, actor, candidate_id, body["keep"], body["reason"]
+        runtime().uow, actor, candidate_id, body["keep"], body["reason"], body["others"]
     )
     return json_response(result)
 
@@ -70,7 +77,7 @@ def merge(actor: Actor, body: dict[str, Any], candidate_id: int) -> Response:
     blueprint,
     "/duplicates/<int:candidate_id>/dismiss",
     "POST",
-    summary="Dismiss a candidate pair: it is never suggested again",
+    summary="Dismiss a candidate: its finds are different finds, never suggested again",
     tag="review",
     body=messages.DismissRequest,
     response=messages.DuplicateCandidate,

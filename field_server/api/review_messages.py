@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields
+from marshmallow.validate import Length
 
 from field_core.wire import REV_MAX, UUID, Enum, Integer, JsonObject, String
 
@@ -16,7 +17,14 @@ class _Strict(Schema):
 
 class DuplicateCandidate(_Strict):
     id = fields.Integer(required=True)
-    find_uuids = fields.List(fields.String(), required=True)
+    find_uuids = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "a pair's two finds, or every find of a number's group"},
+    )
+    find_number = fields.String(
+        allow_none=True, metadata={"description": "the number a group's finds share; null: a pair"}
+    )
     score = fields.Float(required=True, metadata={"description": "0..1"})
     rules = fields.List(
         fields.String(),
@@ -28,7 +36,21 @@ class DuplicateCandidate(_Strict):
         required=True, metadata={"description": "open merged dismissed withdrawn"}
     )
     kept_uuid = fields.String(allow_none=True)
+    merged_uuids = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "its finds merged into kept_uuid through it"},
+    )
     reason = fields.String(allow_none=True)
+
+
+class DuplicatePage(_Strict):
+    candidates = fields.List(fields.Nested(DuplicateCandidate), required=True)
+    next = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the after of the next page; null on the last"},
+    )
 
 
 class DetectionReport(_Strict):
@@ -42,6 +64,13 @@ class DetectionReport(_Strict):
 
 class MergeRequest(_Strict):
     keep = String(required=True, pattern=UUID, metadata={"description": "the find to keep"})
+    others = fields.List(
+        String(pattern=UUID),
+        validate=Length(min=1, max=100_000),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the finds to merge into keep; default: every other one"},
+    )
     reason = String(min_length=1, max_length=2000, load_default=None, allow_none=True)
 
 
@@ -52,7 +81,7 @@ class MergedFind(_Strict):
 
 class MergeResult(DuplicateCandidate):
     kept = fields.Nested(MergedFind, required=True)
-    merged = fields.Nested(MergedFind, required=True)
+    merged = fields.List(fields.Nested(MergedFind), required=True)
     photos_added = fields.List(fields.String(), required=True)
     candidates_moved = fields.List(fields.Integer(), required=True)
     candidates_withdrawn = fields.List(fields.Integer(), required=True)

@@ -1,10 +1,16 @@
-"""Which two finds may be one object, how likely, and why (DESIGN §5).
+"""Which finds may be one object, how likely, and why (DESIGN §5).
 
-Three rules find a pair:
+Finds of one expedition that carry one number are one candidate, a *number group*, however
+many they are (``same_find_number``, strong: numbers are reserved in blocks, so a repeat is a
+number typed by hand or a find entered twice). Listing them pair by pair would make N finds of
+one number N(N−1)/2 candidates, and their comparison and the queue grow with that square. A
+pair of finds that share a number is therefore never a candidate of its own: the group holds
+it. What becomes of a number's group as finds come and go is ``number_group_change``.
 
-- ``same_find_number``: two finds of one expedition carry one number (strong: numbers are
-  reserved in blocks, so a repeat is a number typed by hand or a find entered twice);
-- ``shared_photo``: both name the same photo file;
+Two rules find a pair of finds with different numbers:
+
+- ``shared_photo``: both name the same photo file (a photo named by many finds pairs each of
+  them with the first ``SHARED_PHOTO_PARTNERS`` of them only, see ``photo_partners``);
 - ``near_match``: same site, same material, same kind, the same context where both have one (a
   context is numbered within its trench, so the trench must agree too), found within a day of
   each other, and no further apart than ``max(0.5 m, combined horizontal accuracy)``. Two
@@ -31,7 +37,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
@@ -50,7 +56,8 @@ from field_server.domain.find_grid import (
     place_of,
 )
 
-SAME_FIND_NUMBER = 0.9
+SAME_FIND_NUMBER = 0.9  # a number group's score
+NUMBER_GROUP_RULES = ("same_find_number",)
 SHARED_PHOTO = 0.85
 NEAR_MATCH_MIN = 0.55  # below this a near match is left out of the queue
 NEAR_MATCH_MAX = 0.95  # position and description never prove identity on their own
@@ -60,6 +67,10 @@ BULK_KINDS = frozenset({"bulk", "sample"})
 # sieve's bulk context) would otherwise make every push compare each find with all of them
 # and flood the queue. Same find numbers and shared photos are not bounded by this.
 NEAR_PARTNERS = 16
+# A photo of a tray of sherds may be named by all of them, and a photo named by thousands of
+# finds would pair each with all the others. A find is paired through a photo with the first
+# few of its holders (by uuid) only: enough for a reviewer to find the copies.
+SHARED_PHOTO_PARTNERS = 16
 # Far enough apart that finds of different (site, material, kind) never meet in one tree.
 _GROUP_SPACING_M = 1.0e8
 _CLOSE_IN_TIME_S = 3 * 3600
@@ -183,15 +194,13 @@ def is_near_match(a: FindTraits, b: FindTraits, distance: float) -> bool:
 
 
 def assess(a: FindTraits, b: FindTraits) -> Candidate | None:
-    """The candidate the pair makes, or None when no rule holds strongly enough."""
-    if a.uuid == b.uuid:
+    """The candidate the pair makes, or None when no rule holds strongly enough, or when the
+    two carry one number (their number group holds them)."""
+    if a.uuid == b.uuid or a.find_number == b.find_number:
         return None
     distance = distance_m(a, b)
     rules: list[str] = []
     weights: list[float] = []
-    if a.find_number == b.find_number:
-        rules.append("same_find_number")
-        weights.append(SAME_FIND_NUMBER)
     if set(a.photos) & set(b.photos):
         rules.append("shared_photo")
         weights.append(SHARED_PHOTO)
@@ -207,13 +216,19 @@ def assess(a: FindTraits, b: FindTraits) -> Candidate | None:
 
 
 def detect(finds: Sequence[FindTraits], focus: Collection[str] | None = None) -> list[Candidate]:
-    """Every candidate among ``finds``; with ``focus``, only pairs with a focus find in them.
+    """Every pair candidate among ``finds``; with ``focus``, only pairs with a focus find in
+    them. (Finds sharing a number are their number's group, not pairs.)
 
     Merged finds must not be passed: they live on only as aliases.
     """
+    index = {f.uuid: n for n, f in enumerate(finds)}
     pairs: set[tuple[int, int]] = set()
-    pairs.update(_sharing(finds, lambda f: (f.find_number,)))
-    pairs.update(_sharing(finds, lambda f: f.photos))
+    holders: dict[str, list[str]] = defaultdict(list)
+    for find in finds:
+        for sha in set(find.photos):
+            holders[sha].append(find.uuid)
+    for uuids in holders.values():
+        pairs.update((index[a], index[b]) for a, b in photo_partners(uuids))
     wanted = None if focus is None else set(focus)
     sources = None if wanted is None else [n for n, f in enumerate(finds) if f.uuid in wanted]
     columns = NearColumns.of_traits(finds)
@@ -225,6 +240,7 @@ def detect(finds: Sequence[FindTraits], focus: Collection[str] | None = None) ->
         (
             (finds[i].uuid, finds[j].uuid)
             for i, j in pairs
+            if finds[i].find_number != finds[j].find_number
             if wanted is None or finds[i].uuid in wanted or finds[j].uuid in wanted
         ),
     )
@@ -489,16 +505,64 @@ def _tree_pairs(finds: NearColumns, x: Any, y: Any, sources: Any, distance: Any)
     return np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
 
 
-def _sharing(finds: Sequence[FindTraits], keys: Any) -> Iterable[tuple[int, int]]:
-    holders: dict[Any, list[int]] = defaultdict(list)
-    for index, find in enumerate(finds):
-        for key in keys(find):
-            holders[key].append(index)
-    for indexes in holders.values():
-        for position, first in enumerate(indexes):
-            for second in indexes[position + 1 :]:
-                if first != second:
-                    yield (min(first, second), max(first, second))
+def photo_partners(
+    holders: Iterable[str], most: int = SHARED_PHOTO_PARTNERS
+) -> Iterator[tuple[str, str]]:
+    """The pairs (canonical) one photo makes among the finds naming it: each find with the
+    first ``most`` of them by uuid, so that a photo's pairs grow with its holders, not with
+    their square."""
+    ordered = sorted(set(holders))
+    for head in ordered[:most]:
+        for other in ordered:
+            if other != head:
+                yield canonical_pair(head, other)
+
+
+@dataclass(frozen=True)
+class GroupChange:
+    """What becomes of one number's group: a new group of ``opened`` finds, or finds joining
+    and leaving the open group, which is withdrawn when fewer than two of its finds remain."""
+
+    opened: tuple[str, ...] = ()
+    joined: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
+    withdrawn: bool = False
+
+
+def number_group_change(
+    holders: Collection[str],
+    standing: Collection[str] | None,
+    settled: Collection[str] | None,
+    untouched: Collection[str] = (),
+) -> GroupChange:
+    """The rule of a number's group, from the live finds carrying the number (``holders``),
+    the open group's standing finds (None: no open group) and the finds of the number's latest
+    merged or dismissed group (None: none):
+
+    | open group | holders                                | change                          |
+    | ---------- | -------------------------------------- | ------------------------------- |
+    | yes        | a holder not in it                     | it joins                        |
+    | yes        | a member no longer a holder            | it leaves; under two: withdrawn |
+    | no         | two or more, all in the settled group  | none: a reviewer decided them   |
+    | no         | two or more, one not in it (or none)   | a new group of every holder     |
+    | no         | fewer than two                         | none                            |
+
+    So a find pushed later with the number joins the open group; once the group was merged or
+    dismissed, a newcomer opens a new group with every live find of the number (the kept find
+    of a merge, or all the finds a dismissal called different), since it may be a copy of any
+    of them, while an edit of a decided find opens nothing. ``untouched`` finds (written since
+    the holders were read) neither join nor leave: their own push settled them.
+    """
+    holding = set(holders) - set(untouched)
+    if standing is not None:
+        members = set(standing)
+        joined = tuple(sorted(holding - members))
+        left = tuple(sorted(members - set(holders) - set(untouched)))
+        remaining = (members | set(joined)) - set(left)
+        return GroupChange(joined=joined, left=left, withdrawn=len(remaining) < 2)
+    if len(holding) < 2 or (settled is not None and holding <= set(settled)):
+        return GroupChange()
+    return GroupChange(opened=tuple(sorted(holding)))
 
 
 def _close(a: Any, b: Any, absolute: float, relative: float) -> Any:

@@ -1,5 +1,6 @@
-"""The duplicate queue in the review UI: the two finds of each candidate side by side, merged
-(one kept) or dismissed by a reviewer; and a whole expedition compared on demand."""
+"""The duplicate queue in the review UI, a page at a time: the two finds of a pair side by
+side, the finds of a number group one under another, merged (one kept) or dismissed by a
+reviewer; and a whole expedition compared on demand."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ COMPARED = (*CORRECTABLE[: CORRECTABLE.index("recorded_by")], "recorded_at", "re
 @blueprint.route("/expeditions/<code>/duplicates")
 @page
 def duplicate_candidates(actor: Actor, code: str) -> str:
-    queue = duplicate_queue.duplicate_queue(runtime().uow, actor, code)
+    after = request.args.get("after") or None
+    queue = duplicate_queue.duplicate_queue(runtime().uow, actor, code, after)
     return render_template(
         "duplicates.html", queue=queue, compared=COMPARED, detected=request.args.get("detected")
     )

@@ -30,7 +30,7 @@ from field_server.adapters.schema_migration import _alembic_config
 from tests import samples
 from tests.media_factory import jpeg_bytes
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 DERIVED = Path(__file__).resolve().parent / "migration_data" / "derived.json"
 
 PASSWORD = "Қазба-раскоп 2026"  # Kazakh and Russian letters: hashed as UTF-8 then and now

@@ -486,9 +486,12 @@ def fresh_pair(world: World) -> tuple[str, str]:
 
 
 def fresh_candidate(world: World) -> int:
-    pair = tuple(sorted(fresh_pair(world)))
+    """The group of the two finds of a fresh number."""
+    pair = sorted(fresh_pair(world))
     with world.runtime.uow() as uow:
-        [candidate] = [c for c in uow.candidates.involving([pair[0]]) if c.pair == pair]
+        [candidate] = [
+            c for c in uow.candidates.involving([pair[0]]) if sorted(c.find_uuids) == pair
+        ]
     return candidate.id
 
 
@@ -510,7 +513,7 @@ def merge_duplicates(world: World, who: str | None) -> TestResponse:
     return world.client.post(
         f"/api/v1/duplicates/{candidate}/merge",
         headers=world.headers(who),
-        json={"keep": row.find_a},
+        json={"keep": row.find_uuids[0]},
     )
 
 
@@ -582,7 +585,7 @@ def web_merge(world: World, who: str | None) -> TestResponse:
     with world.runtime.uow() as uow:
         row = uow.candidates.get(candidate)
     assert row is not None
-    return browser(world, who).post(f"/duplicates/{candidate}/merge", {"keep": row.find_a})
+    return browser(world, who).post(f"/duplicates/{candidate}/merge", {"keep": row.find_uuids[0]})
 
 
 def web_dismiss(world: World, who: str | None) -> TestResponse:

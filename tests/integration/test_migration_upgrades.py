@@ -451,8 +451,14 @@ def test_duplicate_detection_finds_the_planted_pairs_among_migrated_finds(
     stored_before = upgraded.written.candidate_ids
     assert report["added"] == (0 if stored_before else len(PLANTED))
     assert report["open"] == len(PLANTED)
-    candidates = upgraded.get(REVIEWER, url).get_json()
+    page = upgraded.get(REVIEWER, url).get_json()
+    assert page["next"] is None
+    candidates = page["candidates"]
     assert {tuple(c["find_uuids"]) for c in candidates} == PLANTED
+    # the number typed twice is its number's group (0008 made the stored pair one)
+    [group] = [c for c in candidates if c["find_number"] is not None]
+    assert (group["find_number"], group["rules"]) == ("ULY26-0115", ["same_find_number"])
+    assert tuple(group["find_uuids"]) == tuple(sorted((F_ARROWHEAD, F_RETYPED)))
     if stored_before:
         assert {tuple(c["find_uuids"]): c["id"] for c in candidates} == stored_before
 
@@ -522,3 +528,53 @@ def test_the_photo_is_served_to_the_expedition_that_recorded_it(upgraded: Upgrad
     assert served == photo_bytes()
     details = upgraded.get(REVIEWER, f"/api/v1/finds/{F_PHOTO}").get_json()
     assert details["data"]["photos"] == [sha]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_dismissed_pair_of_one_number_becomes_a_dismissed_group_under_its_id(
+    kind: str, tmp_path: Path
+) -> None:
+    """0008 keeps a reviewer's decision on a pair of one number: the row, its id (which audit
+    lines and aliases name), state and reason stay; its two finds become the group's members."""
+    for url in _empty_database(kind, tmp_path):
+        engine = make_engine(url)
+        try:
+            upgrade_to(engine, "0007")
+            written = write_database(engine, "0007", tmp_path / "photos")
+            pair = tuple(sorted((F_ARROWHEAD, F_RETYPED)))
+            candidate = written.candidate_ids[pair]
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "UPDATE duplicate_candidates SET state = 'dismissed', reason = :reason "
+                        "WHERE id = :id"
+                    ),
+                    {"id": candidate, "reason": "екі түрлі олжа / две разные находки"},
+                )
+            assert upgrade_database(engine) == head_revision()
+            with engine.connect() as connection:
+                row = connection.execute(
+                    text(
+                        "SELECT find_number, find_a, find_b, state, reason, rules "
+                        "FROM duplicate_candidates WHERE id = :id"
+                    ),
+                    {"id": candidate},
+                ).one()
+                members = connection.execute(
+                    text(
+                        "SELECT find_uuid FROM duplicate_members WHERE candidate_id = :id "
+                        "ORDER BY find_uuid"
+                    ),
+                    {"id": candidate},
+                ).all()
+                groups = connection.execute(
+                    text("SELECT COUNT(*) FROM duplicate_candidates WHERE find_number IS NOT NULL")
+                ).scalar_one()
+        finally:
+            engine.dispose()
+        assert tuple(row) == (
+            "ULY26-0115", None, None, "dismissed", "екі түрлі олжа / две разные находки",
+            json.dumps(["same_find_number"]),
+        )  # fmt: skip
+        assert [m.find_uuid for m in members] == list(pair)
+        assert groups == 1

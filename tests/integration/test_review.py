@@ -28,10 +28,18 @@ def push_baskamyr(world: World) -> dict[str, dict[str, Any]]:
 
 
 def queue(world: World, state: str | None = None, who: str = "reviewer") -> list[dict[str, Any]]:
-    url = "/api/v1/expeditions/ULY-2026/duplicates" + (f"?state={state}" if state else "")
-    response = world.client.get(url, headers=world.headers(who))
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
+    """The whole queue in ``state``, read page by page."""
+    url = "/api/v1/expeditions/ULY-2026/duplicates?limit=500" + (f"&state={state}" if state else "")
+    found: list[dict[str, Any]] = []
+    after = ""
+    while True:
+        response = world.client.get(url + after, headers=world.headers(who))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        page = response.get_json()
+        found += page["candidates"]
+        if page["next"] is None:
+            return found
+        after = f"&after={page['next']}"
 
 
 def post(world: World, url: str, body: Any, who: str = "reviewer") -> Any:

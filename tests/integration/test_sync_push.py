@@ -169,9 +169,11 @@ def test_a_find_number_typed_twice_is_a_duplicate_candidate_not_an_overwrite(wor
     }
     assert candidate_flag["code"] == "duplicate_candidate"
     assert candidate_flag["other_uuid"] == find["uuid"]
-    assert candidate_flag["detail"].startswith(
-        f"may be the same find as {find['data']['find_number']}"
+    number = find["data"]["find_number"]
+    assert candidate_flag["detail"] == (
+        f"find number {number} is carried by 1 other find too (score 0.90: same_find_number)"
     )
+    assert (candidate_flag["find_number"], candidate_flag["others"]) == (number, 1)
 
 
 def test_pull_pages_through_every_change_once(world: World) -> None:

@@ -11,7 +11,9 @@ import pytest
 from field_server.domain.duplicates import (
     NEAR_MATCH_MIN,
     NEAR_PARTNERS,
+    SHARED_PHOTO_PARTNERS,
     FindTraits,
+    GroupChange,
     NearColumns,
     assess,
     detect,
@@ -20,6 +22,8 @@ from field_server.domain.duplicates import (
     match_radius_m,
     name_similarity,
     near_pairs,
+    number_group_change,
+    photo_partners,
     traits_of,
 )
 from field_server.domain.find_grid import METRES_PER_DEGREE
@@ -200,13 +204,49 @@ def test_a_dense_trench_of_small_sherds_gives_a_short_queue_with_the_double_entr
     assert len(found) <= 5
 
 
-def test_a_find_number_typed_twice_is_a_strong_candidate_wherever_the_finds_lie() -> None:
-    other = moved(SHERD, 40.0, uuid="z", material="iron", object_name="Темір пышақ")
-    candidate = assess(SHERD, other)
-    assert candidate is not None
-    assert candidate.rules == ("same_find_number",)
-    assert candidate.score == pytest.approx(0.9)
-    assert candidate.distance_m == pytest.approx(40.0, abs=0.01)
+def test_finds_sharing_a_number_are_no_pair_however_alike() -> None:
+    """Their number's group holds them: a pair would count them twice."""
+    same_number = replace(twin(), find_number=SHERD.find_number)
+    assert assess(SHERD, same_number) is None
+    assert detect([SHERD, same_number]) == []
+
+
+def test_seven_hundred_finds_of_one_number_make_no_pairs() -> None:
+    many = [moved(SHERD, 0.01 * n, uuid=f"n{n:03d}") for n in range(700)]
+    assert detect(many) == []
+
+
+def test_a_number_carried_twice_opens_a_group_of_every_holder() -> None:
+    assert number_group_change(["a", "b", "c"], None, None) == GroupChange(opened=("a", "b", "c"))
+    assert number_group_change(["a"], None, None) == GroupChange()
+
+
+def test_a_newcomer_joins_the_open_group_and_a_find_renumbered_leaves_it() -> None:
+    assert number_group_change(["a", "b", "c"], ["a", "b"], None) == GroupChange(joined=("c",))
+    assert number_group_change(["a", "b"], ["a", "b", "c"], None) == GroupChange(left=("c",))
+    assert number_group_change(["a"], ["a", "b"], None) == GroupChange(left=("b",), withdrawn=True)
+
+
+def test_finds_a_reviewer_settled_open_nothing_but_a_newcomer_opens_a_new_group() -> None:
+    assert number_group_change(["a", "b"], None, ["a", "b"]) == GroupChange()
+    assert number_group_change(["a", "b", "c"], None, ["a", "b"]) == GroupChange(
+        opened=("a", "b", "c")
+    )
+
+
+def test_finds_written_since_the_holders_were_read_neither_join_nor_leave() -> None:
+    change = number_group_change(["a", "b", "x"], ["a", "b", "y"], None, untouched=["x", "y"])
+    assert change == GroupChange()
+
+
+def test_a_photo_named_by_many_finds_pairs_each_with_the_first_few_only() -> None:
+    holders = [f"f{n:04d}" for n in range(1000)]
+    pairs = set(photo_partners(holders))
+    assert len(pairs) < SHARED_PHOTO_PARTNERS * len(holders)
+    assert {p for p in pairs if "f0999" in p} == {
+        ("f0999" if h > "f0999" else h, "f0999") for h in holders[:SHARED_PHOTO_PARTNERS]
+    }
+    assert set(photo_partners(["b", "a", "c"])) == {("a", "b"), ("a", "c"), ("b", "c")}
 
 
 def test_a_shared_photo_is_a_candidate_and_rules_add_up() -> None:

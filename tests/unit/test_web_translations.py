@@ -23,14 +23,12 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "field_server" / "web" / "temp
 KEY = re.compile(r"""_\(\s*["']([A-Za-z0-9_.]+)["']""")
 # the rule names duplicate detection gives a candidate, read from its source so that a new
 # rule without words in the catalogs fails here
-RULES = sorted(
-    set(
-        re.findall(
-            r'rules\.(?:append|extend)\(\(?"(\w+)"',
-            Path(duplicates.__file__).read_text(encoding="utf-8"),
-        )
-    )
+# (a pair's rules as it adds them, a number group's as one tuple)
+_RULES_FOUND = re.findall(
+    r'rules\.(?:append|extend)\(\(?"(\w+)"|NUMBER_GROUP_RULES = \("(\w+)"',
+    Path(duplicates.__file__).read_text(encoding="utf-8"),
 )
+RULES = sorted({name for found in _RULES_FOUND for name in found if name})
 # key families the templates build at run time ("status." ~ value): every member must exist
 FAMILIES = {
     "status": [*FIND_STATUSES, "none"],
