@@ -351,11 +351,12 @@ def run_demo(api: Api, expeditions: list[dict[str, Any]], laptop: FieldLaptop) -
 
 
 def review_duplicates(reviewer: Api, changes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The reviewer's round: detection over ULY-2026, the near-match pair merged (the find
-    recorded first is kept), then every other ULY-2026 find still waiting approved."""
+    """The reviewer's round: detection over ULY-2026, the queue read page by page, the
+    near-match pair merged (the find recorded first is kept), then every other ULY-2026 find
+    still waiting approved. A number typed twice is one candidate listing all its finds."""
     code = "ULY-2026"
     detection = reviewer.call("POST", f"/api/v1/expeditions/{code}/duplicates/detect")
-    candidates = reviewer.call("GET", f"/api/v1/expeditions/{code}/duplicates")
+    candidates = queue_of(reviewer, code)
     numbers = {c["uuid"]: c["data"]["find_number"] for c in changes if c["type"] == "find"}
     recorded = {c["uuid"]: c["data"]["recorded_at"] for c in changes if c["type"] == "find"}
     merged = None
@@ -363,11 +364,14 @@ def review_duplicates(reviewer: Api, changes: list[dict[str, Any]]) -> dict[str,
     if near:
         pair = near[0]["find_uuids"]
         keep = min(pair, key=lambda u: recorded[u])
-        merged = reviewer.call(
+        answer = reviewer.call(
             "POST",
             f"/api/v1/duplicates/{near[0]['id']}/merge",
             {"keep": keep, "reason": "one sherd entered on two laptops"},
         )
+        # a pair merges its one other find
+        [gone] = answer["merged"]
+        merged = {**answer, "merged": gone}
     approved = 0
     for change in changes:
         if change["type"] != "find" or change["data"]["expedition_code"] != code:
@@ -376,15 +380,26 @@ def review_duplicates(reviewer: Api, changes: list[dict[str, Any]]) -> dict[str,
             continue
         reviewer.call("POST", f"/api/v1/finds/{change['uuid']}/review", {"decision": "approve"})
         approved += 1
-    left = reviewer.call("GET", f"/api/v1/expeditions/{code}/duplicates")
     return {
         "detection": detection,
         "candidates": candidates,
         "numbers": numbers,
         "merged": merged,
         "approved": approved,
-        "left": left,
+        "left": queue_of(reviewer, code),
     }
+
+
+def queue_of(reviewer: Api, code: str) -> list[dict[str, Any]]:
+    """Every open candidate of the expedition, a page at a time as the API hands them out."""
+    found: list[dict[str, Any]] = []
+    after = ""
+    while True:
+        page = reviewer.call("GET", f"/api/v1/expeditions/{code}/duplicates?limit=100{after}")
+        found += page["candidates"]
+        if page["next"] is None:
+            return found
+        after = f"&after={page['next']}"
 
 
 def create_demo_act(
@@ -751,7 +766,7 @@ def print_review(review: dict[str, Any]) -> None:
             str(candidate["id"]),
             " / ".join(numbers.get(u, u[:8]) for u in candidate["find_uuids"]),
             f"{candidate['score']:.2f}",
-            f"{candidate['distance_m']:.2f} m",
+            "—" if candidate["distance_m"] is None else f"{candidate['distance_m']:.2f} m",
             ", ".join(candidate["rules"]),
         )
     console.print(table)
