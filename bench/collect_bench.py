@@ -20,6 +20,7 @@ import http.client
 import io
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -41,12 +42,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
 
 from PIL import Image
-from shapely.geometry import shape
+from shapely.geometry import Point, shape
+from shapely.prepared import prep
 from sync_bench import (
     BIN,
+    DESCRIPTIONS,
     EXPEDITION,
+    MATERIAL_WEIGHTS,
+    OBJECTS,
     PASSWORD,
     PG_ADMIN_URL,
     RECORDER,
@@ -107,10 +113,40 @@ def camera_jpeg() -> bytes:
     return encoded.getvalue()
 
 
-def instance_xml(position: tuple[float, float], photo_name: str, find_number: str) -> bytes:
+class FindMaker:
+    """The values a recorder enters on the phone: a point inside the site, a material and an
+    object name of it, a description; reproducible from each phone's own seed. Finds that
+    differ as a season's do, so duplicate detection weighs them as it would real ones."""
+
+    def __init__(self, site: Site) -> None:
+        # about 10 m inside the boundary, so no find is flagged as outside its site
+        self.polygon = shape(site.boundary).buffer(-0.00015)
+        self.prepared = prep(self.polygon)
+        self.materials = list(OBJECTS)
+        self.weights = [MATERIAL_WEIGHTS.get(m, 1) for m in self.materials]
+
+    def answers(self, rng: random.Random) -> dict[str, str]:
+        west, south, east, north = self.polygon.bounds
+        while True:
+            lon, lat = rng.uniform(west, east), rng.uniform(south, north)
+            if self.prepared.contains(Point(lon, lat)):
+                break
+        material = rng.choices(self.materials, self.weights)[0]
+        altitude, accuracy = rng.uniform(420, 436), rng.uniform(2, 4.5)
+        return {
+            "material": material,
+            "object_name": rng.choice(OBJECTS[material]),
+            "description": rng.choice(DESCRIPTIONS),
+            "weight_g": f"{rng.uniform(0.4, 900.0):.1f}",
+            "length_mm": f"{rng.uniform(3, 180):.1f}",
+            "position": f"{lat:.7f} {lon:.7f} {altitude:.1f} {accuracy:.1f}",
+            "depth_m": f"{rng.uniform(0.05, 2.4):.2f}",
+        }
+
+
+def instance_xml(values: dict[str, str], photo_name: str, find_number: str) -> bytes:
     """A form instance as ODK Collect writes it (no default namespace)."""
     now = datetime.now(KZ_TIME)
-    lat, lon = position
     answers = {
         "start": (now - timedelta(minutes=3)).isoformat(timespec="milliseconds"),
         "end": now.isoformat(timespec="milliseconds"),
@@ -119,22 +155,22 @@ def instance_xml(position: tuple[float, float], photo_name: str, find_number: st
         "context": "Қабат 3",
         "find_number": find_number,
         "kind": "small_find",
-        "material": "copper_alloy",
-        "object_name": "Қола пышақ",
-        "description": "Жүзі сынған",
+        "material": values["material"],
+        "object_name": values["object_name"],
+        "description": values["description"],
         "quantity": "1",
-        "weight_g": "12.5",
-        "length_mm": "84",
-        "width_mm": "16.5",
+        "weight_g": values["weight_g"],
+        "length_mm": values["length_mm"],
+        "width_mm": "",
         "height_mm": "",
-        "condition": "Тот басқан",
-        "position": f"{lat:.7f} {lon:.7f} 427.3 3.9",
-        "depth_m": "0.85",
+        "condition": "",
+        "position": values["position"],
+        "depth_m": values["depth_m"],
         "found_on": now.date().isoformat(),
         "notes": "",
     }
     body = "".join(
-        f"<{name}/>" if value == "" else f"<{name}>{value}</{name}>"
+        f"<{name}/>" if value == "" else f"<{name}>{escape(value)}</{name}>"
         for name, value in answers.items()
     )
     return (
@@ -142,14 +178,8 @@ def instance_xml(position: tuple[float, float], photo_name: str, find_number: st
         '<find xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" '
         f'id="qazba_find" version="bench">{body}<photos><photo>{photo_name}</photo></photos>'
         f"<meta><instanceID>uuid:{uuid.uuid4()}</instanceID>"
-        "<instanceName>Қола пышақ</instanceName></meta></find>"
+        f"<instanceName>{escape(values['object_name'])}</instanceName></meta></find>"
     ).encode()
-
-
-def inside(site: Site) -> tuple[float, float]:
-    """A point well inside the site, as (lat, lon), so no find is flagged as outside it."""
-    point = shape(site.boundary).representative_point()
-    return point.y, point.x
 
 
 def _connect(port: int) -> http.client.HTTPConnection:
@@ -185,6 +215,10 @@ class Sent:
         return self.photo_bytes / 1e6 / self.seconds if self.seconds else 0.0
 
 
+def path_seed(path: str) -> int:
+    return int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big")
+
+
 class Phone:
     """One phone with ODK Collect: one keep-alive HTTP/1.1 connection, HEAD then POST per
     submission, as Collect does."""
@@ -193,6 +227,7 @@ class Phone:
         self.port = port
         self.path = urlsplit(server_url).path
         self.numbers = numbers
+        self.rng = random.Random(path_seed(self.path))
         self.connection = _connect(port)
         self.sent = Sent()
 
@@ -219,13 +254,13 @@ class Phone:
             if status != 200:
                 raise BenchError(f"GET {address}: {status} {payload[:300]!r}")
 
-    def submit(self, photos: Photos, position: tuple[float, float], index: int) -> None:
+    def submit(self, photos: Photos, finds: FindMaker, index: int) -> None:
         status, headers, _ = self._exchange("HEAD", self.path + "/submission", OPENROSA, [])
         if status != 204 or headers.get("X-OpenRosa-Version") != "1.0":
             raise BenchError(f"HEAD submission: {status}")
         limit = int(headers.get("X-OpenRosa-Accept-Content-Length", "0"))
         photo_name = f"{int(time.time() * 1000)}{index:06d}.jpg"
-        xml = instance_xml(position, photo_name, self.numbers(index))
+        xml = instance_xml(finds.answers(self.rng), photo_name, self.numbers(index))
         boundary = secrets.token_hex(16)
         head = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="{XML_PART}"; '
@@ -307,7 +342,7 @@ def send_finds(
     port: int,
     urls: list[str],
     photos: Photos,
-    position: tuple[float, float],
+    finds: FindMaker,
     total: int,
     numbers: Callable[[int, int], str],
 ) -> Sent:
@@ -319,7 +354,7 @@ def send_finds(
 
     def run(index: int) -> None:
         for n in range(counts[index]):
-            phones[index].submit(photos, position, n)
+            phones[index].submit(photos, finds, n)
 
     try:
         seconds = in_threads(len(phones), run)
@@ -338,7 +373,7 @@ def send_until(
     port: int,
     urls: list[str],
     photos: Photos,
-    position: tuple[float, float],
+    finds: FindMaker,
     seconds: float,
     numbers: Callable[[int, int], str],
 ) -> Sent:
@@ -349,7 +384,7 @@ def send_until(
     def run(index: int) -> None:
         n = 0
         while time.monotonic() < deadline:
-            phones[index].submit(photos, position, n)
+            phones[index].submit(photos, finds, n)
             n += 1
 
     try:
@@ -673,7 +708,7 @@ def run_once(
     args: argparse.Namespace, work: Path, sites: list[Site], photos: Photos, big: Photos
 ) -> Run:
     run = Run()
-    position = inside(next(s for s in sites if s.code == SITE))
+    finds = FindMaker(next(s for s in sites if s.code == SITE))
     total = args.submissions
     with fresh_store(args.backend, work, sites, args.database_url) as env:
         data_dir = Path(env["FIELD_SERVER_DATA_DIR"])
@@ -682,14 +717,15 @@ def run_once(
             token = login(port, "bench leader's laptop")
             urls = server_keys(port, token, args.phones)
             run.figures[SERVER] = measured(
-                pid, lambda: send_finds(port, urls, photos, position, total, blank_number)
+                pid, lambda: send_finds(port, urls, photos, finds, total, blank_number)
             )
             run.figures[TUS] = measured(
                 pid, lambda: upload_photos(port, args.phones, photos, total)
             )
-            run.statuses = check_server(port, token, data_dir, total, total)
+            # the high-water mark of the timed phases, before the checks' pulls of every record
             server.rss.stop()
             run.peaks_mb[SERVER_HWM] = server.rss.hwm_kb / 1024
+            run.statuses = check_server(port, token, data_dir, total, total)
             if not args.skip_laptop:
                 laptop_port = free_port()
                 laptop = set_up_laptop(work, port, laptop_port, args.phones)
@@ -698,7 +734,7 @@ def run_once(
                         run.figures[LAPTOP] = measured(
                             rss.pid,
                             lambda: send_finds(
-                                laptop_port, laptop.urls, photos, position, total, typed_number
+                                laptop_port, laptop.urls, photos, finds, total, typed_number
                             ),
                         )
                     check_laptop(laptop, total)
@@ -711,9 +747,7 @@ def run_once(
                 urls = server_keys(port, login(port, "bench leader"), args.phones)
                 run.figures[SERVER_50] = measured(
                     pid,
-                    lambda: send_until(
-                        port, urls, big, position, args.memory_seconds, blank_number
-                    ),
+                    lambda: send_until(port, urls, big, finds, args.memory_seconds, blank_number),
                 )
                 server.rss.stop()
                 run.peaks_mb[SERVER_50] = server.rss.hwm_kb / 1024
@@ -728,7 +762,7 @@ def run_once(
                                     laptop_port,
                                     laptop.urls,
                                     big,
-                                    position,
+                                    finds,
                                     args.memory_seconds,
                                     big_number,
                                 ),
