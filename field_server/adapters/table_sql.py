@@ -158,10 +158,16 @@ def postgres_lines(connection: Connection, table: StoredTable) -> Iterator[bytes
 
 
 def sqlite_insert_sql(connection: Connection, table: StoredTable) -> str:
-    """An INSERT taking one row's values as the JSON parser gives them. Times are checked and
-    turned into SQLite's stored form in SQL, or ``qazba_odd()`` raises; every other value
-    goes in as it is bound, its JSON kind checked before in Python (``sqlite_checks``): a CASE
-    per value cost more than a set of each column's types does.
+    """An INSERT into ``table`` taking one row's values as the JSON parser gives them
+    (``_sqlite_insert``)."""
+    return _sqlite_insert(quoted(connection, table.name), table)
+
+
+def _sqlite_insert(target: str, table: StoredTable) -> str:
+    """An INSERT into ``target`` taking one row's values as the JSON parser gives them.
+    Times are checked and turned into SQLite's stored form in SQL, or ``qazba_odd()`` raises;
+    every other value goes in as it is bound, its JSON kind checked before in Python
+    (``sqlite_checks``): a CASE per value cost more than a set of each column's types does.
 
     The parsing is Python's (``json.loads`` is C): SQLite 3.40's ``json_extract`` takes about
     a microsecond a value even with its parse cache, several times the whole of this."""
@@ -185,8 +191,12 @@ def sqlite_insert_sql(connection: Connection, table: StoredTable) -> str:
             values.append(value)
         else:
             raise ValueError(f"no SQL for a {kind} column")  # callers check sqlite_loadable
-    names = ", ".join(quoted(connection, name) for name, _ in table.columns)
-    return f"INSERT INTO {quoted(connection, table.name)} ({names}) VALUES ({', '.join(values)})"
+    names = ", ".join(_sqlite_quoted(name) for name, _ in table.columns)
+    return f"INSERT INTO {target} ({names}) VALUES ({', '.join(values)})"
+
+
+def _sqlite_quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def sqlite_checks(table: StoredTable) -> list[Callable[[list[list[Any]]], None]]:
@@ -206,6 +216,52 @@ def sqlite_loadable(table: StoredTable) -> bool:
     return all(kind != "bytes" for _, kind in table.columns)
 
 
+def sqlite_pieces(
+    table: StoredTable, pieces: Iterable[tuple[bytes, int]]
+) -> Iterator[tuple[bytes, list[list[Any]] | None]]:
+    """(lines, rows): each piece of (lines, count) with its rows parsed, when they are JSON
+    arrays of the table's width whose values ``sqlite_checks`` passes, else None."""
+    checks = sqlite_checks(table)
+    width = len(table.columns)
+    for piece, lines in pieces:
+        rows = _parse(piece, lines, width)
+        if rows is not None:
+            try:
+                for check in checks:
+                    check(rows)
+            except OddValue:
+                rows = None
+        yield piece, rows
+
+
+def sqlite_stage(
+    scratch: sqlite3.Connection,
+    table: StoredTable,
+    name: str,
+    pieces: Iterable[tuple[bytes, int]],
+) -> bool:
+    """Insert every piece, parsed and checked as ``sqlite_load`` does, into a new table
+    ``name`` of the scratch database, with the table's columns but no type, key or index (the
+    target's own columns decide how each value is stored when the rows are copied on); False
+    as soon as a piece has a value that only the per-value way takes or refuses."""
+    columns = ", ".join(_sqlite_quoted(column) for column, _ in table.columns)
+    scratch.execute(f"CREATE TABLE {_sqlite_quoted(name)} ({columns})")
+    scratch.create_function(_ODD, 0, _raise_odd)
+    sql = _sqlite_insert(_sqlite_quoted(name), table)
+    cursor = scratch.cursor()
+    try:
+        for _, rows in sqlite_pieces(table, pieces):
+            if rows is None:
+                return False
+            try:
+                cursor.executemany(sql, rows)
+            except (sqlite3.OperationalError, sqlite3.ProgrammingError, OverflowError):
+                return False  # an odd time (qazba_odd), an integer past 64 bits
+    finally:
+        cursor.close()
+    return True
+
+
 def sqlite_load(
     connection: Connection,
     table: StoredTable,
@@ -220,20 +276,11 @@ def sqlite_load(
     driver = _sqlite_driver(connection)
     driver.create_function(_ODD, 0, _raise_odd)
     sql = sqlite_insert_sql(connection, table)
-    checks = sqlite_checks(table)
-    width = len(table.columns)
     cursor = driver.cursor()
     count = 0
     try:
-        for piece, lines in pieces:
-            rows = _parse(piece, lines, width)
-            if rows is None:  # not JSON, not UTF-8, not arrays of the width: see which line
-                count += slow(piece)
-                continue
-            try:
-                for check in checks:
-                    check(rows)
-            except OddValue:  # a value of another kind: the piece goes the per-value way
+        for piece, rows in sqlite_pieces(table, pieces):
+            if rows is None:  # not JSON, not of the width, a value of another kind
                 count += slow(piece)
                 continue
             before = driver.total_changes

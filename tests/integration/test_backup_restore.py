@@ -7,6 +7,7 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import json
 import subprocess
 import tarfile
 import threading
@@ -546,6 +547,38 @@ def test_nothing_is_written_when_a_row_cannot_be_loaded(
 
     bad = write_members(with_manifest(members, double), tmp_path / "double.tar")
     target.refuses(bad, "rolled back")
+    assert_empty(target.url)
+
+
+def test_a_row_naming_a_row_the_archive_lacks_is_refused(
+    archive: Path, target: Target, tmp_path: Path
+) -> None:
+    """A revision of a record the archive does not hold, with the manifest's digests agreeing:
+    SQLite loads without a lookup per row and checks every foreign key after the load; the
+    row refuses the whole restore all the same."""
+    members = members_of(archive)
+    info = next(i for i, _ in members if i.name == "tables/revisions.jsonl")
+    rows = next(d for i, d in members if i is info).splitlines(keepends=True)
+    columns = [name for name, _ in Manifest.from_json(members[-1][1]).table("revisions").columns]
+    orphan = json.loads(rows[0])
+    orphan[columns.index("uuid")] = "00000000-0000-4000-8000-000000000000"
+    changed = b"".join([json.dumps(orphan).encode() + b"\n", *rows[1:]])
+    info.size = len(changed)
+    members = [(i, changed if i is info else d) for i, d in members]
+
+    def orphaned(manifest: Manifest) -> Manifest:
+        table = manifest.table("revisions")
+        edited = dataclasses.replace(
+            table,
+            size=len(changed),
+            sha256=hashlib.sha256(changed).hexdigest(),
+            expanded_size=len(changed),
+        )
+        tables = tuple(edited if t is table else t for t in manifest.tables)
+        return dataclasses.replace(manifest, tables=tables)
+
+    bad = write_members(with_manifest(members, orphaned), tmp_path / "orphan.tar")
+    target.refuses(bad, "table revisions", "table records", "foreign key")
     assert_empty(target.url)
 
 
