@@ -389,6 +389,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from field_server.app import create_app
     from field_server.early_refusals import answer_refusals_in_kind
+    from field_server.request_limits import BodyLimits
 
     app = create_app()
     config = app.extensions["qazba"].config
@@ -399,6 +400,7 @@ def serve(host: str, port: int, threads: int) -> None:
     # its limit must let a tus chunk of up to Tus-Max-Size through; JSON routes still refuse
     # bodies over their own limit. Its default of 8 KB a read costs a turn of its Python loop
     # (and a write to that file) per 8 KB: a photo chunk of 8 MB took a thousand of them.
+    limits = BodyLimits(config.max_json_bytes, config.max_upload_bytes, config.max_submission_bytes)
     listeners: dict[Any, Any] = {}
     server = create_server(
         app,
@@ -407,12 +409,12 @@ def serve(host: str, port: int, threads: int) -> None:
         port=port,
         threads=threads,
         ident="qazba",
-        max_request_body_size=max(config.max_json_bytes, config.max_upload_bytes),
+        max_request_body_size=limits.largest + 1,
         recv_bytes=RECEIVE_BYTES,
         inbuf_overflow=BODY_IN_MEMORY_BYTES,
         connection_limit=CONNECTION_LIMIT,
     )
-    answer_refusals_in_kind(listeners)
+    answer_refusals_in_kind(listeners, limits)
     logging.basicConfig()
     server.print_listen("Serving on http://{}:{}")
     server.run()

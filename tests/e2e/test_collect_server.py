@@ -523,12 +523,6 @@ def test_a_body_declaring_a_huge_length_is_413_before_the_body_arrives(
     assert museum.held() == before
 
 
-@pytest.mark.xfail(
-    reason="field-server serve's waitress buffers a body up to its own limit (4 GiB, for tus) "
-    "before the app runs, so a submission declaring just over FIELD_SERVER_MAX_SUBMISSION_BYTES "
-    "is answered only once all of it has arrived (or waitress's channel timeout passes)",
-    strict=True,
-)
 def test_a_declared_length_just_over_the_limit_is_413_without_waiting_for_the_body(
     museum: Museum,
 ) -> None:

@@ -18,11 +18,13 @@ from tests.e2e.test_field_client import sqlite_world  # noqa: F401
 pytestmark = pytest.mark.e2e
 
 OPENROSA_RESPONSE = "{http://openrosa.org/http/response}OpenRosaResponse"
+JSON_LIMIT = 1024 * 1024  # made small, so that a photo chunk is larger than any JSON body
 
 
 @pytest.fixture
 def server(sqlite_world: str, tmp_path: Path) -> Iterator[tuple[str, int]]:  # noqa: F811
-    with running_server(sqlite_world, tmp_path / "data") as base:
+    limits = {"FIELD_SERVER_MAX_JSON_BYTES": str(JSON_LIMIT)}
+    with running_server(sqlite_world, tmp_path / "data", extra_env=limits) as base:
         host, port = base.removeprefix("http://").split(":")
         yield host, int(port)
 
@@ -78,3 +80,51 @@ def test_a_request_waitress_cannot_read_is_a_400_problem(server: tuple[str, int]
     assert status == 400
     assert headers["content-type"] == "application/problem+json"
     assert json.loads(body)["code"] == "bad_request"
+
+
+def test_an_anonymous_sign_in_declaring_300_mb_is_refused_before_any_of_it_is_read(
+    server: tuple[str, int],
+) -> None:
+    head = (
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {300 * 1024 * 1024}\r\n\r\n"
+    ).encode()
+    status, _, body = exchange(server, head)  # no byte of the body is ever sent
+    assert status == 413
+    assert json.loads(body)["code"] == "payload_too_large"
+    for route in ("/login", "/api/v1/photos/missing", "/api/v1/sync/push"):
+        assert exchange(server, declaring(route, JSON_LIMIT + 1))[0] == 413, route
+
+
+def test_a_client_sending_a_whole_oversized_body_still_reads_its_413(
+    server: tuple[str, int],
+) -> None:
+    body = b"[" + b" " * (JSON_LIMIT + 1024) + b"]"
+    with socket.create_connection(server, timeout=30) as connection:
+        connection.sendall(
+            b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        )
+        connection.sendall(body)  # the server reads it away after answering: no broken pipe
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_a_photo_chunk_larger_than_any_json_body_reaches_the_app(
+    server: tuple[str, int],
+) -> None:
+    chunk = JSON_LIMIT * 2
+    with socket.create_connection(server, timeout=30) as connection:
+        connection.sendall(
+            b"PATCH /api/v1/uploads/0123456789abcdef HTTP/1.1\r\nHost: x\r\n"
+            b"Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+            b"Content-Type: application/offset+octet-stream\r\n"
+            + f"Content-Length: {chunk}\r\nConnection: close\r\n\r\n".encode()
+        )
+        connection.sendall(b"\0" * chunk)
+        answer = b""
+        while piece := connection.recv(65536):
+            answer += piece
+    assert answer.startswith(b"HTTP/1.1 401 ")  # judged by the app: no token
