@@ -33,6 +33,7 @@ def keep_submission(
     find_rev: int | None = None,
     attachments_named: list[str] | None = None,
     attachments_received: dict[str, str] | None = None,
+    problems: list[dict[str, str]] | None = None,
 ) -> int:
     """Keep one submission's XML as received; returns the row's id.
 
@@ -58,7 +59,7 @@ def keep_submission(
             "updated_at": now,
             "find_uuid": find_uuid,
             "find_rev": find_rev,
-            "problems": [],
+            "problems": problems or [],
             "attachments_named": (
                 list(submission.photo_files) if attachments_named is None else attachments_named
             ),

@@ -6,9 +6,10 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from field_core.collect.find_from_submission import SubmissionContext, find_from_submission
 from field_core.collect.submission import Submission, SubmissionError, parse_submission
 from field_core.content_hash import canonical_json, content_hash, text_hash
 from field_core.envelope import Envelope, parse_envelope
@@ -234,7 +235,7 @@ class BatchWriter:
                 continue
             self._decide(item, expedition.row.id, flags, replays)
             if item.submission is not None:
-                self._keep_submission(item, expedition.row)
+                self._keep_submission(item, expedition)
             # only a survey the server accepted can hold the finds after it in the batch
             if item.envelope.type == "survey" and item.result["status"] != "rejected":
                 survey_expeditions[item.envelope.uuid] = expedition.row.id
@@ -574,7 +575,23 @@ class BatchWriter:
         ]
         return False
 
-    def _keep_submission(self, item: Incoming, expedition: ExpeditionRow) -> None:
+    def _why_no_find(self, item: Incoming, working: _Expedition) -> list[dict[str, str]]:
+        """What keeps a relayed submission from making a find, read from its XML as the
+        server reads a phone's own, for the reviewer's listing."""
+        assert item.data is not None and item.submission is not None
+        received = datetime.fromisoformat(item.data["received_at"])
+        context = SubmissionContext(
+            expedition_code=working.row.code,
+            survey_uuid=item.data["survey_uuid"],
+            recorded_by=self.actor.username,
+            received_at=received if received.tzinfo is not None else received.replace(tzinfo=UTC),
+            next_find_number=lambda: "?",  # nothing is made here: no number is taken
+            site_codes=tuple(working.sites) or None,
+            region=working.region,
+        )
+        return list(find_from_submission(item.submission, context, {}).problems)
+
+    def _keep_submission(self, item: Incoming, working: _Expedition) -> None:
         """Keep an accepted submission as received, beside its record, unless its instance is
         kept already (the phone reached the server first, or this is a replay): then no second
         row and no second find. The laptop pushes the find itself; the row names it."""
@@ -583,6 +600,7 @@ class BatchWriter:
         if item.result is None or item.result["status"] in ("rejected", "conflict"):
             return
         data = item.data
+        expedition = working.row
         expedition_id = expedition.id
         key = (expedition_id, data["instance_id"])
         rows = CollectSubmissions(self.uow.connection)
@@ -609,6 +627,7 @@ class BatchWriter:
             now=self.now,
             find_uuid=find_uuid,
             find_rev=find_rev,
+            problems=[] if find_uuid is not None else self._why_no_find(item, working),
             # the laptop took the phone's photos and pushes them as photo records of the find,
             # so the server waits for no attachment of this submission
             attachments_named=[],

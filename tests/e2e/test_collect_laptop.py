@@ -663,12 +663,6 @@ def test_sync_takes_every_kept_submission_to_the_server_once(camp: Camp, relayed
     assert bomb["find_uuid"] == relayed.bomb
 
 
-@pytest.mark.xfail(
-    reason="sync_push._keep_submission keeps a relayed submission with problems=[]: the "
-    "server never reads the kept XML for what makes it no find, so the reviewer's listing "
-    "shows a submission waiting for review without saying why",
-    strict=True,
-)
 def test_a_relayed_submission_without_a_find_is_listed_with_its_problem(
     relayed: Relayed,
 ) -> None:
