@@ -1,0 +1,195 @@
+"""Security benchmark, finding 2 of the audit: finds flooding one find number.
+
+A real ``field-server serve`` (SQLite, and PostgreSQL when it is reachable) takes ``--finds``
+finds that all carry one find number, in pushes of ``--batch``, as a device with a number
+typed into every record (or a hostile one) would send them. Printed: each push's time and
+answer size as the number's group grows (the first push, when no find carried the number
+yet, against the last), the candidates the queue then holds, and the median time and size
+of one page of the queue in the API and of the review UI's duplicates page, read
+``--repeat`` times, with the server's peak RSS.
+
+Before the fix the audit measured, for finds of one number: 400 finds 3.6 s and a 30.9 MB
+answer, 700 finds 104,650 open candidates, and the UI's duplicates page 47 s and 517 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sync_bench import (  # noqa: E402
+    PASSWORD,
+    PG_ADMIN_URL,
+    BenchError,
+    Client,
+    FindFactory,
+    encode,
+    field_server,
+    fresh_store,
+    load_sites,
+    running_server,
+)
+
+REVIEWER = "bench.reviewer"
+NUMBER = "ULY26-000042"
+
+
+def flood(
+    backend: str, args: argparse.Namespace, work: Path, *, one_number: bool = True
+) -> dict[str, Any]:
+    """The pushes and the pages; with ``one_number`` False every find keeps a number of its
+    own, the same pushes otherwise: what the expedition's growth alone costs a push."""
+    sites = load_sites()
+    with fresh_store(backend, work, sites, args.pg_admin_url) as env:
+        field_server(
+            env, "create-user", REVIEWER, "--role", "reviewer", "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )  # fmt: skip
+        with running_server(env, work) as server:
+            device = Client(server.port)
+            device.login()
+            factory = FindFactory(args.seed, "5d8a7c2e-0f41-4b6a-9e3d-2c7b1a9f4e60", sites)
+            device.json("POST", "/api/v1/sync/push", _batch([factory.survey()], "s"))
+            finds = []
+            for n in range(args.finds):
+                record = factory.find(n + 1)
+                if one_number:
+                    record["data"]["find_number"] = NUMBER
+                finds.append(record)
+            pushes: list[tuple[float, int, int]] = []  # (seconds, answer bytes, finds)
+            for start in range(0, len(finds), args.batch):
+                part = finds[start : start + args.batch]
+                body = encode(_batch(part, f"flood-{start}"))
+                began = time.perf_counter()
+                status, payload = device.call("POST", "/api/v1/sync/push", body)
+                pushes.append((time.perf_counter() - began, len(payload), len(part)))
+                if status != 200:
+                    raise BenchError(f"push: {status} {payload[:300]!r}")
+            reviewer = Client(server.port)
+            reviewer.token = reviewer.json(
+                "POST",
+                "/api/v1/auth/token",
+                {"username": REVIEWER, "password": PASSWORD, "device_name": "bench"},
+                expect=201,
+            )["token"]
+            queue_path = "/api/v1/expeditions/ULY-2026/duplicates?limit=50"
+            api_times, api_sizes = [], []
+            page: dict[str, Any] = {}
+            for _ in range(args.repeat):
+                began = time.perf_counter()
+                status, payload = reviewer.call("GET", queue_path)
+                api_times.append(time.perf_counter() - began)
+                api_sizes.append(len(payload))
+                page = json.loads(payload)
+            open_candidates = reviewer.json(
+                "POST", "/api/v1/expeditions/ULY-2026/duplicates/detect"
+            )["open"]
+            ui_times, ui_sizes = _ui_pages(server.port, args.repeat)
+            peak_mb = max(server.rss.peak_kb, server.rss.hwm_kb) / 1024
+    groups = [c for c in page["candidates"] if c["find_number"] == NUMBER]
+    return {
+        "backend": backend,
+        "pushes": pushes,
+        "open": open_candidates,
+        "group_finds": len(groups[0]["find_uuids"]) if groups else 0,
+        "api_ms": statistics.median(api_times) * 1000,
+        "api_kb": statistics.median(api_sizes) / 1024,
+        "ui_ms": statistics.median(ui_times) * 1000,
+        "ui_kb": statistics.median(ui_sizes) / 1024,
+        "peak_mb": peak_mb,
+    }
+
+
+def _batch(records: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    batch_id = f"00000000-0000-4000-8000-{abs(hash(name)) % 10**12:012d}"
+    return {"device_id": "bench-flood", "batch_id": batch_id, "records": records}
+
+
+def _ui_pages(port: int, repeat: int) -> tuple[list[float], list[int]]:
+    base = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    form = session.get(f"{base}/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    if token is None:
+        raise BenchError("the login page has no CSRF token")
+    signed = session.post(
+        f"{base}/login",
+        data={"username": REVIEWER, "password": PASSWORD, "csrf_token": token.group(1)},
+    )
+    if signed.status_code != 200:
+        raise BenchError(f"signing in to the review UI: {signed.status_code}")
+    times, sizes = [], []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        answer = session.get(f"{base}/expeditions/ULY-2026/duplicates")
+        times.append(time.perf_counter() - began)
+        sizes.append(len(answer.content))
+        if answer.status_code != 200:
+            raise BenchError(f"the duplicates page: {answer.status_code}")
+    return times, sizes
+
+
+def report(result: dict[str, Any], control: dict[str, Any], args: argparse.Namespace) -> None:
+    pushes = result["pushes"]
+    first, last = pushes[0], pushes[-1]
+    total = sum(p[0] for p in pushes)
+    median = statistics.median(p[0] for p in pushes)
+    print(f"\n{result['backend']}: {args.finds} finds of one number, pushes of {args.batch}")
+    print(f"  all pushes            {total:8.2f} s  (median push {median * 1000:.0f} ms)")
+    for name, (seconds, size, count) in (("first push", first), ("last push", last)):
+        print(
+            f"  {name:<20}  {seconds * 1000:8.0f} ms  {size / 1024:7.1f} kB answer  "
+            f"({size / count:.0f} B a find)"
+        )
+    own = control["pushes"]
+    print(
+        f"  the same, own numbers {sum(p[0] for p in own):8.2f} s  (first push "
+        f"{own[0][0] * 1000:.0f} ms, last {own[-1][0] * 1000:.0f} ms: the expedition's growth)"
+    )
+    print(f"  open candidates       {result['open']:8d}  (one group of {result['group_finds']})")
+    print(
+        f"  queue page, API       {result['api_ms']:8.1f} ms  {result['api_kb']:7.1f} kB"
+        f"  (median of {args.repeat})"
+    )
+    print(
+        f"  duplicates page, UI   {result['ui_ms']:8.1f} ms  {result['ui_kb']:7.1f} kB"
+        f"  (median of {args.repeat})"
+    )
+    print(f"  server peak RSS       {result['peak_mb']:8.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--finds", type=int, default=700)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=5, help="reads of each page (median)")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    with tempfile.TemporaryDirectory(prefix="security-bench-") as folder:
+        for backend in backends:
+            try:
+                control = flood(backend, args, Path(folder), one_number=False)
+                report(flood(backend, args, Path(folder)), control, args)
+            except BenchError as error:
+                print(f"\n{backend}: {error}", file=sys.stderr)
+                return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
