@@ -20,3 +20,11 @@ def peak_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def children_peak_mb() -> float:
+    """The largest high-water RSS in MB of the child processes this process has waited for
+    (``getrusage(RUSAGE_CHILDREN)``): a restore into SQLite forks one to make rows ready. A
+    forked child shares its parent's pages until either writes them, and both RSS figures
+    count those pages, so the sum of the two overstates what the pair takes."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
