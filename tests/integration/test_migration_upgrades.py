@@ -531,11 +531,13 @@ def test_the_photo_is_served_to_the_expedition_that_recorded_it(upgraded: Upgrad
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_dismissed_pair_of_one_number_becomes_a_dismissed_group_under_its_id(
+def test_a_merged_pair_of_one_number_becomes_a_merged_group_under_its_id(
     kind: str, tmp_path: Path
 ) -> None:
     """0008 keeps a reviewer's decision on a pair of one number: the row, its id (which audit
-    lines and aliases name), state and reason stay; its two finds become the group's members."""
+    lines and aliases name), state, kept find and reason stay; its two finds become the group's
+    members, and the alias still names it."""
+    reason = "бір олжа екі рет / одна находка дважды"
     for url in _empty_database(kind, tmp_path):
         engine = make_engine(url)
         try:
@@ -544,18 +546,27 @@ def test_a_dismissed_pair_of_one_number_becomes_a_dismissed_group_under_its_id(
             pair = tuple(sorted((F_ARROWHEAD, F_RETYPED)))
             candidate = written.candidate_ids[pair]
             with engine.begin() as connection:
+                # as 0007's find_merges left a merge: the candidate decided, the alias naming it
                 connection.execute(
                     text(
-                        "UPDATE duplicate_candidates SET state = 'dismissed', reason = :reason "
-                        "WHERE id = :id"
+                        "UPDATE duplicate_candidates SET state = 'merged', kept_uuid = :kept, "
+                        "reason = :reason, decided_at = updated_at WHERE id = :id"
                     ),
-                    {"id": candidate, "reason": "екі түрлі олжа / две разные находки"},
+                    {"id": candidate, "kept": F_ARROWHEAD, "reason": reason},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO find_aliases (alias_uuid, kept_uuid, candidate_id, "
+                        "created_at) SELECT :gone, :kept, :id, updated_at "
+                        "FROM duplicate_candidates WHERE id = :id"
+                    ),
+                    {"gone": F_RETYPED, "kept": F_ARROWHEAD, "id": candidate},
                 )
             assert upgrade_database(engine) == head_revision()
             with engine.connect() as connection:
                 row = connection.execute(
                     text(
-                        "SELECT find_number, find_a, find_b, state, reason, rules "
+                        "SELECT find_number, find_a, find_b, state, kept_uuid, reason, rules "
                         "FROM duplicate_candidates WHERE id = :id"
                     ),
                     {"id": candidate},
@@ -567,14 +578,18 @@ def test_a_dismissed_pair_of_one_number_becomes_a_dismissed_group_under_its_id(
                     ),
                     {"id": candidate},
                 ).all()
+                aliases = connection.execute(
+                    text("SELECT alias_uuid, kept_uuid, candidate_id FROM find_aliases")
+                ).all()
                 groups = connection.execute(
                     text("SELECT COUNT(*) FROM duplicate_candidates WHERE find_number IS NOT NULL")
                 ).scalar_one()
         finally:
             engine.dispose()
         assert tuple(row) == (
-            "ULY26-0115", None, None, "dismissed", "екі түрлі олжа / две разные находки",
+            "ULY26-0115", None, None, "merged", F_ARROWHEAD, reason,
             json.dumps(["same_find_number"]),
         )  # fmt: skip
         assert [m.find_uuid for m in members] == list(pair)
+        assert [tuple(a) for a in aliases] == [(F_RETYPED, F_ARROWHEAD, candidate)]
         assert groups == 1

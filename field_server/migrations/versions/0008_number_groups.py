@@ -28,12 +28,33 @@ CHECK = "ck_duplicate_candidates_pair_or_number"
 OPEN_WHERE = "state = 'open' AND find_number IS NOT NULL"
 
 
+def _aside_aliases(bind: Any) -> list[dict[str, Any]]:
+    """SQLite changes a table's columns by building it anew and dropping the old one; dropping
+    a table that find_aliases rows point at breaks their foreign keys for good (the count of
+    broken references is not undone when the new table takes the name), so the aliases are
+    set aside meanwhile and put back, naming the same ids. PostgreSQL alters in place."""
+    if bind.dialect.name != "sqlite":
+        return []
+    rows = [dict(row._mapping) for row in bind.execute(sa.text("SELECT * FROM find_aliases"))]
+    bind.execute(sa.text("DELETE FROM find_aliases"))
+    return rows
+
+
+def _restore_aliases(bind: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        columns = list(rows[0])
+        bind.execute(
+            sa.text(
+                f"INSERT INTO find_aliases ({', '.join(columns)}) "
+                f"VALUES ({', '.join(':' + c for c in columns)})"
+            ),
+            rows,
+        )
+
+
 def upgrade() -> None:
     bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        # SQLite rebuilds the table to change its columns; find_aliases points at it, so its
-        # foreign keys are checked at commit, when the rebuilt table holds the same ids again
-        bind.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    aliases = _aside_aliases(bind)
     with op.batch_alter_table("duplicate_candidates") as batch:
         batch.add_column(sa.Column("find_number", sa.String(length=64), nullable=True))
         batch.alter_column("find_a", existing_type=sa.String(length=36), nullable=True)
@@ -41,6 +62,7 @@ def upgrade() -> None:
         batch.create_check_constraint(
             CHECK, "(find_number IS NULL) = (find_a IS NOT NULL AND find_b IS NOT NULL)"
         )
+    _restore_aliases(bind, aliases)
     op.create_table(
         "duplicate_members",
         sa.Column("candidate_id", sa.Integer(), nullable=False),
@@ -148,8 +170,6 @@ def downgrade() -> None:
     """Each group becomes pairs again: its row the pair of its first two finds (keeping its id
     for the aliases that name it), and a pair of the first find with each further one."""
     bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        bind.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
     groups = bind.execute(
         sa.text(
             "SELECT id, expedition_id, score, rules, state, kept_uuid, reason, decided_by, "
@@ -217,8 +237,10 @@ def downgrade() -> None:
     )
     op.drop_index(op.f("ix_duplicate_members_find_uuid"), table_name="duplicate_members")
     op.drop_table("duplicate_members")
+    aliases = _aside_aliases(bind)
     with op.batch_alter_table("duplicate_candidates") as batch:
         batch.drop_constraint(CHECK, type_="check")
         batch.drop_column("find_number")
         batch.alter_column("find_a", existing_type=sa.String(length=36), nullable=False)
         batch.alter_column("find_b", existing_type=sa.String(length=36), nullable=False)
+    _restore_aliases(bind, aliases)
