@@ -172,6 +172,11 @@ class ArchiveWriter:
             finally:
                 os.close(source)
             hashed.append(self._hasher.submit(_hash_photo, reader, sha256, size))
+        if layout and not self._stop.is_set():
+            # the photos' pages go to the disk now, while the tables are still being read,
+            # rather than all at the archive's closing fsync (which still follows: this one
+            # only takes most of the writing off its hands)
+            os.fdatasync(self._fd)
         return hashed
 
     def photo_members(self, progress: Progress = _quiet) -> list[PhotoMember]:
