@@ -481,8 +481,8 @@ class _TargetFolder:
                         folder.mkdir()
                         self._made_in_store.append(folder)
                         listings.add(folder.parent)
-                # read-only, as the store keeps every photo
-                os.chmod(staged, 0o444)
+                # read-only and the server user's only, as the store keeps every photo
+                os.chmod(staged, 0o400)
                 os.replace(staged, target)
                 self._placed.append(sha)
                 listings.add(target.parent)
