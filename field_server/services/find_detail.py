@@ -18,6 +18,7 @@ from field_core.geo.exif import (
     reading_from_json,
 )
 from field_server.adapters.find_repositories import RecordText
+from field_server.adapters.photo_possession import PhotoPossession
 from field_server.adapters.photo_repositories import BlobRow
 from field_server.adapters.photo_store import PhotoStore
 from field_server.adapters.repositories import ExpeditionRow, as_utc
@@ -25,6 +26,7 @@ from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.revision_diff import FieldChange, field_changes
 from field_server.services.errors import NotFound
+from field_server.services.photos import may_read_blob
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,13 @@ def find_detail(
             + [a.user_id for a in audit]
         )
         data = json.loads(record.data)
-        blobs = {d: uow.blobs.get(d) for d in data.get("photos", [])}
+        # a find may name any digest; what its file says is shown only to those who may read
+        # the photo (DESIGN §4), so a digest copied into a find shows nothing of another's photo
+        possession = PhotoPossession(uow.connection)
+        blobs = {
+            d: uow.blobs.get(d) if may_read_blob(possession, actor, d) else None
+            for d in data.get("photos", [])
+        }
     history = []
     previous: dict[str, Any] = {}
     for revision in revisions:

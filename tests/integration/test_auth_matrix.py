@@ -1229,7 +1229,7 @@ MATRIX: dict[tuple[str, str], Row] = {
         web_resolve_conflict,
         anonymous=302,
         recorder=403,
-        outsider=403,
+        outsider=404,  # another expedition's find does not exist for them
         leader=303,
         reviewer=303,
         registrar=403,
@@ -1461,7 +1461,7 @@ MATRIX: dict[tuple[str, str], Row] = {
         resolve_conflict,
         anonymous=401,
         recorder=403,
-        outsider=403,
+        outsider=404,  # another expedition's find does not exist for them
         leader=200,
         reviewer=200,
         registrar=403,

@@ -633,7 +633,7 @@ def test_missing_lists_the_digests_without_a_file_once_each_in_the_order_asked(
     response = world.client.post(
         "/api/v1/photos/missing",
         json={"sha256": [absent[2], stored, absent[0], absent[2], absent[1]]},
-        headers=world.headers("outsider"),
+        headers=world.headers("recorder"),
     )
     assert response.status_code == 200
     assert response.get_json() == {"missing": [absent[2], absent[0], absent[1]]}
