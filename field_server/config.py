@@ -6,10 +6,17 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from field_server.adapters.database import normalise_database_url
+from field_server.domain.quotas import StorageLimits
+from field_server.domain.review_sessions import (
+    DEFAULT_IDLE_MINUTES,
+    DEFAULT_SESSION_HOURS,
+    Lifetimes,
+)
 
 DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
 DEFAULT_TOKEN_DAYS = 180  # a season in the field without network must not log the team out
@@ -18,6 +25,8 @@ DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3  # Tus-Max-Size: a RAW file or a long vid
 # a phone's submission in one request: the form and the photos Collect sends with it (it
 # splits larger ones over several requests, told by X-OpenRosa-Accept-Content-Length)
 DEFAULT_MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+# an upload no record has named for a week is not a photo of the season (field-server cleanup)
+DEFAULT_UNREFERENCED_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,9 @@ class ServerConfig:
     scrypt_cost: int = DEFAULT_SCRYPT_COST
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_submission_bytes: int = DEFAULT_MAX_SUBMISSION_BYTES
+    # a review UI session ends after this long unused, and this long after its sign-in anyway
+    session_idle_minutes: float = DEFAULT_IDLE_MINUTES
+    session_hours: float = DEFAULT_SESSION_HOURS
     # the review UI: a base-map tile URL template (none: a plain background), and whether its
     # session cookie is sent over HTTPS only
     tile_url: str | None = None
@@ -40,6 +52,8 @@ class ServerConfig:
     # how many reverse proxies in front of the server set X-Forwarded-For/-Proto/-Host/-Prefix;
     # 0 trusts none of those headers, which anyone could send
     trusted_proxies: int = 0
+    storage_limits: StorageLimits = field(default_factory=StorageLimits)
+    unreferenced_days: float = DEFAULT_UNREFERENCED_DAYS
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -58,6 +72,10 @@ class ServerConfig:
             database_url=normalise_database_url(url),
             secret_key=secret,
             max_json_bytes=int(env.get("FIELD_SERVER_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)),
+            session_idle_minutes=_length(
+                env, "FIELD_SERVER_SESSION_IDLE_MINUTES", DEFAULT_IDLE_MINUTES
+            ),
+            session_hours=_length(env, "FIELD_SERVER_SESSION_HOURS", DEFAULT_SESSION_HOURS),
             token_days=int(env.get("FIELD_SERVER_TOKEN_DAYS", DEFAULT_TOKEN_DAYS)),
             scrypt_cost=int(env.get("FIELD_SERVER_SCRYPT_COST", DEFAULT_SCRYPT_COST)),
             max_upload_bytes=int(
@@ -70,6 +88,10 @@ class ServerConfig:
             secure_cookies=secure_cookies,
             public_url=public_url,
             trusted_proxies=_count(env, "FIELD_SERVER_TRUSTED_PROXIES"),
+            storage_limits=_storage_limits(env),
+            unreferenced_days=_days(
+                env, "FIELD_SERVER_UNREFERENCED_DAYS", DEFAULT_UNREFERENCED_DAYS
+            ),
         )
 
     @property
@@ -80,6 +102,12 @@ class ServerConfig:
     def uploads_dir(self) -> Path:
         """Unfinished uploads; on the same volume as the photos, so a finished one is renamed."""
         return self.data_dir / "uploads"
+
+    @property
+    def session_lifetimes(self) -> Lifetimes:
+        return Lifetimes(
+            timedelta(minutes=self.session_idle_minutes), timedelta(hours=self.session_hours)
+        )
 
 
 def public_address(url: str | None) -> str | None:
@@ -115,11 +143,58 @@ def _flag(env: Mapping[str, str], name: str) -> bool | None:
     raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
+def _length(env: Mapping[str, str], name: str, default: float) -> float:
+    """A length of time above zero; a fraction is taken (0.5 hours)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < 10**6:  # also refuses nan and inf
+        raise ValueError(f"{name} must be a number above zero, not {value!r}")
+    return number
+
+
 def _count(env: Mapping[str, str], name: str) -> int:
     value = env.get(name, "").strip() or "0"
     if not value.isdigit() or int(value) > 10:
         raise ValueError(f"{name} must be a whole number of proxies from 0 to 10, not {value!r}")
     return int(value)
+
+
+def _storage_limits(env: Mapping[str, str]) -> StorageLimits:
+    default = StorageLimits()
+    return StorageLimits(
+        user_bytes=_amount(env, "FIELD_SERVER_QUOTA_USER_BYTES", default.user_bytes),
+        expedition_bytes=_amount(
+            env, "FIELD_SERVER_QUOTA_EXPEDITION_BYTES", default.expedition_bytes
+        ),
+        open_uploads=_amount(env, "FIELD_SERVER_MAX_OPEN_UPLOADS", default.open_uploads),
+    )
+
+
+def _amount(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f"{name} must be a whole number of 0 or more, not {value!r}")
+    return int(value)
+
+
+def _days(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        days = float(value)
+    except ValueError:
+        days = -1.0
+    if not 0 <= days < 100_000:  # also refuses nan and inf
+        raise ValueError(f"{name} must be a number of days of 0 or more, not {value!r}")
+    return days
 
 
 def sqlite_url(path: Path) -> str:

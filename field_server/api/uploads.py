@@ -83,13 +83,20 @@ def upload_configuration() -> Response:
     blueprint,
     "/uploads",
     "POST",
-    summary="Create an upload (tus creation); Location names it",
+    summary="Create an upload (tus creation); Location names it. 413 quota_exceeded when the "
+    "declared length passes the caller's or an expedition's storage quota, or the caller has "
+    "as many unfinished uploads as the server keeps open for one person",
     tag="uploads",
     status=201,
     roles=UPLOADERS,
     headers=(
         TUS_RESUMABLE,
-        Header("Upload-Length", "integer", "the file's size in bytes, at most Tus-Max-Size"),
+        Header(
+            "Upload-Length",
+            "integer",
+            "the file's size in bytes, at most Tus-Max-Size; reserved against the storage quotas "
+            "until the upload finishes",
+        ),
         Header(
             "Upload-Metadata",
             "string",
@@ -109,7 +116,9 @@ def create_upload(actor: Actor) -> Response:
     if length == 0:
         _bad_header("Upload-Length", "a photo file has at least one byte")
     progress = runtime().uploads.create(
-        actor, NewUpload(metadata.sha256, metadata.filename, metadata.raw, length)
+        actor,
+        NewUpload(metadata.sha256, metadata.filename, metadata.raw, length),
+        runtime().config.storage_limits,
     )
     response = Response(status=201)
     response.headers["Location"] = url_for(

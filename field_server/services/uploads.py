@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_server.adapters import photo_images
-from field_server.adapters.photo_repositories import UploadRow
+from field_server.adapters.photo_repositories import UploadRow, expedition_members, storage_use
 from field_server.adapters.photo_store import PhotoStore
-from field_server.adapters.unit_of_work import UnitOfWorkFactory
+from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.adapters.upload_staging import UploadStaging
 from field_server.domain.access import Actor
+from field_server.domain.quotas import QuotaRefusal, StorageLimits, refusal_of_new_upload
 from field_server.services.auth import now_utc
 from field_server.services.errors import Forbidden, NotFound, ServiceError
 
@@ -76,6 +77,23 @@ class UploadTooLarge(ServiceError):
         super().__init__(detail, "upload_too_large", 413)
 
 
+class QuotaExceeded(ServiceError):
+    """413, not 507: the server is not short of room, this person or expedition has used
+    theirs, and a client must not retry as if the server were at fault. The cap on unfinished
+    uploads answers the same way rather than 429: it is not a rate that passes with time,
+    only finishing or terminating an upload frees a place, and unfinished uploads reserve
+    their declared bytes as stored ones do."""
+
+    def __init__(self, refusal: QuotaRefusal) -> None:
+        field = "Upload-Length" if refusal.limit_name != "open_uploads" else "open_uploads"
+        super().__init__(
+            refusal.sentence(),
+            "quota_exceeded",
+            413,
+            [{"field": field, "message": f"{refusal.limit_name} limit {refusal.limit}"}],
+        )
+
+
 class ChecksumMismatch(ServiceError):
     def __init__(self, algorithm: str) -> None:
         super().__init__(
@@ -107,7 +125,15 @@ class Uploads:
         self.store = store
         self.max_size = max_size
 
-    def create(self, actor: Actor, new: NewUpload) -> UploadProgress:
+    def create(
+        self, actor: Actor, new: NewUpload, limits: StorageLimits | None = None
+    ) -> UploadProgress:
+        """Start an upload, if its declared length fits the person's and their expeditions'
+        quotas and they have room for another unfinished one (``domain.quotas``).
+
+        The declared length is reserved here, so a later PATCH needs no check of its own: it
+        can never take an upload past the length it declared.
+        """
         _check_may_upload(actor)
         if new.length > self.max_size:
             raise UploadTooLarge(
@@ -116,6 +142,10 @@ class Uploads:
             )
         upload_id = secrets.token_hex(16)
         with self.uow(write=True, sequenced=False) as uow:
+            uow.uploads.lock_uploader(actor.user_id)
+            refusal = _quota_refusal(uow, actor, new.length, limits or StorageLimits())
+            if refusal is not None:
+                raise QuotaExceeded(refusal)
             uow.uploads.add(
                 upload_id,
                 actor.user_id,
@@ -285,6 +315,25 @@ class Uploads:
             size = photo_images.dimensions(handle)
         self.store.put(row.sha256, path)
         return media_type, size
+
+
+def _quota_refusal(
+    uow: UnitOfWork, actor: Actor, length: int, limits: StorageLimits
+) -> QuotaRefusal | None:
+    """A person's use counts every blob they sent, even one another person had stored first:
+    sending it gave them the right to read it (DESIGN §4), and their standing then does not
+    change with what others do. An expedition's use is what its members sent, phones' photos
+    included (an admin who belongs to none is held to the personal quota only); a person in
+    two expeditions counts in both."""
+    open_uploads, _ = uow.uploads.unfinished([actor.user_id])
+    members = expedition_members(uow.connection, actor.member_of)
+    return refusal_of_new_upload(
+        limits,
+        length,
+        open_uploads,
+        storage_use(uow.connection, [actor.user_id]),
+        {code: storage_use(uow.connection, ids) for code, ids in members.items()},
+    )
 
 
 def _check_may_upload(actor: Actor) -> None:
