@@ -29,11 +29,17 @@ from field_server.services.errors import ServiceError
 
 RECEIVE_BYTES = 256 * 1024  # what serve's socket reads take at once (waitress: 8 KB)
 # A request body up to this size stays in memory instead of a temporary file (waitress:
-# 512 KB): a camera JPEG of a few MB then costs no write and re-read of a file per PATCH.
-# waitress holds a body before the app has checked its token, so every open connection may
-# hold this much: CONNECTION_LIMIT × BODY_IN_MEMORY_BYTES (200 MB) is the worst case.
-BODY_IN_MEMORY_BYTES = 4 * 1024 * 1024
-CONNECTION_LIMIT = 50  # waitress: 100; a museum's laptops and review browsers need far fewer
+# 512 KB). waitress holds a body before the app has checked its token, so every open
+# connection may hold this much: CONNECTION_LIMIT × BODY_IN_MEMORY_BYTES (400 MB) is the
+# worst case.
+BODY_IN_MEMORY_BYTES = 1024 * 1024
+# Connections a client opens and leaves idle (or feeds a byte at a time) must not use up the
+# server: 50 such made the health check time out. Enough slots that a few hundred cost
+# nothing, and an idle one is closed after CHANNEL_TIMEOUT_S (waitress: 120 s), checked every
+# CLEANUP_INTERVAL_S.
+CONNECTION_LIMIT = 400
+CHANNEL_TIMEOUT_S = 30
+CLEANUP_INTERVAL_S = 10
 
 
 def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -396,10 +402,10 @@ def serve(host: str, port: int, threads: int) -> None:
     keep_private(config.data_dir, config.database_url)
     click.echo(f"serving Qazba on http://{host}:{port}/ (Ctrl+C stops)", err=True)
     # waitress sets TCP_NODELAY on its sockets by default; small answers are not held back.
-    # It buffers a request body (to a temporary file past 512 KB) before the app sees it, so
-    # its limit must let a tus chunk of up to Tus-Max-Size through; JSON routes still refuse
-    # bodies over their own limit. Its default of 8 KB a read costs a turn of its Python loop
-    # (and a write to that file) per 8 KB: a photo chunk of 8 MB took a thousand of them.
+    # It buffers a request body (to a temporary file past BODY_IN_MEMORY_BYTES) before the app
+    # sees it, up to the limit of the request's route (early_refusals, request_limits). Its
+    # default of 8 KB a read costs a turn of its Python loop (and a write to that file) per
+    # 8 KB: a photo chunk of 8 MB took a thousand of them.
     limits = BodyLimits(config.max_json_bytes, config.max_upload_bytes, config.max_submission_bytes)
     listeners: dict[Any, Any] = {}
     server = create_server(
@@ -413,6 +419,8 @@ def serve(host: str, port: int, threads: int) -> None:
         recv_bytes=RECEIVE_BYTES,
         inbuf_overflow=BODY_IN_MEMORY_BYTES,
         connection_limit=CONNECTION_LIMIT,
+        channel_timeout=CHANNEL_TIMEOUT_S,
+        cleanup_interval=CLEANUP_INTERVAL_S,
     )
     answer_refusals_in_kind(listeners, limits)
     logging.basicConfig()
