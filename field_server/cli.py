@@ -594,6 +594,32 @@ def check(as_json: bool) -> None:
         sys.exit(1)
 
 
+@main.command("cleanup")
+@click.option("--dry-run", is_flag=True, help="count what would go, remove nothing")
+@click.option("--json", "as_json", is_flag=True, help="print the counts as JSON")
+@_one_line_errors
+def cleanup(dry_run: bool, as_json: bool) -> None:
+    """Remove unfinished uploads and stored photos no record names that were left untouched
+    for FIELD_SERVER_UNREFERENCED_DAYS (default 7); safe while the server serves."""
+    from field_server.adapters.photo_store import FilesystemPhotoStore
+    from field_server.adapters.upload_staging import UploadStaging
+    from field_server.services.cleanup import clean_up
+
+    config = _store_config()
+    engine = make_engine(config.database_url)
+    try:
+        report = clean_up(
+            UnitOfWorkFactory(engine),
+            UploadStaging(config.uploads_dir),
+            FilesystemPhotoStore(config.photos_dir),
+            config.unreferenced_days,
+            dry_run=dry_run,
+        )
+    finally:
+        engine.dispose()
+    click.echo(json.dumps(report.to_json()) if as_json else report.sentence())
+
+
 @main.command("collect-key")
 @click.argument("code")
 @click.argument("username")

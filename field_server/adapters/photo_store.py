@@ -3,12 +3,13 @@ derivatives (thumbnails) made from them."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -79,7 +80,7 @@ class FilesystemPhotoStore:
 
     def put(self, sha256: str, staged: Path) -> bool:
         target = self.path(sha256)
-        if target.is_file():
+        if target.is_file() and _sent_again(target):
             staged.unlink(missing_ok=True)
             return False
         created = self._make_folders(target.parent)
@@ -114,6 +115,40 @@ class FilesystemPhotoStore:
             os.replace(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)
+
+    def remove(self, sha256: str, confirm: Callable[[float | None], bool]) -> int | None:
+        """Remove the blob and the files made from it if ``confirm`` agrees; returns the
+        bytes freed, or None when ``confirm`` refused and the blob stays.
+
+        ``confirm`` is asked with the time the blob was last stored or sent again (its file's
+        modification time; None when the file is already gone) while the file is set aside
+        under another name: a ``put`` of the same digest meanwhile either refreshed that time
+        before it was read, or finds no blob and places its own copy, which stays. Never
+        count on a blob that is leaving.
+        """
+        target = self.path(sha256)
+        aside = target.with_name(f".{target.name}.removing")
+        try:
+            os.rename(target, aside)
+            stored = aside.stat()
+        except FileNotFoundError:
+            stored = None
+        confirmed = False
+        try:
+            confirmed = confirm(None if stored is None else stored.st_mtime)
+        finally:
+            if not confirmed and stored is not None:
+                with contextlib.suppress(FileExistsError):  # a put brought the bytes back
+                    os.link(aside, target)
+                aside.unlink()
+        if not confirmed:
+            return None
+        aside.unlink(missing_ok=True)
+        for derivative in target.parent.glob(f"{target.name}.*"):
+            derivative.unlink(missing_ok=True)
+        if target.parent.is_dir():
+            fsync_folder(target.parent)
+        return 0 if stored is None else stored.st_size
 
     def _derivative_path(self, sha256: str, name: str) -> Path:
         if not DERIVATIVE_NAME.fullmatch(name):
@@ -150,6 +185,18 @@ class FilesystemPhotoStore:
         finally:
             temporary.unlink(missing_ok=True)
         staged.unlink(missing_ok=True)
+
+
+def _sent_again(blob: Path) -> bool:
+    """Mark a stored blob as sent again now, so the cleanup keeps what was just sent; False
+    when it is no longer there (the cleanup set it aside this instant)."""
+    try:
+        os.utime(blob)
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        pass  # a file the server does not own (restored by hand): it is there all the same
+    return True
 
 
 def _sync_listings(folder: Path | None, created: list[Path]) -> None:
