@@ -518,3 +518,37 @@ collect_submissions = Table(
     ),
     Index(None, "expedition_id", "status", "id"),
 )
+
+
+# -- signing in ---------------------------------------------------------------------------------
+
+# Each refused password or phone key of the last 15 minutes, counted by every server process
+# alike to slow down guessing (domain/sign_in_throttle.py); older rows are deleted as new ones
+# come, so the table holds minutes of attempts, not years.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account", String(150), nullable=False),  # as typed, lowercased; "" for a key
+    Column("address", String(64), nullable=False),
+    Column("kind", String(10), nullable=False),  # password | phone_key
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index(None, "account", "kind", "at"),
+    Index(None, "address", "kind", "at"),
+    Index(None, "at"),
+)
+
+# A review UI session: its cookie carries only the random token, kept here as its SHA-256, so
+# that signing out, signing out everywhere, a new password or deactivation end it for good.
+review_sessions = Table(
+    "review_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("end_reason", String(20)),
+    Index(None, "user_id"),
+)

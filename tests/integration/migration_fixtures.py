@@ -6,7 +6,7 @@ Every row goes in as raw SQL through tables reflected from that database itself:
 today's schema and today's formats. Canonical JSON, content hashes, scrypt password hashes,
 flags, audit details and register values are spelled out here as the code of the revision
 wrote them (see the revision's services in git: 0a282f8 for 0001, 2005955 for 0002, the review
-branch for 0003, 9968833 for 0004, a5a2c2e for 0005, 85826b2 for 0006).
+branch for 0003, 9968833 for 0004, a5a2c2e for 0005, 85826b2 for 0006, ba77e8e for 0008).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from field_server.adapters.schema_migration import _alembic_config
 from tests import samples
 from tests.media_factory import jpeg_bytes
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 DERIVED = Path(__file__).resolve().parent / "migration_data" / "derived.json"
 
 PASSWORD = "Қазба-раскоп 2026"  # Kazakh and Russian letters: hashed as UTF-8 then and now
@@ -92,6 +92,7 @@ REAL_FIELDS = frozenset(
 )  # fmt: skip
 
 T0 = datetime(2026, 8, 20, 9, 0, tzinfo=UTC)
+SAME_FIND_NUMBER = 0.9  # the number rule's weight from 0003 on (domain/duplicates.py)
 
 
 def at(minutes: int) -> datetime:
@@ -137,6 +138,11 @@ def _sample(folder: str) -> samples.SampleSurvey:
 
 def at_least(revision: str, wanted: str) -> bool:
     return int(revision) >= int(wanted)
+
+
+def _is_number_group(candidate: dict[str, Any]) -> bool:
+    """The stored pair of one number, which 0008 made its number's group."""
+    return bool(candidate["rules"] == ["same_find_number"])
 
 
 @dataclass
@@ -446,6 +452,20 @@ class _Writer:
                 pushed, other = (b, a) if b in (F_NEAR, F_RETYPED) else (a, b)
                 number = next(f["data"]["find_number"] for f in baskamyr.finds
                               if f["uuid"] == other)  # fmt: skip
+                if at_least(self.revision, "0008") and _is_number_group(candidate):
+                    # from 0008 on, finds sharing a number are one group, flagged as such
+                    flags.setdefault(pushed, []).append(
+                        {
+                            "code": "duplicate_candidate",
+                            "detail": f"find number {number} is carried by 1 other find too "
+                            f"(score {SAME_FIND_NUMBER:.2f}: same_find_number)",
+                            "other_uuid": other,
+                            "score": SAME_FIND_NUMBER,
+                            "find_number": number,
+                            "others": 1,
+                        }
+                    )
+                    continue
                 flags.setdefault(pushed, []).append(
                     {
                         "code": "duplicate_candidate",
@@ -635,6 +655,9 @@ class _Writer:
         ids = {}
         for candidate in derived()["candidates"]:
             a, b = candidate["find_uuids"]
+            if at_least(self.revision, "0008") and _is_number_group(candidate):
+                ids[(a, b)] = self._number_group(expedition_id, (a, b))
+                continue
             ids[(a, b)] = self.c.execute(
                 insert(self.t["duplicate_candidates"])
                 .values(
@@ -645,6 +668,26 @@ class _Writer:
                 .returning(self.t["duplicate_candidates"].c.id)
             ).scalar_one()  # fmt: skip
         return ids
+
+    def _number_group(self, expedition_id: int, finds: tuple[str, str]) -> int:
+        """A number typed twice as 0008's push stored it: one open group of the number,
+        carrying the number rule alone and no distance, its finds as members."""
+        number = self.records[finds[0]].data["find_number"]
+        group_id = self.c.execute(
+            insert(self.t["duplicate_candidates"])
+            .values(
+                expedition_id=expedition_id, find_a=None, find_b=None, find_number=number,
+                score=SAME_FIND_NUMBER, rules=json.dumps(["same_find_number"]),
+                distance_m=None, state="open", created_at=at(20), updated_at=at(20),
+            )
+            .returning(self.t["duplicate_candidates"].c.id)
+        ).scalar_one()  # fmt: skip
+        self._insert(
+            "duplicate_members",
+            [{"candidate_id": group_id, "find_uuid": u, "joined_at": at(20), "left_at": None}
+             for u in sorted(finds)],
+        )  # fmt: skip
+        return int(group_id)
 
     def _register(self, expedition_id: int) -> None:
         """Act КП 1 of the approved find, and one amendment of its entry's storage."""
