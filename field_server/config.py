@@ -6,11 +6,17 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from field_server.adapters.database import normalise_database_url
 from field_server.domain.quotas import StorageLimits
+from field_server.domain.review_sessions import (
+    DEFAULT_IDLE_MINUTES,
+    DEFAULT_SESSION_HOURS,
+    Lifetimes,
+)
 
 DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
 DEFAULT_TOKEN_DAYS = 180  # a season in the field without network must not log the team out
@@ -33,6 +39,9 @@ class ServerConfig:
     scrypt_cost: int = DEFAULT_SCRYPT_COST
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_submission_bytes: int = DEFAULT_MAX_SUBMISSION_BYTES
+    # a review UI session ends after this long unused, and this long after its sign-in anyway
+    session_idle_minutes: float = DEFAULT_IDLE_MINUTES
+    session_hours: float = DEFAULT_SESSION_HOURS
     # the review UI: a base-map tile URL template (none: a plain background), and whether its
     # session cookie is sent over HTTPS only
     tile_url: str | None = None
@@ -63,6 +72,10 @@ class ServerConfig:
             database_url=normalise_database_url(url),
             secret_key=secret,
             max_json_bytes=int(env.get("FIELD_SERVER_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)),
+            session_idle_minutes=_length(
+                env, "FIELD_SERVER_SESSION_IDLE_MINUTES", DEFAULT_IDLE_MINUTES
+            ),
+            session_hours=_length(env, "FIELD_SERVER_SESSION_HOURS", DEFAULT_SESSION_HOURS),
             token_days=int(env.get("FIELD_SERVER_TOKEN_DAYS", DEFAULT_TOKEN_DAYS)),
             scrypt_cost=int(env.get("FIELD_SERVER_SCRYPT_COST", DEFAULT_SCRYPT_COST)),
             max_upload_bytes=int(
@@ -89,6 +102,12 @@ class ServerConfig:
     def uploads_dir(self) -> Path:
         """Unfinished uploads; on the same volume as the photos, so a finished one is renamed."""
         return self.data_dir / "uploads"
+
+    @property
+    def session_lifetimes(self) -> Lifetimes:
+        return Lifetimes(
+            timedelta(minutes=self.session_idle_minutes), timedelta(hours=self.session_hours)
+        )
 
 
 def public_address(url: str | None) -> str | None:
@@ -122,6 +141,20 @@ def _flag(env: Mapping[str, str], name: str) -> bool | None:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def _length(env: Mapping[str, str], name: str, default: float) -> float:
+    """A length of time above zero; a fraction is taken (0.5 hours)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < 10**6:  # also refuses nan and inf
+        raise ValueError(f"{name} must be a number above zero, not {value!r}")
+    return number
 
 
 def _count(env: Mapping[str, str], name: str) -> int:

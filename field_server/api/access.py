@@ -9,9 +9,11 @@ from flask import Blueprint, Response, request
 from field_server import __version__
 from field_server.api import messages
 from field_server.api.endpoint import endpoint, json_response
+from field_server.api.problems import problem
 from field_server.domain.access import Actor
 from field_server.runtime import runtime
 from field_server.services import auth
+from field_server.services.sign_in_throttle import TooManyAttempts
 
 blueprint = Blueprint("access", __name__, url_prefix="/api/v1")
 
@@ -42,14 +44,24 @@ def health() -> Response:
 )
 def issue_token(body: dict[str, Any]) -> Response:
     config = runtime().config
-    issued = auth.issue_token(
-        runtime().uow,
-        body["username"],
-        body["password"],
-        body["device_name"],
-        days=config.token_days,
-        cost=config.scrypt_cost,
-    )
+    try:
+        issued = auth.issue_token(
+            runtime().uow,
+            body["username"],
+            body["password"],
+            body["device_name"],
+            days=config.token_days,
+            cost=config.scrypt_cost,
+            address=request.remote_addr or "",
+        )
+    except TooManyAttempts as refused:
+        return problem(
+            429,
+            refused.code,
+            "Too many attempts",
+            refused.detail,
+            headers={"Retry-After": str(refused.retry_after)},
+        )
     return json_response(
         {
             "token": issued.token,

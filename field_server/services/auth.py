@@ -1,17 +1,21 @@
-"""People and their access: users, roles, bearer tokens."""
+"""People and their access: users, roles, bearer tokens, and signing in to the review UI."""
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from field_server.adapters.repositories import UserRow
+from field_server.adapters.sign_in_repositories import ReviewSessions
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
+from field_server.domain import review_sessions
 from field_server.domain.access import Actor, Role, parse_roles
+from field_server.domain.review_sessions import DEFAULT_LIFETIMES, EndReason, Lifetimes
+from field_server.domain.sign_in_throttle import Kind
+from field_server.services import sign_in_throttle
 from field_server.services.errors import (
     AlreadyExists,
     Forbidden,
@@ -26,8 +30,6 @@ from field_server.services.passwords import (
     needs_rehash,
     verify_password,
 )
-
-# Checked when a username is unknown, so a wrong name costs as long as a wrong password.
 
 
 @cache
@@ -113,7 +115,8 @@ def change_user(
     active: bool,
 ) -> None:
     """Set a user's roles and whether they may sign in; deactivating also revokes their
-    device tokens, so a lost laptop and a departed student are shut out alike."""
+    device tokens and ends their review sessions, so a lost laptop and a departed student are
+    shut out alike."""
     if not actor.is_admin:
         raise Forbidden("only an admin changes users")
     role_set = _role_set(roles)
@@ -131,6 +134,7 @@ def change_user(
         uow.users.set_active(user.id, active)
         if not active:
             uow.tokens.revoke_all(user.id, now_utc())
+            ReviewSessions(uow.connection).end_all_of(user.id, EndReason.DEACTIVATED, now_utc())
         uow.audit.add(
             now_utc(),
             actor.user_id,
@@ -152,6 +156,7 @@ def set_password(
             raise NotFound(f"no user {username!r}")
         uow.users.set_password(user.id, hashed)
         uow.tokens.revoke_all(user.id, now_utc())
+        ReviewSessions(uow.connection).end_all_of(user.id, EndReason.PASSWORD, now_utc())
         uow.audit.add(now_utc(), None, "user.password", f"user:{username}", {})
         uow.commit()
 
@@ -173,18 +178,31 @@ def check_password(password: str) -> None:
 
 
 def _checked_user(
-    uow_factory: UnitOfWorkFactory, username: str, password: str, cost: int
+    uow_factory: UnitOfWorkFactory,
+    username: str,
+    password: str,
+    cost: int,
+    address: str,
+    failed_action: str,
 ) -> UserRow:
+    """The user whose password this is; TooManyAttempts, without checking it, while the
+    account or the address waits out its back-off; Unauthenticated (counted and written to
+    the audit log) for a wrong name or password alike."""
+    sign_in_throttle.check(uow_factory, Kind.PASSWORD, username, address)
     with uow_factory() as uow:
         user = uow.users.by_username(username)
     if user is None or not user.active:
         verify_password(password, _dummy_hash(cost))
-        raise Unauthenticated("wrong username or password")
-    try:
-        good = verify_password(password, user.password_hash)
-    except ValueError:
         good = False
-    if not good:
+    else:
+        try:
+            good = verify_password(password, user.password_hash)
+        except ValueError:
+            good = False
+    if not good or user is None:
+        sign_in_throttle.note_failure(
+            uow_factory, Kind.PASSWORD, username, address, failed_action, f"user:{username}"
+        )
         raise Unauthenticated("wrong username or password")
     if needs_rehash(user.password_hash, cost):
         # the password is known right now: the only moment an old, cheaper hash can be
@@ -205,12 +223,15 @@ def issue_token(
     *,
     days: int,
     cost: int = DEFAULT_COST,
+    address: str = "",
 ) -> IssuedToken:
-    user = _checked_user(uow_factory, username, password, cost)
+    """A device token for the right password; ``address`` is the client's, for throttling."""
+    user = _checked_user(uow_factory, username, password, cost, address, "token.issue_failed")
     token = secrets.token_urlsafe(32)
     issued = now_utc()
     expires = issued + timedelta(days=days)
     with uow_factory(write=True) as uow:
+        sign_in_throttle.clear_account(uow, username)
         uow.tokens.add(token_digest(token), user.id, device_name, issued, expires)
         uow.audit.add(
             issued, user.id, "token.issue", f"user:{username}", {"device_name": device_name}
@@ -258,42 +279,102 @@ def actor_for_username(uow_factory: UnitOfWorkFactory, username: str) -> Actor:
 
 @dataclass(frozen=True)
 class SignIn:
-    """A person who proved their password in the review UI, and the stamp their browser
-    session keeps: a digest of the password hash, so a new password ends every session."""
+    """A person who proved their password in the review UI, and the token of the session
+    started for them: their browser's cookie carries it, the server keeps its digest."""
 
     actor: Actor
-    stamp: str
-
-
-def credential_stamp(password_hash: str) -> str:
-    return hashlib.sha256(b"qazba-web-session\0" + password_hash.encode("ascii")).hexdigest()[:32]
+    session_token: str
 
 
 def sign_in(
-    uow_factory: UnitOfWorkFactory, username: str, password: str, *, cost: int = DEFAULT_COST
+    uow_factory: UnitOfWorkFactory,
+    username: str,
+    password: str,
+    *,
+    cost: int = DEFAULT_COST,
+    address: str = "",
+    lifetimes: Lifetimes = DEFAULT_LIFETIMES,
 ) -> SignIn:
-    """Check a password for the review UI's session; same answers as for a device token."""
-    user = _checked_user(uow_factory, username, password, cost)
-    # an audit line only: no record changes, so the change sequence is not locked
+    """Check a password for the review UI and start a session; same answers as for a device
+    token."""
+    user = _checked_user(uow_factory, username, password, cost, address, "session.sign_in_failed")
+    token = secrets.token_urlsafe(32)
+    now = now_utc()
+    # no record changes, so the change sequence is not locked
     with uow_factory(write=True, sequenced=False) as uow:
+        sign_in_throttle.clear_account(uow, username)
+        ReviewSessions(uow.connection).start(
+            token_digest(token), user.id, now, now - lifetimes.absolute
+        )
         memberships = uow.users.memberships(user.id)
-        uow.audit.add(now_utc(), user.id, "session.sign_in", f"user:{username}", {})
+        uow.audit.add(now, user.id, "session.sign_in", f"user:{username}", {"address": address})
         uow.commit()
-    return SignIn(_actor(user, memberships), credential_stamp(user.password_hash))
+    return SignIn(_actor(user, memberships), token)
 
 
-def actor_for_session(uow_factory: UnitOfWorkFactory, user_id: int, stamp: str) -> Actor:
-    """The person a browser session names, if they are still active with the same password."""
+def actor_for_session(
+    uow_factory: UnitOfWorkFactory, token: str, lifetimes: Lifetimes = DEFAULT_LIFETIMES
+) -> Actor:
+    """The person a review session's token names, while the session is open and they are
+    active; a session found idle, too old or of a deactivated person is ended for good."""
+    now = now_utc()
+    digest = token_digest(token)
     with uow_factory() as uow:
-        user = uow.users.by_id(user_id)
-        if (
-            user is None
-            or not user.active
-            or not hmac.compare_digest(credential_stamp(user.password_hash), stamp)
-        ):
+        found = ReviewSessions(uow.connection).find(digest)
+        if found is None:
             raise Unauthenticated("the session has ended; sign in again")
-        memberships = uow.users.memberships(user.id)
+        session_id, user_id, times = found
+        user = uow.users.by_id(user_id)
+        memberships = [] if user is None else uow.users.memberships(user_id)
+    reason = review_sessions.ended_by(times, lifetimes, now)
+    if reason is None and (user is None or not user.active):
+        reason = EndReason.DEACTIVATED
+    if reason is not None:
+        if times.ended_at is None:
+            _end_session(uow_factory, session_id, reason, now)
+        raise Unauthenticated("the session has ended; sign in again")
+    assert user is not None
+    if review_sessions.due_for_touch(times, lifetimes, now):
+        with uow_factory(write=True, sequenced=False) as uow:
+            ReviewSessions(uow.connection).seen(session_id, now)
+            uow.commit()
     return _actor(user, memberships)
+
+
+def _end_session(
+    uow_factory: UnitOfWorkFactory, session_id: int, reason: EndReason, now: datetime
+) -> None:
+    with uow_factory(write=True, sequenced=False) as uow:
+        ReviewSessions(uow.connection).end(session_id, reason, now)
+        uow.commit()
+
+
+def sign_out(uow_factory: UnitOfWorkFactory, token: str) -> None:
+    """The session of this token ends: its cookie, saved anywhere, opens nothing any more."""
+    now = now_utc()
+    with uow_factory(write=True, sequenced=False) as uow:
+        sessions = ReviewSessions(uow.connection)
+        found = sessions.find(token_digest(token))
+        if found is not None and found[2].ended_at is None:
+            session_id, user_id, _ = found
+            sessions.end(session_id, EndReason.SIGNED_OUT, now)
+            user = uow.users.by_id(user_id)
+            subject = f"user:{user.username}" if user is not None else f"user_id:{user_id}"
+            uow.audit.add(now, user_id, "session.sign_out", subject, {})
+        uow.commit()
+
+
+def sign_out_everywhere(uow_factory: UnitOfWorkFactory, actor: Actor) -> int:
+    """Every open review session of the person ends, on every browser; how many there were."""
+    now = now_utc()
+    with uow_factory(write=True, sequenced=False) as uow:
+        count = ReviewSessions(uow.connection).end_all_of(actor.user_id, EndReason.EVERYWHERE, now)
+        uow.audit.add(
+            now, actor.user_id, "session.sign_out_everywhere", f"user:{actor.username}",
+            {"count": count},
+        )  # fmt: skip
+        uow.commit()
+    return count
 
 
 def _actor(user: UserRow, memberships: list[tuple[int, bool]]) -> Actor:

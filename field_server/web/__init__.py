@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,8 +27,6 @@ from field_server.web import (
 from field_server.web.blueprint import blueprint
 from field_server.web.problem_words import problem_words
 
-SESSION_HOURS = 12  # a working day at the museum; then sign in again
-
 __all__ = [
     "duplicates",
     "exports",
@@ -48,7 +46,8 @@ def init_app(app: Flask, config: ServerConfig) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        # the cookie lasts as long as a session may; the server ends the session itself
+        PERMANENT_SESSION_LIFETIME=config.session_lifetimes.absolute,
     )
     app.register_blueprint(blueprint)
     app.jinja_env.globals.update(

@@ -3,6 +3,8 @@ and finds table, and a find with its photos and history."""
 
 from __future__ import annotations
 
+import math
+
 from field_core.contract import MATERIAL_CODES, load_schema
 from flask import render_template, request, session, url_for
 from werkzeug.wrappers import Response
@@ -12,6 +14,7 @@ from field_server.domain.find_query import PAGE_SIZES, SORT_KEYS, FindQuery
 from field_server.runtime import runtime
 from field_server.services import auth, dashboard, find_detail, survey_view
 from field_server.services.errors import Unauthenticated
+from field_server.services.sign_in_throttle import TooManyAttempts
 from field_server.web import csrf, signed_in
 from field_server.web.blueprint import blueprint
 from field_server.web.forms import CORRECTABLE
@@ -25,25 +28,49 @@ KINDS: tuple[str, ...] = tuple(load_schema("find")["properties"]["kind"]["enum"]
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int]:
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
     target = signed_in.local_target(request.values.get("next"), url_for("web.expeditions"))
     if request.method == "GET":
         return render_template("login.html", next=target, failed=False, username="")
     username = request.form.get("username", "")
     password = request.form.get("password", "")
+    config = runtime().config
     try:
         sign_in = auth.sign_in(
-            runtime().uow, username, password, cost=runtime().config.scrypt_cost
+            runtime().uow,
+            username,
+            password,
+            cost=config.scrypt_cost,
+            address=request.remote_addr or "",
+            lifetimes=config.session_lifetimes,
         )
+    except TooManyAttempts as refused:
+        page = render_template(
+            "login.html",
+            next=target,
+            failed=False,
+            username=username,
+            wait_minutes=math.ceil(refused.retry_after / 60),
+        )
+        return page, 429, {"Retry-After": str(refused.retry_after)}
     except Unauthenticated:
-        return render_template("login.html", next=target, failed=True, username=username), 401
+        page = render_template("login.html", next=target, failed=True, username=username)
+        return page, 401, {}
     signed_in.start(sign_in)
     return signed_in.back(target)
 
 
 @blueprint.route("/logout", methods=["POST"])
 def logout() -> Response:
-    signed_in.end()
+    """This browser's session ends; with ``everywhere``, every session of the person does, so
+    a browser left signed in elsewhere is shut out too."""
+    token = signed_in.session_token()
+    actor = signed_in.current_actor() if request.form.get("everywhere") else None
+    if actor is not None:
+        auth.sign_out_everywhere(runtime().uow, actor)
+    elif token is not None:
+        auth.sign_out(runtime().uow, token)
+    signed_in.forget()
     csrf.renew()
     return signed_in.back(url_for("web.login"))
 

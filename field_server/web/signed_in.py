@@ -1,9 +1,9 @@
-"""Who is signed in to the review UI: the signed session cookie names a user, the stamp of
-their password and a per-sign-in nonce; every page asks the database afresh who they are."""
+"""Who is signed in to the review UI: the signed session cookie carries only the random token
+of a session the server keeps (besides the language and the CSRF token); every page asks the
+database afresh whether that session is open and whose it is."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -21,36 +21,40 @@ from field_server.web import csrf
 View = TypeVar("View", bound=Callable[..., Any])
 
 
+SESSION_KEY = "session"
+
+
 def start(sign_in: auth.SignIn) -> None:
-    """A fresh session at each sign-in, so a session planted before it is worth nothing."""
-    lang = session.get("lang")
-    session.clear()
+    """A fresh cookie at each sign-in, so a cookie planted before it is worth nothing."""
+    forget()
     session.permanent = True
-    session["user"] = sign_in.actor.user_id
-    session["stamp"] = sign_in.stamp
-    session["nonce"] = secrets.token_urlsafe(16)
-    if lang:
-        session["lang"] = lang
+    session[SESSION_KEY] = sign_in.session_token
     csrf.renew()
 
 
-def end() -> None:
+def forget() -> None:
+    """This browser's cookie no longer names a session; its language stays."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+
+
+def session_token() -> str | None:
+    token = session.get(SESSION_KEY)
+    return token if isinstance(token, str) and token else None
 
 
 def current_actor() -> Actor | None:
     if "actor" in g:
         return cast(Actor | None, g.actor)
     actor = None
-    user_id, stamp = session.get("user"), session.get("stamp")
-    if isinstance(user_id, int) and isinstance(stamp, str) and session.get("nonce"):
+    token = session_token()
+    if token is not None:
         try:
-            actor = auth.actor_for_session(runtime().uow, user_id, stamp)
+            actor = auth.actor_for_session(runtime().uow, token, runtime().config.session_lifetimes)
         except Unauthenticated:
-            end()
+            forget()
     g.actor = actor
     return actor
 
