@@ -467,13 +467,16 @@ class DuplicateCandidates:
             )
 
     def is_member(self, candidate_id: int, uuids: Iterable[str]) -> set[str]:
-        """Which of the finds are members of the group (left or not)."""
+        """Which of the finds are in the group and have not left it (a find that left before
+        the group was decided was not decided on)."""
         found: set[str] = set()
         for chunk in _chunks(sorted(set(uuids))):
             found.update(
                 self._c.execute(
                     select(_M.c.find_uuid).where(
-                        _M.c.candidate_id == candidate_id, _M.c.find_uuid.in_(chunk)
+                        _M.c.candidate_id == candidate_id,
+                        _M.c.find_uuid.in_(chunk),
+                        _M.c.left_at.is_(None),
                     )
                 ).scalars()
             )

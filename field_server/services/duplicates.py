@@ -202,10 +202,12 @@ def _place_in_groups(uow: UnitOfWork, examination: Examination, finds: list[Find
     than it must (see the module's docstring)."""
     expedition_id = examination.expedition_id
     number_of = {f.uuid: f.find_number for f in finds}
-    for candidate_id, number, uuid in uow.candidates.open_memberships(number_of):
-        if number_of[uuid] != number:
-            leaving = GroupChange(left=(uuid,))
-            examination.groups.append(NumberGroup(number, candidate_id, leaving))
+    # saved after the joins: a find of the batch joining a group another one leaves keeps it open
+    leaving = [
+        NumberGroup(number, candidate_id, GroupChange(left=(uuid,)))
+        for candidate_id, number, uuid in uow.candidates.open_memberships(number_of)
+        if number_of[uuid] != number
+    ]
     pushed: dict[str, list[str]] = {}
     for uuid, number in number_of.items():
         pushed.setdefault(number, []).append(uuid)
@@ -240,6 +242,7 @@ def _place_in_groups(uow: UnitOfWork, examination: Examination, finds: list[Find
         for uuid in pushed[number]:
             other = next(u for u in change.opened if u != uuid)
             examination.group_flags[uuid] = GroupFlag(number, other, len(change.opened) - 1)
+    examination.groups.extend(leaving)
 
 
 def candidate_flags(examination: Examination, uuid: str) -> list[dict[str, Any]]:

@@ -187,3 +187,32 @@ def test_the_queue_is_read_a_page_at_a_time_strongest_first(world: World) -> Non
     for query in ("?limit=0", "?limit=501", "?limit=three", "?after=page-2", "?after=2:x"):
         response = world.client.get(QUEUE + query, headers=world.headers("reviewer"))
         assert response.status_code == 422 and response.mimetype == PROBLEM, query
+
+
+def test_a_find_renumbered_back_rejoins_the_open_group(world: World) -> None:
+    records = copies("ULY26-0784", 3)
+    world.pushed("recorder", [sample_batch()[0], *records])
+    [group] = groups_of(world, "ULY26-0784")
+    moved = dict(records[2], base_rev=1, rev=2, data=dict(records[2]["data"], find_number="X-1"))
+    world.pushed("recorder", [moved])
+    assert groups_of(world, "ULY26-0784")[0]["find_uuids"] == sorted(r["uuid"] for r in records[:2])
+    back = dict(records[2], base_rev=2, rev=3)
+    [result] = world.pushed("recorder", [back])["results"]
+    assert [f["others"] for f in result["flags"] if f["code"] == "duplicate_candidate"] == [2]
+    [again] = groups_of(world, "ULY26-0784")
+    assert again["id"] == group["id"]
+    assert sorted(again["find_uuids"]) == sorted(r["uuid"] for r in records)
+
+
+def test_one_find_leaving_as_another_joins_in_one_batch_keeps_the_group_open(
+    world: World,
+) -> None:
+    records = copies("ULY26-0785", 2)
+    world.pushed("recorder", [sample_batch()[0], *records])
+    [group] = groups_of(world, "ULY26-0785")
+    moved = dict(records[1], base_rev=1, rev=2, data=dict(records[1]["data"], find_number="X-2"))
+    [newcomer] = copies("ULY26-0785", 1, 50.0)
+    world.pushed("recorder", [moved, newcomer])
+    [still] = groups_of(world, "ULY26-0785")
+    assert still["id"] == group["id"]
+    assert sorted(still["find_uuids"]) == sorted((records[0]["uuid"], newcomer["uuid"]))

@@ -593,3 +593,55 @@ def test_a_merged_pair_of_one_number_becomes_a_merged_group_under_its_id(
         assert [m.find_uuid for m in members] == list(pair)
         assert [tuple(a) for a in aliases] == [(F_RETYPED, F_ARROWHEAD, candidate)]
         assert groups == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_open_pairs_of_one_number_become_one_open_group(kind: str, tmp_path: Path) -> None:
+    """Three finds of ULY26-0115 held as three open pairs at 0007 are one open group at 0008,
+    under the first pair's id; the other two pairs were undecided suggestions it replaces."""
+    third = "5f0c7a1e-3b2d-4c8e-9a6f-1d2e3f4a5b6c"
+    for url in _empty_database(kind, tmp_path):
+        engine = make_engine(url)
+        try:
+            upgrade_to(engine, "0007")
+            written = write_database(engine, "0007", tmp_path / "photos")
+            first = written.candidate_ids[tuple(sorted((F_ARROWHEAD, F_RETYPED)))]
+            with engine.begin() as connection:
+                row = dict(
+                    connection.execute(
+                        text("SELECT * FROM records WHERE uuid = :uuid"), {"uuid": F_RETYPED}
+                    )
+                    .one()
+                    ._mapping
+                )
+                row.update(uuid=third, seq=written.last_seq + 1)
+                columns = ", ".join(row)
+                connection.execute(
+                    text(f"INSERT INTO records ({columns}) VALUES (:{', :'.join(row)})"), row
+                )
+                for other in (F_ARROWHEAD, F_RETYPED):
+                    a, b = sorted((other, third))
+                    connection.execute(
+                        text(
+                            "INSERT INTO duplicate_candidates (expedition_id, find_a, find_b, "
+                            "score, rules, distance_m, state, created_at, updated_at) "
+                            "SELECT expedition_id, :a, :b, 0.9, :rules, 3.0, 'open', "
+                            "created_at, updated_at FROM duplicate_candidates WHERE id = :id"
+                        ),
+                        {"a": a, "b": b, "rules": json.dumps(["same_find_number"]), "id": first},
+                    )
+            assert upgrade_database(engine) == head_revision()
+            with engine.connect() as connection:
+                candidates = connection.execute(
+                    text(
+                        "SELECT id, find_number, state FROM duplicate_candidates "
+                        "WHERE find_number IS NOT NULL OR rules LIKE '%same_find_number%'"
+                    )
+                ).all()
+                members = connection.execute(
+                    text("SELECT find_uuid FROM duplicate_members ORDER BY find_uuid")
+                ).all()
+        finally:
+            engine.dispose()
+        assert [tuple(c) for c in candidates] == [(first, "ULY26-0115", "open")]
+        assert [m.find_uuid for m in members] == sorted((F_ARROWHEAD, F_RETYPED, third))
