@@ -4,10 +4,12 @@ as a whole; and the queue is read a page at a time."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests import samples
 from tests.integration.conftest import World, sample_batch
+from tests.integration.web_session import browser
 
 QUEUE = "/api/v1/expeditions/ULY-2026/duplicates"
 PROBLEM = "application/problem+json"
@@ -216,3 +218,35 @@ def test_one_find_leaving_as_another_joins_in_one_batch_keeps_the_group_open(
     [still] = groups_of(world, "ULY26-0785")
     assert still["id"] == group["id"]
     assert sorted(still["find_uuids"]) == sorted((records[0]["uuid"], newcomer["uuid"]))
+
+
+def test_the_review_page_merges_a_group_into_the_chosen_find_and_pages_the_queue(
+    world: World,
+) -> None:
+    records = copies("ULY26-0786", 3)
+    world.pushed("recorder", [sample_batch()[0], *records])
+    for n in range(21):
+        world.pushed("recorder", copies(f"ULY26-09{n:02d}", 2, 30.0 * (n + 1)))
+    reviewer = browser(world, "reviewer")
+    first = reviewer.get("/expeditions/ULY-2026/duplicates").get_data(as_text=True)
+    assert first.count('<section class="pair group"') == 20
+    following = re.search(
+        r'href="(/expeditions/ULY-2026/duplicates\?after=[^"]+)" rel="next"', first
+    )
+    assert following is not None
+    second = reviewer.get(following.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert second.count('<section class="pair group"') == 2
+    assert 'rel="next"' not in second
+
+    [group] = groups_of(world, "ULY26-0786")
+    keep = records[1]["uuid"]
+    merged = reviewer.post(
+        f"/duplicates/{group['id']}/merge",
+        {"keep": keep, "next": "/expeditions/ULY-2026/duplicates"},
+    )
+    assert merged.status_code == 303
+    [settled] = groups_of(world, "ULY26-0786", "merged")
+    assert settled["kept_uuid"] == keep
+    assert sorted(settled["merged_uuids"]) == sorted(
+        r["uuid"] for r in records if r["uuid"] != keep
+    )
