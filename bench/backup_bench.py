@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import secrets
 import shutil
 import statistics
@@ -176,13 +177,25 @@ def child(args: list[str]) -> None:
     print(json.dumps({"peak_mb": peak_mb(), "children_peak_mb": children_peak_mb()}))
 
 
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+CPU_SECONDS: dict[str, list[float]] = {}  # each command's CPU seconds, its forked process's too
+
+
 def timed_child(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, peak MB) of one command; its CPU seconds go to ``CPU_SECONDS``, which on
+    a machine busy with other work tell what the command itself took."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--child", json.dumps(args)],
         env={**os.environ, **env}, capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.perf_counter() - started
+    CPU_SECONDS.setdefault(args[0], []).append(_children_cpu() - cpu)
     if done.returncode != 0:
         raise SystemExit(f"field-server {args[0]} failed: {done.stderr.strip()[-800:]}")
     peaks = json.loads(done.stdout.strip().splitlines()[-1])
@@ -299,6 +312,10 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
                   f"{ratio:6.2f} {synced_s:7.2f} {synced_rate:6.0f} {synced_ratio:6.2f}  "
                   f"{'yes' if synced_ratio >= RATIO_TARGET else 'NO ':3} {peak:8.0f}  "
                   f"{'yes' if peak <= PEAK_TARGET_MB else 'NO'}")  # fmt: skip
+        print(
+            "CPU seconds (user + system, median): "
+            + ", ".join(f"{name} {median_of(runs):.2f}" for name, runs in CPU_SECONDS.items())
+        )
 
 
 def settle() -> None:
