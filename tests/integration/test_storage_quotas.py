@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
@@ -122,3 +123,30 @@ def test_the_next_upload_past_the_cap_on_unfinished_ones_is_refused(world: World
     finished = tus.patch(world, "recorder", first, 0, data)
     assert finished.status_code == 204, finished.get_data(as_text=True)
     assert declare(world, "recorder", 10, seed=4).status_code == 201
+
+
+def test_creations_at_the_same_moment_cannot_share_the_last_room(world: World) -> None:
+    limit_storage(world, user_bytes=10_000)
+    headers = world.headers("recorder")  # signed in before the threads start
+    start = threading.Barrier(6)
+    answers: list[int] = []
+
+    def create(seed: int) -> None:
+        start.wait(10)
+        response = world.client.post(
+            tus.UPLOADS,
+            headers={
+                **headers,
+                **tus.TUS,
+                "Upload-Length": "6000",
+                "Upload-Metadata": tus.metadata(media.sha256(b"%d" % seed)),
+            },
+        )
+        answers.append(response.status_code)
+
+    threads = [threading.Thread(target=create, args=(seed,)) for seed in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == [201] + [413] * 5
