@@ -24,7 +24,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from field_server.adapters import tables as t
 from field_server.adapters.repositories import CHUNK
-from field_server.domain.quotas import StorageUse
 
 # Texts (JSON) searched for a digest at once in one scan of a table: a scan per digest would
 # read a season's revisions once for every photo the cleanup looks at.
@@ -163,15 +162,22 @@ class Uploads:
         write transaction already does), so two at once cannot both fit the last quota."""
         self._c.execute(select(t.users.c.id).where(t.users.c.id == user_id).with_for_update())
 
-    def unfinished(self, user_ids: Iterable[int]) -> tuple[int, int]:
-        """How many uploads these people have not finished, and the bytes those declared."""
-        count, declared = self._c.execute(
-            select(func.count(), func.coalesce(func.sum(t.photo_uploads.c.upload_length), 0)).where(
+    def unfinished(self, user_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """For each of these people with uploads not yet finished: how many, and the bytes
+        they declared (one scan of the uploads, however many people are asked about)."""
+        rows = self._c.execute(
+            select(
+                t.photo_uploads.c.user_id,
+                func.count(),
+                func.sum(t.photo_uploads.c.upload_length),
+            )
+            .where(
                 t.photo_uploads.c.user_id.in_(sorted(set(user_ids))),
                 t.photo_uploads.c.state == RECEIVING,
             )
-        ).one()
-        return int(count), int(declared)
+            .group_by(t.photo_uploads.c.user_id)
+        )
+        return {user_id: (int(count), int(declared)) for user_id, count, declared in rows}
 
     def stale(self, before: datetime) -> list[UploadRow]:
         """Unfinished uploads that made no progress since ``before``."""
@@ -354,14 +360,6 @@ def _unnamed_by_rows(sha: Any, before: datetime) -> list[ColumnElement[bool]]:
             and_(t.photo_uploads.c.sha256 == sha, t.photo_uploads.c.updated_at >= before)
         ),
     ]
-
-
-def storage_use(connection: Connection, user_ids: Iterable[int]) -> StorageUse:
-    """What these people keep on the server: the blobs they sent, and what their unfinished
-    uploads declared."""
-    ids = sorted(set(user_ids))
-    _, declared = Uploads(connection).unfinished(ids)
-    return StorageUse(PhotoBlobs(connection).sent_by(ids), declared)
 
 
 def expedition_members(

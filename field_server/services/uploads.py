@@ -16,12 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_server.adapters import photo_images
-from field_server.adapters.photo_repositories import UploadRow, expedition_members, storage_use
+from field_server.adapters.photo_repositories import UploadRow, expedition_members
 from field_server.adapters.photo_store import PhotoStore
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.adapters.upload_staging import UploadStaging
 from field_server.domain.access import Actor
-from field_server.domain.quotas import QuotaRefusal, StorageLimits, refusal_of_new_upload
+from field_server.domain.quotas import (
+    QuotaRefusal,
+    StorageLimits,
+    StorageUse,
+    refusal_of_new_upload,
+)
 from field_server.services.auth import now_utc
 from field_server.services.errors import Forbidden, NotFound, ServiceError
 
@@ -140,10 +145,21 @@ class Uploads:
                 f"Upload-Length {new.length} is more than this server's Tus-Max-Size "
                 f"{self.max_size}"
             )
+        limits = limits or StorageLimits()
         upload_id = secrets.token_hex(16)
+        # The blobs sent are summed outside the write lock (a scan of every upload and blob,
+        # which would hold up every push on SQLite), and a flood is refused there without
+        # taking it. A photo finishing in between may pass a quota by that one photo; the
+        # reservations, which creations at one moment would race for, are read again under
+        # the lock.
+        with self.uow() as uow:
+            sent = _sent(uow, actor)
+            refusal = _quota_refusal(uow, actor, new.length, limits, sent)
+        if refusal is not None:
+            raise QuotaExceeded(refusal)
         with self.uow(write=True, sequenced=False) as uow:
             uow.uploads.lock_uploader(actor.user_id)
-            refusal = _quota_refusal(uow, actor, new.length, limits or StorageLimits())
+            refusal = _quota_refusal(uow, actor, new.length, limits, sent)
             if refusal is not None:
                 raise QuotaExceeded(refusal)
             uow.uploads.add(
@@ -317,22 +333,40 @@ class Uploads:
         return media_type, size
 
 
-def _quota_refusal(
-    uow: UnitOfWork, actor: Actor, length: int, limits: StorageLimits
-) -> QuotaRefusal | None:
+@dataclass(frozen=True)
+class _Sent:
+    """Bytes of the blobs a person sent, and each of their expeditions' members (by code,
+    with the members' user ids)."""
+
+    by_person: int
+    by_expedition: dict[str, tuple[list[int], int]]
+
+
+def _sent(uow: UnitOfWork, actor: Actor) -> _Sent:
     """A person's use counts every blob they sent, even one another person had stored first:
     sending it gave them the right to read it (DESIGN §4), and their standing then does not
     change with what others do. An expedition's use is what its members sent, phones' photos
     included (an admin who belongs to none is held to the personal quota only); a person in
     two expeditions counts in both."""
-    open_uploads, _ = uow.uploads.unfinished([actor.user_id])
     members = expedition_members(uow.connection, actor.member_of)
+    return _Sent(
+        uow.blobs.sent_by([actor.user_id]),
+        {code: (ids, uow.blobs.sent_by(ids)) for code, ids in members.items()},
+    )
+
+
+def _quota_refusal(
+    uow: UnitOfWork, actor: Actor, length: int, limits: StorageLimits, sent: _Sent
+) -> QuotaRefusal | None:
+    people = {actor.user_id}.union(*(ids for ids, _ in sent.by_expedition.values()))
+    unfinished = uow.uploads.unfinished(people)
+    open_uploads, declared = unfinished.get(actor.user_id, (0, 0))
+    expeditions = {
+        code: StorageUse(stored, sum(unfinished.get(i, (0, 0))[1] for i in ids))
+        for code, (ids, stored) in sent.by_expedition.items()
+    }
     return refusal_of_new_upload(
-        limits,
-        length,
-        open_uploads,
-        storage_use(uow.connection, [actor.user_id]),
-        {code: storage_use(uow.connection, ids) for code, ids in members.items()},
+        limits, length, open_uploads, StorageUse(sent.by_person, declared), expeditions
     )
 
 
