@@ -128,9 +128,11 @@ class FilesystemPhotoStore:
         """
         target = self.path(sha256)
         aside = target.with_name(f".{target.name}.removing")
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.rename(target, aside)
-            stored = aside.stat()
+        try:
+            # also one a removal set aside before its process died
+            stored: os.stat_result | None = aside.stat()
         except FileNotFoundError:
             stored = None
         confirmed = False

@@ -90,3 +90,16 @@ def test_a_question_that_fails_leaves_the_blob_in_place(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="connection refused"):
         store.remove(DIGEST, database_gone)
     assert [p.name for p in store.path(DIGEST).parent.iterdir()] == [DIGEST]
+
+
+def test_a_blob_a_dead_removal_left_set_aside_is_put_back_when_asked_again(
+    tmp_path: Path,
+) -> None:
+    store = stored(tmp_path)
+    blob = store.path(DIGEST)
+    os.rename(blob, blob.with_name(f".{DIGEST}.removing"))
+    assert not store.contains(DIGEST)
+    assert store.remove(DIGEST, lambda stored_at: stored_at is None) is None
+    with store.open(DIGEST) as handle:
+        assert handle.read() == DATA
+    assert [p.name for p in blob.parent.iterdir()] == [DIGEST]
