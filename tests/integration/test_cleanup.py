@@ -4,8 +4,10 @@ a record pushed while a photo is being removed keeps it; on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from field_server.adapters import tables
@@ -13,6 +15,7 @@ from field_server.adapters.photo_store import FilesystemPhotoStore
 from field_server.adapters.upload_staging import UploadStaging
 from field_server.services.auth import now_utc
 from field_server.services.cleanup import CleanupReport, clean_up
+from field_server.services.errors import NotAllowed
 from tests import media_factory as media
 from tests import samples
 from tests.integration import tus_client as tus
@@ -170,3 +173,15 @@ def test_a_photo_sent_again_since_the_cut_off_stays(world: World) -> None:
     with world.runtime.uow() as uow:
         assert uow.blobs.unnamed_before(cutoff_before_resend) == []
         assert not uow.blobs.forget_if_unnamed(media.sha256(data), cutoff_before_resend)
+
+
+def test_a_second_cleanup_while_one_runs_is_refused_in_words(world: World) -> None:
+    config = world.runtime.config
+    data = media.noise_jpeg_bytes(60, 40, seed=38)
+    tus.upload(world, "recorder", data)
+    with (config.photos_dir / ".cleanup.lock").open("a") as running:
+        fcntl.flock(running, fcntl.LOCK_EX)  # as a cleanup in another process holds it
+        with pytest.raises(NotAllowed, match="another field-server cleanup is running"):
+            cleanup(world)
+        assert files_of(world, media.sha256(data)) == [media.sha256(data)]
+    assert cleanup(world).photos == 1
