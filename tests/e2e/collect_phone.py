@@ -27,6 +27,7 @@ __all__ = [
     "BILLION_LAUGHS",
     "BIRDS",
     "DOCTYPE_ONLY",
+    "PHOTO",
     "XXE",
     "Answer",
     "FormEntry",

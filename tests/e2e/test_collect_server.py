@@ -14,8 +14,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,16 +25,17 @@ from sqlalchemy import Engine, func, select
 
 from field_server.adapters import tables as t
 from field_server.adapters.database import make_engine
+from field_server.adapters.photo_store import FilesystemPhotoStore
 from tests import media_factory as make
 from tests.conftest import fresh_database_url
+from tests.e2e import collect_checks as checks
 from tests.e2e.collect_phone import (
-    XXE,
+    PHOTO,
     Phone,
     assert_refused,
     instance,
     new_instance_id,
     refusals,
-    submission_body,
 )
 from tests.e2e.server_process import BIN, free_port, running_server
 from tests.e2e.test_photo_upload import auth_headers
@@ -46,7 +46,6 @@ pytestmark = pytest.mark.e2e
 CODE = "ULY-2026"
 # small, so that a body over the limit costs the test little; a phone photo still fits
 LIMIT = 3 * 1024 * 1024
-PHOTO = "1720934921312.jpg"
 JPEG = make.jpeg_bytes(gps=make.DMS_FIX, seed=21)
 
 
@@ -75,6 +74,12 @@ class Museum:
         assert answer.status_code == 201, answer.text
         key: dict[str, Any] = answer.json()
         return key, Phone(key["server_url"])
+
+    def revoke(self, key: Mapping[str, Any]) -> None:
+        assert self.api("DELETE", f"/collect-keys/{key['id']}").status_code == 204
+
+    def photo_path(self, sha256: str) -> Path:
+        return FilesystemPhotoStore(self.data_dir / "photos").path(sha256)
 
     def held(self) -> dict[str, int]:
         """What a refused request must leave as it was: rows, revisions, blobs, and files."""
@@ -145,33 +150,14 @@ def phone(museum: Museum) -> Phone:
 
 
 def test_the_whole_conversation_files_a_find_with_its_photo(museum: Museum) -> None:
-    key, phone = museum.new_phone()
-    listing, entries = phone.form_list()
-    assert listing.status == 200 and listing.openrosa
-    assert [e.form_id for e in entries] == ["qazba_find"]
-    (entry,) = entries
-    assert entry.download_url == f"{key['server_url']}/forms/qazba_find.xml"
-    form = phone.download(entry)  # its md5 checked against the list's hash
-    assert form.status == 200 and form.openrosa
-    assert f'version="{entry.version}"'.encode() in form.body
-
-    limits = phone.limits()
-    assert (limits.status, limits.body) == (204, b"")
-    assert limits.openrosa
-    assert int(limits.headers["x-openrosa-accept-content-length"]) == LIMIT
-
-    instance_id = new_instance_id()
-    sent = phone.submit(instance(instance_id=instance_id, photos=(PHOTO,)), {PHOTO: JPEG})
-    assert sent.status == 201, sent.body
-    assert sent.openrosa and sent.nature == "submit_success"
-    assert sent.message == "The find is filed."
-
+    sent = checks.first_conversation(museum, LIMIT, JPEG)
+    instance_id = sent.instance_id
     find = museum.record(instance_id)
     assert find is not None and find["type"] == "find" and find["server_rev"] == 1
     data = find["data"]
     assert (data["position"]["lon"], data["position"]["lat"]) == (67.84472, 48.19331)
     assert data["recorded_by"] == "recorder"
-    assert data["survey_uuid"] == key["survey_uuid"]
+    assert data["survey_uuid"] == sent.key["survey_uuid"]
     assert data["material"] == "copper_alloy" and data["object_name"] == "Қола пышақ"
     assert data["photos"] == [make.sha256(JPEG)]
     photo = museum.api("GET", f"/photos/{make.sha256(JPEG)}", who="recorder")
@@ -184,62 +170,28 @@ def test_the_whole_conversation_files_a_find_with_its_photo(museum: Museum) -> N
 
 
 def test_a_replay_answers_201_and_writes_nothing_twice(museum: Museum, phone: Phone) -> None:
-    xml = instance(instance_id=new_instance_id(), photos=(PHOTO,))
-    assert phone.submit(xml, {PHOTO: JPEG}).status == 201
-    before = museum.held()
-    for _ in range(2):  # Collect retrying a request whose answer it missed
-        again = phone.submit(xml, {PHOTO: JPEG})
-        assert again.status == 201 and again.nature == "submit_success"
-        assert museum.held() == before
+    checks.check_a_replay(museum, phone, JPEG)
 
 
 def test_an_edit_by_deprecated_id_is_a_new_revision_of_the_same_find(
     museum: Museum, phone: Phone
 ) -> None:
-    first_id, edited_id = new_instance_id(), new_instance_id()
-    assert phone.submit(instance(instance_id=first_id, photos=())).status == 201
-    number = museum.record(first_id)["data"]["find_number"]  # type: ignore[index]
-    edit = instance(
-        instance_id=edited_id,
-        deprecated_id=first_id,
-        photos=(),
-        answers={"notes": "Жүзі қайта өлшенді", "length_mm": "86"},
-    )
-    assert phone.submit(edit).status == 201
-    find = museum.record(first_id)
-    assert find is not None and find["server_rev"] == 2
-    assert (find["data"]["notes"], find["data"]["length_mm"]) == ("Жүзі қайта өлшенді", 86)
-    assert find["data"]["find_number"] == number  # an edit takes no new number
-    assert museum.record(edited_id) is None
-    assert museum.submission(edited_id)["find_uuid"] == first_id
+    edit = checks.edit_by_deprecated_id(museum, phone)
+    assert edit.find["server_rev"] == 2
+    assert museum.submission(edit.edited_id)["find_uuid"] == edit.first_id
 
 
 def test_different_xml_under_one_instance_id_is_409_and_changes_nothing(
     museum: Museum, phone: Phone
 ) -> None:
-    instance_id = new_instance_id()
-    assert phone.submit(instance(instance_id=instance_id, photos=())).status == 201
-    before = museum.held()
-    other = phone.submit(instance(instance_id=instance_id, photos=(), answers={"notes": "басқа"}))
-    assert_refused(other, 409)
-    assert museum.held() == before
-    assert museum.record(instance_id)["data"]["notes"] is None  # type: ignore[index]
+    checks.check_a_conflict(museum, phone, {})
 
 
 def test_attachments_in_a_second_request_complete_the_find(museum: Museum, phone: Phone) -> None:
-    instance_id = new_instance_id()
-    xml = instance(instance_id=instance_id, photos=(PHOTO,))
-    first = phone.submit(xml, incomplete=True)  # the XML first, as Collect splits a large one
-    assert first.status == 201
-    assert first.message == f"The find is filed. Waiting for photos: {PHOTO}."
-    assert museum.record(instance_id)["data"]["photos"] == []  # type: ignore[index]
+    instance_id, xml = checks.send_the_xml_first(museum, phone)
     assert museum.submission(instance_id)["attachments_missing"] == [PHOTO]
-
-    second = phone.submit(xml, {PHOTO: JPEG})
-    assert second.status == 201 and second.message == "The find is filed."
-    find = museum.record(instance_id)
-    assert find is not None and find["server_rev"] == 2
-    assert find["data"]["photos"] == [make.sha256(JPEG)]
+    find = checks.send_the_photos_after(museum, phone, instance_id, xml, JPEG)
+    assert find["server_rev"] == 2
     kept = museum.submission(instance_id)
     assert kept["attachments_missing"] == []
     assert kept["attachments_received"] == {PHOTO: make.sha256(JPEG)}
@@ -248,78 +200,37 @@ def test_attachments_in_a_second_request_complete_the_find(museum: Museum, phone
 def test_a_revoked_key_is_refused_with_403_at_once(museum: Museum) -> None:
     key, phone = museum.new_phone()
     assert phone.form_list()[0].status == 200
-    assert museum.api("DELETE", f"/collect-keys/{key['id']}").status_code == 204
-    before = museum.held()
-    assert_refused(phone.form_list()[0], 403)
-    assert_refused(phone.request("GET", f"{phone.path}/forms/qazba_find.xml"), 403)
-    limits = phone.limits()
-    assert limits.status == 403 and limits.openrosa
-    sent = phone.submit(instance(instance_id=new_instance_id(), photos=(PHOTO,)), {PHOTO: JPEG})
-    assert_refused(sent, 403)
-    assert museum.held() == before
+    museum.revoke(key)
+    checks.check_a_key_refused(museum, [phone], JPEG)
 
 
 def test_a_new_site_changes_the_form_version_and_a_form_of_the_old_one_still_lands(
     museum: Museum, phone: Phone
 ) -> None:
     old = phone.form_version()
-    added = museum.api(
-        "POST",
-        f"/expeditions/{CODE}/sites",
-        json={"code": "KNR", "name": "Қаражар қорымы", "boundary": {"type": "Polygon",
-              "coordinates": [[[67.80, 48.15], [67.82, 48.15], [67.82, 48.17], [67.80, 48.17],
-                               [67.80, 48.15]]]}},
-    )  # fmt: skip
+    added = museum.api("POST", f"/expeditions/{CODE}/sites", json=checks.NEW_SITE)
     assert added.status_code == 201, added.text
-    new = phone.form_version()
-    assert new != old
-    _, (entry,) = phone.form_list()
-    assert b"KNR" in phone.download(entry).body  # the new site is a choice of the form
-    instance_id = new_instance_id()
-    stale = phone.submit(instance(instance_id=instance_id, photos=(), version=old))
-    assert stale.status == 201 and stale.message == "The find is filed."
-    assert museum.record(instance_id)["data"]["site_code"] == "DMB"  # type: ignore[index]
+    instance_id = checks.check_a_stale_form_lands(museum, phone, old)
     assert museum.submission(instance_id)["form_version"] == old
 
 
 def test_an_edit_sent_with_its_photo_again_keeps_one_photo_record(
     museum: Museum, phone: Phone
 ) -> None:
-    first_id, edited_id = new_instance_id(), new_instance_id()
-    photo = make.jpeg_bytes(gps=make.DMS_FIX, seed=22)
-    assert (
-        phone.submit(instance(instance_id=first_id, photos=(PHOTO,)), {PHOTO: photo}).status == 201
+    sent = checks.edit_with_its_photo_again(
+        museum, phone, make.jpeg_bytes(gps=make.DMS_FIX, seed=22)
     )
-    before = museum.held()
-    # Collect sends an edited form with every attachment again
-    edit = instance(
-        instance_id=edited_id, deprecated_id=first_id, photos=(PHOTO,),
-        answers={"condition": "Тазартылған"},
-    )  # fmt: skip
-    assert phone.submit(edit, {PHOTO: photo}).status == 201
-    find = museum.record(first_id)
-    assert find is not None and find["server_rev"] == 2
-    assert (find["data"]["condition"], find["data"]["photos"]) == (
-        "Тазартылған",
-        [make.sha256(photo)],
-    )
-    after = museum.held()
+    assert museum.record(sent.instance_id)["server_rev"] == 2  # type: ignore[index]
+    before, after = sent.before, sent.after
     assert after["records"] == before["records"]  # no second find, no second photo record
     assert after["photo_blobs"] == before["photo_blobs"]
     assert after["collect_submissions"] == before["collect_submissions"] + 1
 
 
 def test_one_instance_sent_six_times_at_once_is_one_find(museum: Museum, phone: Phone) -> None:
-    instance_id = new_instance_id()
-    photo = make.noise_jpeg_bytes(800, 600, seed=23)
-    xml = instance(instance_id=instance_id, photos=(PHOTO,))
-    before = museum.held()
-    with ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(lambda _: phone.submit(xml, {PHOTO: photo}), range(6)))
-    assert [a.status for a in answers] == [201] * 6
-    find = museum.record(instance_id)
-    assert find is not None and find["server_rev"] == 1
-    after = museum.held()
+    sent = checks.send_six_times_at_once(museum, phone, make.noise_jpeg_bytes(800, 600, seed=23))
+    assert museum.record(sent.instance_id)["server_rev"] == 1  # type: ignore[index]
+    before, after = sent.before, sent.after
     assert after["collect_submissions"] == before["collect_submissions"] + 1
     assert after["records"] == before["records"] + 2  # the find and its photo
     assert after["number_blocks"] == before["number_blocks"] + 1
@@ -330,57 +241,23 @@ def test_one_instance_sent_six_times_at_once_is_one_find(museum: Museum, phone: 
 
 
 def test_phones_sending_at_once_get_numbers_of_their_own(museum: Museum) -> None:
-    phones = [museum.new_phone()[1] for _ in range(6)]
-    sent = [(p, new_instance_id()) for p in phones]
-    with ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(lambda s: s[0].submit(instance(instance_id=s[1], photos=())), sent))
-    assert [a.status for a in answers] == [201] * 6
-    numbers = [museum.record(i)["data"]["find_number"] for _, i in sent]  # type: ignore[index]
-    assert len(set(numbers)) == 6
+    checks.check_phones_at_once(museum)
 
 
 def test_a_phone_keeping_its_connection_open_is_answered_in_turn(
     museum: Museum, phone: Phone
 ) -> None:
-    instance_id = new_instance_id()
-    photo = make.jpeg_bytes(gps=make.DMS_FIX, seed=24)
-    body, content_type = submission_body(
-        instance(instance_id=instance_id, photos=(PHOTO,)), {PHOTO: photo}
-    )
-    hostile, hostile_type = submission_body(XXE, {})
-    answers = phone.on_one_connection(
-        [
-            ("HEAD", "/submission", None, {}),
-            ("POST", "/submission", body, {"Content-Type": content_type}),
-            ("POST", "/submission", hostile, {"Content-Type": hostile_type}),
-            ("POST", "/submission", body, {"Content-Type": content_type}),
-            ("GET", "/formList", None, {}),
-        ]
-    )
-    assert [a.status for a in answers] == [204, 201, 400, 201, 200]
-    assert all(a.openrosa for a in answers)
-    find = museum.record(instance_id)
-    assert find is not None and find["data"]["photos"] == [make.sha256(photo)]
+    checks.check_one_connection_in_turn(museum, phone, make.jpeg_bytes(gps=make.DMS_FIX, seed=24))
 
 
 def test_a_photo_named_with_two_dots_inside_joins_its_find(museum: Museum, phone: Phone) -> None:
-    # a lot's photo named by its range of find numbers, as a client keeping file names sends
-    instance_id, name = new_instance_id(), "ULY26-0012..0014.jpg"
     photo = make.jpeg_bytes(gps=make.DMS_FIX, seed=26)
-    answer = phone.submit(instance(instance_id=instance_id, photos=(name,)), {name: photo})
-    assert answer.status == 201, answer.body
-    assert answer.message == "The find is filed."
-    find = museum.record(instance_id)
-    assert find is not None and find["data"]["photos"] == [make.sha256(photo)]
+    checks.check_a_photo_name(museum, phone, checks.LOT_PHOTO, photo)
 
 
 def test_a_photo_named_in_kazakh_joins_its_find(museum: Museum, phone: Phone) -> None:
-    instance_id, name = new_instance_id(), "Қола пышақ, сурет 1.jpg"
     photo = make.jpeg_bytes(gps=make.DMS_FIX, seed=25)
-    answer = phone.submit(instance(instance_id=instance_id, photos=(name,)), {name: photo})
-    assert answer.status == 201 and answer.message == "The find is filed."
-    find = museum.record(instance_id)
-    assert find is not None and find["data"]["photos"] == [make.sha256(photo)]
+    checks.check_a_photo_name(museum, phone, checks.KAZAKH_PHOTO, photo)
 
 
 class SecondServer:
@@ -441,14 +318,9 @@ def second_server(museum: Museum) -> Iterator[SecondServer]:
         second.stop()
 
 
-# half the body sent, or the whole of it and a pause that lands the kill while the server
-# reads, keeps the photo, files the find, or has answered
-SERVER_KILL_MOMENTS = {
-    "half the body": (0.5, 0.0),
-    "the whole body, at once": (1.0, 0.0),
-    "the whole body, after 50 ms": (1.0, 0.05),
-    "the whole body, after 300 ms": (1.0, 0.3),
-}
+# the pauses land the kill while the server reads, keeps the photo, files the find, or has
+# answered
+SERVER_KILL_MOMENTS = checks.kill_moments(0.05, 0.3)
 
 
 @pytest.mark.parametrize("moment", list(SERVER_KILL_MOMENTS), ids=list(SERVER_KILL_MOMENTS))
@@ -458,28 +330,12 @@ def test_a_server_killed_during_a_submission_takes_the_retry_once(
     share, pause = SERVER_KILL_MOMENTS[moment]
     key, _ = museum.new_phone()
     phone = Phone(f"http://127.0.0.1:{second_server.port}{key['path']}")
-    instance_id = new_instance_id()
-    # a photo of its own each time (and per database), so that its blob is new
-    photo = make.noise_jpeg_bytes(1200, 900, seed=int(instance_id[:8], 16))
-    xml = instance(instance_id=instance_id, photos=(PHOTO,))
-    body, content_type = submission_body(xml, {PHOTO: photo})
-    before = museum.held()
-    connection = phone.start_post(body, content_type, int(len(body) * share))
-    try:
-        time.sleep(pause)
-        second_server.kill()
-    finally:
-        connection.close()
-    second_server.start()  # the same port, database and data folder
-    if share < 1:
-        assert museum.held() == before  # nothing of a request whose body never arrived
-    retry = phone.submit(xml, {PHOTO: photo})
-    assert retry.status == 201, retry.body
-    assert retry.message == "The find is filed."
-    find = museum.record(instance_id)
-    assert find is not None and find["server_rev"] == 1
-    assert find["data"]["photos"] == [make.sha256(photo)]
-    after = museum.held()
+    # started again on the same port, database and data folder
+    sent = checks.kill_during_a_submission(
+        museum, phone, share, pause, second_server.kill, second_server.start
+    )
+    assert museum.record(sent.instance_id)["server_rev"] == 1  # type: ignore[index]
+    before, after = sent.before, sent.after
     assert after["collect_submissions"] == before["collect_submissions"] + 1
     assert after["records"] == before["records"] + 2  # the find and its photo record
     assert after["revisions"] == before["revisions"] + 2
@@ -496,11 +352,7 @@ REFUSALS = refusals(JPEG)
 
 @pytest.mark.parametrize("case", list(REFUSALS), ids=str)
 def test_a_refused_request_stores_nothing(museum: Museum, phone: Phone, case: str) -> None:
-    refusal = REFUSALS[case]
-    before = museum.held()
-    answer = phone.post(refusal.body, refusal.content_type)
-    assert_refused(answer, refusal.status, refusal.says)
-    assert museum.held() == before
+    checks.check_a_refusal(museum, phone, REFUSALS[case])
 
 
 def test_a_body_over_the_limit_is_413_and_nothing_is_stored(museum: Museum, phone: Phone) -> None:
@@ -515,12 +367,9 @@ def test_a_body_over_the_limit_is_413_and_nothing_is_stored(museum: Museum, phon
 def test_a_body_declaring_a_huge_length_is_413_before_the_body_arrives(
     museum: Museum, phone: Phone
 ) -> None:
-    before = museum.held()
-    body, content_type = submission_body(instance(instance_id=new_instance_id(), photos=()), {})
-    answer = phone.post_declaring(10**12, content_type, body[:1000])  # the rest never comes
+    answer = checks.declare_and_store_nothing(museum, phone, 10**12)
     assert_refused(answer, 413)
     assert answer.headers["connection"] == "close"
-    assert museum.held() == before
 
 
 def test_a_declared_length_just_over_the_limit_is_413_without_waiting_for_the_body(
@@ -528,14 +377,11 @@ def test_a_declared_length_just_over_the_limit_is_413_without_waiting_for_the_bo
 ) -> None:
     _, phone = museum.new_phone()
     phone.timeout = 3  # a phone's connection does not wait for ever
-    body, content_type = submission_body(instance(instance_id=new_instance_id(), photos=()), {})
-    before = museum.held()
     try:
-        answer = phone.post_declaring(LIMIT + 1, content_type, body[:1000])
+        answer = checks.declare_and_store_nothing(museum, phone, LIMIT + 1)
     except TimeoutError:
         pytest.fail("no answer until the whole declared body had been sent")
     assert_refused(answer, 413)
-    assert museum.held() == before
 
 
 # -- what is kept for a reviewer ---------------------------------------------------------------
@@ -544,18 +390,12 @@ def test_a_declared_length_just_over_the_limit_is_413_without_waiting_for_the_bo
 def test_a_material_outside_the_vocabulary_is_kept_and_listed_with_its_problem(
     museum: Museum, phone: Phone
 ) -> None:
-    instance_id = new_instance_id()
-    xml = instance(instance_id=instance_id, photos=(), answers={"material": "plutonium"})
-    before = museum.held()
-    answer = phone.submit(xml)
-    assert answer.status == 201 and answer.nature == "submit_success"
-    assert answer.message.startswith("Kept for a reviewer, no find made yet: material:")
-    assert museum.record(instance_id) is None  # no find until a reviewer corrects it
-    after = museum.held()
+    sent, xml = checks.send_an_unknown_material(museum, phone)
+    before, after = sent.before, sent.after
     assert after["collect_submissions"] == before["collect_submissions"] + 1
     assert after["records"] == before["records"]
     assert after["number_blocks"] == before["number_blocks"]  # no number used up
-    kept = museum.submission(instance_id)
+    kept = museum.submission(sent.instance_id)
     assert (kept["status"], kept["find_uuid"]) == ("needs_review", None)
     assert kept["problems"] == [
         {"field": "material", "message": "'plutonium' is not in the material vocabulary"}
@@ -567,15 +407,8 @@ def test_a_material_outside_the_vocabulary_is_kept_and_listed_with_its_problem(
 def test_a_jpeg_bomb_and_a_file_that_is_no_photo_are_kept_as_bytes_with_their_problems(
     museum: Museum, phone: Phone
 ) -> None:
-    bomb, fake = make.jpeg_bomb_bytes(), b"not a photo, whatever its name says\n"
-    files = {"1720934921312.jpg": bomb, "1720934987411.jpg": fake}
-    instance_id = new_instance_id()
-    answer = phone.submit(instance(instance_id=instance_id, photos=tuple(files)), files)
-    assert answer.status == 201
-    assert answer.message.startswith("The find is filed; a reviewer will look at: photo:")
-    find = museum.record(instance_id)
-    assert find is not None and find["data"]["photos"] == []  # neither is a photo of the find
-    kept = museum.submission(instance_id)
+    sent, files = checks.send_a_bomb_and_a_fake(museum, phone)
+    kept = museum.submission(sent.instance_id)
     assert kept["status"] == "needs_review"
     assert kept["attachments_received"] == {name: make.sha256(b) for name, b in files.items()}
     problems = [p["message"] for p in kept["problems"]]
