@@ -8,11 +8,13 @@ import fcntl
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from field_server.adapters import tables
 from field_server.adapters.photo_store import FilesystemPhotoStore
 from field_server.adapters.upload_staging import UploadStaging
+from field_server.cli import main
 from field_server.services.auth import now_utc
 from field_server.services.cleanup import CleanupReport, clean_up
 from field_server.services.errors import NotAllowed
@@ -185,3 +187,33 @@ def test_a_second_cleanup_while_one_runs_is_refused_in_words(world: World) -> No
             cleanup(world)
         assert files_of(world, media.sha256(data)) == [media.sha256(data)]
     assert cleanup(world).photos == 1
+
+
+def test_the_command_says_in_one_line_what_it_removed_or_would(
+    world: World, database_url: str
+) -> None:
+    tus.upload(world, "recorder", media.noise_jpeg_bytes(60, 40, seed=39))
+    env = {
+        "FIELD_SERVER_DATABASE_URL": database_url,
+        "FIELD_SERVER_DATA_DIR": str(world.runtime.config.data_dir),
+        "FIELD_SERVER_UNREFERENCED_DAYS": "0",
+    }
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(main, ["cleanup", *args], env=env, catch_exceptions=False)
+
+    dry = run("--dry-run")
+    assert dry.exit_code == 0
+    assert dry.output.startswith("would remove 0 unfinished uploads (0 bytes received) and 1 ")
+    assert dry.output.count("\n") == 1
+    done = run()
+    assert done.output.startswith("removed 0 unfinished uploads (0 bytes received) and 1 photos")
+    assert "untouched for 0 days or more" in done.output
+    assert run("--json").output.strip().startswith('{"older_than_days": 0.0, "dry_run": false')
+    refused = CliRunner().invoke(
+        main, ["cleanup"], env={**env, "FIELD_SERVER_UNREFERENCED_DAYS": "soon"}
+    )
+    assert refused.exit_code == 1
+    assert refused.output.strip().endswith(
+        "FIELD_SERVER_UNREFERENCED_DAYS must be a number of days of 0 or more, not 'soon'"
+    )
