@@ -28,6 +28,7 @@ from field_server.adapters.duplicate_repositories import (
     WITHDRAWN,
     CandidateRow,
 )
+from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.access import Actor
 from field_server.domain.duplicates import (
@@ -427,7 +428,7 @@ def candidates_for_review(
     state: str | None,
     limit: int = PAGE_DEFAULT,
     after: str | None = None,
-) -> tuple[Any, list[CandidateRow], str | None]:
+) -> tuple[ExpeditionRow, list[CandidateRow], str | None]:
     """The expedition ``code``, a page of its candidates in ``state`` (None: every state),
     strongest first, and the ``after`` of the next page; the queue is the reviewers' alone."""
     expedition = expedition_by_code(uow, code)
