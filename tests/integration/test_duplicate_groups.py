@@ -40,6 +40,17 @@ def page(world: World, query: str = "") -> dict[str, Any]:
     return response.get_json()
 
 
+def whole_queue(world: World) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    query = "?limit=500"
+    while True:
+        answer = page(world, query)
+        found += answer["candidates"]
+        if answer["next"] is None:
+            return found
+        query = f"?limit=500&after={answer['next']}"
+
+
 def groups_of(world: World, number: str, state: str = "open") -> list[dict[str, Any]]:
     candidates = page(world, f"?state={state}&limit=500")["candidates"]
     return [c for c in candidates if c["find_number"] == number]
@@ -250,3 +261,24 @@ def test_the_review_page_merges_a_group_into_the_chosen_find_and_pages_the_queue
     assert sorted(settled["merged_uuids"]) == sorted(
         r["uuid"] for r in records if r["uuid"] != keep
     )
+
+
+def test_a_photo_named_by_sixty_finds_pairs_each_with_a_few_only(world: World) -> None:
+    """Sixty finds naming one photo were 1,770 pairs; each now pairs with the first 16 holders
+    (by uuid), so the queue grows with the finds, not with their square."""
+    photo = "c" * 64
+    world.pushed("recorder", [sample_batch()[0]])
+    records = [copies(f"ULY26-1{n:03d}", 1, 40.0 * n, photos=[photo])[0] for n in range(60)]
+    answer = world.pushed("recorder", records)
+    flags = [
+        len([f for f in r.get("flags", []) if f["code"] == "duplicate_candidate"])
+        for r in answer["results"]
+    ]
+    assert max(flags) == 59 and min(flags) == 16  # a head pairs with all, the rest with 16
+    pairs = whole_queue(world)
+    assert all(c["rules"] == ["shared_photo"] for c in pairs)
+    heads = sorted(r["uuid"] for r in records)[:16]
+    assert len(pairs) == 16 * 15 // 2 + 16 * (60 - 16)
+    assert all(set(c["find_uuids"]) & set(heads) for c in pairs)
+    report = post(world, f"{QUEUE}/detect", None).get_json()
+    assert (report["added"], report["withdrawn"], report["open"]) == (0, 0, len(pairs))
