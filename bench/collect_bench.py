@@ -96,6 +96,11 @@ class Photos:
     def size(self) -> int:
         return len(self.body) + 32
 
+    @staticmethod
+    def size_of(sent: Sent) -> float:
+        """The photo size a phase sent, on average."""
+        return sent.photo_bytes / sent.submissions if sent.submissions else 0.0
+
     def tail(self) -> bytes:
         return secrets.token_bytes(32)
 
@@ -782,14 +787,15 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def report(runs: list[Run], args: argparse.Namespace, load: tuple[float, ...]) -> None:
-    now = datetime.now(UTC)
+def report(
+    runs: list[Run], args: argparse.Namespace, load: tuple[float, ...], started: datetime
+) -> None:
+    photo_mb = Photos.size_of(runs[0].figures[SERVER]) / 1e6
     print(
-        f"\nQazba phones benchmark — {args.submissions:,} submissions of one "
-        f"{runs[0].figures[SERVER].photo_bytes / max(runs[0].figures[SERVER].submissions, 1) / 1e6:.2f} MB "  # noqa: E501
+        f"\nQazba phones benchmark — {args.submissions:,} submissions of one {photo_mb:.2f} MB "
         f"photo from {args.phones} phones; {args.backend}; {len(runs)} run(s), medians; "
-        f"{os.cpu_count()} CPUs; {now:%Y-%m-%d %H:%M} UTC; load average "
-        f"{' '.join(f'{x:.2f}' for x in load)} before, "
+        f"{os.cpu_count()} CPUs; {started:%Y-%m-%d %H:%M}–{datetime.now(UTC):%H:%M} UTC; "
+        f"load average {' '.join(f'{x:.2f}' for x in load)} before, "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after\n"
     )
     print(
@@ -831,7 +837,7 @@ def report(runs: list[Run], args: argparse.Namespace, load: tuple[float, ...]) -
                 f"(target ≤ {MEMORY_TARGET_MB:.0f}: {verdict})"
             )
     statuses = sum((r.statuses for r in runs), Counter())
-    print(f"  submissions on the server by status: {dict(statuses)}")
+    print(f"  submissions on the server by status, all runs: {dict(statuses)}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -885,17 +891,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend == "postgresql":
         print(postgres_note(args.database_url))
     runs: list[Run] = []
+    started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="qazba-collect-bench-") as folder:
         try:
             for repetition in range(args.repeat):
                 print(f"run {repetition + 1} of {args.repeat} …", file=sys.stderr, flush=True)
+                run_started = datetime.now(UTC)
                 runs.append(run_once(args, Path(folder), sites, photos, big))
+                if args.repeat > 1:  # each run's own figures as it ends, the medians last
+                    report(runs[-1:], args, load, run_started)
         except (BenchError, OSError, http.client.HTTPException, _Stopped) as error:
             print(f"collect_bench: {type(error).__name__}: {error}", file=sys.stderr)
             if runs:
-                report(runs, args, load)
+                report(runs, args, load, started)
             return 1
-    report(runs, args, load)
+    report(runs, args, load, started)
     return 0
 
 
