@@ -46,7 +46,7 @@ def dashboard(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Dashbo
         finds = uow.finds.of_type("find", expedition.id)
         surveys = survey_summaries(uow, expedition.id, finds)
         devices = uow.finds.device_syncs(expedition.id)
-        open_duplicates = len(uow.candidates.of_expedition(expedition.id, OPEN))
+        open_duplicates = uow.candidates.count(expedition.id, OPEN)
         wanted = {f.uuid: json.loads(f.data) for f in finds}
         stored = uow.blobs.known(sorted({d for data in wanted.values() for d in data["photos"]}))
     missing = []
