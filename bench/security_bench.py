@@ -1,4 +1,5 @@
-"""Security benchmark, finding 2 of the audit: finds flooding one find number.
+"""Security benchmark: finds flooding one find number (audit finding 2), and a find page
+naming huge images (finding 1).
 
 A real ``field-server serve`` (SQLite, and PostgreSQL when it is reachable) takes ``--finds``
 finds that all carry one find number, in pushes of ``--batch``, as a device with a number
@@ -10,17 +11,28 @@ of one page of the queue in the API and of the review UI's duplicates page, read
 
 Before the fix the audit measured, for finds of one number: 400 finds 3.6 s and a 30.9 MB
 answer, 700 finds 104,650 open candidates, and the UI's duplicates page 47 s and 517 MB.
+
+The find page: ``--photos`` different PNGs of ``--side`` × ``--side`` pixels (the audit's 20 of
+9400 × 9400) uploaded by tus, one find naming them all; printed, the review UI's page of that
+find the first time and after (median of ``--repeat``), and the health check's answer while
+eight views of the page run at once. The audit measured 16.1 s a view and 60.7 s for the health
+check behind eight views.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import io
 import json
+import random
 import re
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +153,125 @@ def _ui_pages(port: int, repeat: int) -> tuple[list[float], list[int]]:
     return times, sizes
 
 
+def huge_png(side: int, seed: int) -> bytes:
+    """A PNG of side × side pixels that compresses to a few hundred kB, each one different."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (side, side), 200)
+    draw = ImageDraw.Draw(image)
+    rng = random.Random(seed)
+    for _ in range(400):  # a few lines, so that the files differ and are not all one colour
+        x, y = rng.randrange(side), rng.randrange(side)
+        draw.line((x, y, x + rng.randrange(-side // 4, side // 4), y + 40), fill=rng.randrange(90))
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def _tus_upload(port: int, token: str, data: bytes) -> str:
+    base = f"http://127.0.0.1:{port}/api/v1/uploads"
+    digest = hashlib.sha256(data).hexdigest()
+    headers = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
+    created = requests.post(
+        base,
+        headers={
+            **headers,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": "sha256 " + base64.b64encode(digest.encode()).decode(),
+        },
+        timeout=300,
+    )
+    if created.status_code != 201:
+        raise BenchError(f"tus creation: {created.status_code} {created.text[:300]}")
+    sent = requests.patch(
+        created.headers["Location"],
+        data=data,
+        headers={
+            **headers,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+        timeout=600,
+    )
+    if sent.status_code != 204:
+        raise BenchError(f"tus PATCH: {sent.status_code} {sent.text[:300]}")
+    return digest
+
+
+def _ui_session(base: str) -> requests.Session:
+    session = requests.Session()
+    form = session.get(f"{base}/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    if token is None:
+        raise BenchError("the login page has no CSRF token")
+    signed = session.post(
+        f"{base}/login",
+        data={"username": REVIEWER, "password": PASSWORD, "csrf_token": token.group(1)},
+    )
+    if signed.status_code != 200:
+        raise BenchError(f"signing in to the review UI: {signed.status_code}")
+    return session
+
+
+def find_page(backend: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """A find naming ``--photos`` huge PNGs: its page in the review UI, and the health check
+    while eight views of it run at once."""
+    sites = load_sites()
+    images = [huge_png(args.side, seed) for seed in range(args.photos)]
+    with fresh_store(backend, work, sites, args.pg_admin_url) as env:
+        field_server(
+            env, "create-user", REVIEWER, "--role", "reviewer", "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )  # fmt: skip
+        with running_server(env, work) as server:
+            device = Client(server.port)
+            device.login()
+            assert device.token is not None
+            digests = [_tus_upload(server.port, device.token, data) for data in images]
+            factory = FindFactory(args.seed, "5d8a7c2e-0f41-4b6a-9e3d-2c7b1a9f4e60", sites)
+            find = factory.find(1)
+            find["data"]["photos"] = digests
+            device.json("POST", "/api/v1/sync/push", _batch([factory.survey(), find], "page"))
+            base = f"http://127.0.0.1:{server.port}"
+            session = _ui_session(base)
+            page = f"{base}/finds/{find['uuid']}"
+            views = []
+            for _ in range(args.repeat + 1):
+                began = time.perf_counter()
+                answer = session.get(page)
+                views.append(time.perf_counter() - began)
+                if answer.status_code != 200:
+                    raise BenchError(f"the find page: {answer.status_code}")
+            with ThreadPoolExecutor(8) as pool:
+                running = [pool.submit(session.get, page) for _ in range(8)]
+                began = time.perf_counter()
+                health = requests.get(f"{base}/api/v1/health", timeout=120)
+                health_s = time.perf_counter() - began
+                eight = [r.result().status_code for r in running]
+            if health.status_code != 200 or eight != [200] * 8:
+                raise BenchError(f"health {health.status_code}, views {eight}")
+            peak_mb = max(server.rss.peak_kb, server.rss.hwm_kb) / 1024
+    return {
+        "backend": backend,
+        "png_kb": statistics.median(len(i) for i in images) / 1024,
+        "first_ms": views[0] * 1000,
+        "again_ms": statistics.median(views[1:]) * 1000,
+        "health_ms": health_s * 1000,
+        "peak_mb": peak_mb,
+    }
+
+
+def report_find_page(result: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"\n{result['backend']}: a find naming {args.photos} PNGs of {args.side} x {args.side} "
+        f"(median {result['png_kb']:.0f} kB each)"
+    )
+    print(f"  find page, first view {result['first_ms']:8.1f} ms")
+    print(f"  find page, again      {result['again_ms']:8.1f} ms  (median of {args.repeat})")
+    print(f"  health check while 8 views run  {result['health_ms']:8.1f} ms")
+    print(f"  server peak RSS       {result['peak_mb']:8.0f} MB")
+
+
 def report(result: dict[str, Any], control: dict[str, Any], args: argparse.Namespace) -> None:
     pushes = result["pushes"]
     first, last = pushes[0], pushes[-1]
@@ -178,13 +309,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--photos", type=int, default=20, help="huge PNGs a find names (0: skip)")
+    parser.add_argument("--side", type=int, default=9400, help="their width and height")
+    parser.add_argument(
+        "--only", choices=("flood", "find-page"), default=None, help="run one part only"
+    )
     args = parser.parse_args(argv)
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     with tempfile.TemporaryDirectory(prefix="security-bench-") as folder:
         for backend in backends:
             try:
-                control = flood(backend, args, Path(folder), one_number=False)
-                report(flood(backend, args, Path(folder)), control, args)
+                if args.only != "find-page":
+                    control = flood(backend, args, Path(folder), one_number=False)
+                    report(flood(backend, args, Path(folder)), control, args)
+                if args.only != "flood" and args.photos:
+                    report_find_page(find_page(backend, args, Path(folder)), args)
             except BenchError as error:
                 print(f"\n{backend}: {error}", file=sys.stderr)
                 return 1
