@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from field_server.adapters.durable_files import fsync_folder
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+REMOVAL_LOCK = ".removal.lock"  # in the store's root; see ``removing`` and ``nothing_removed``
+
+
+class StoreBusy(Exception):
+    """Blobs may not be removed now: another removal runs, or a reader (a backup) needs every
+    blob it listed to stay."""
+
+
 DERIVATIVE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 
 
@@ -116,9 +125,37 @@ class FilesystemPhotoStore:
         finally:
             temporary.unlink(missing_ok=True)
 
+    @contextlib.contextmanager
+    def removing(self) -> Iterator[None]:
+        """Hold the store for removals (``remove``), one remover at a time; StoreBusy at once,
+        without waiting, while another remover or a ``nothing_removed`` block holds it."""
+        with self._removal_lock(fcntl.LOCK_EX | fcntl.LOCK_NB):
+            yield
+
+    @contextlib.contextmanager
+    def nothing_removed(self) -> Iterator[None]:
+        """No blob is removed while the block runs (for a reader that lists blobs first and
+        opens them later, such as a backup); waits for a removal under way to end."""
+        with self._removal_lock(fcntl.LOCK_SH):
+            yield
+
+    @contextlib.contextmanager
+    def _removal_lock(self, operation: int) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / REMOVAL_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, operation)
+            except BlockingIOError:
+                raise StoreBusy("the photo store is being backed up or cleaned up") from None
+            yield
+        finally:
+            os.close(fd)
+
     def remove(self, sha256: str, confirm: Callable[[float | None], bool]) -> int | None:
         """Remove the blob and the files made from it if ``confirm`` agrees; returns the
-        bytes freed, or None when ``confirm`` refused and the blob stays.
+        bytes freed, or None when ``confirm`` refused and the blob stays. Call it only
+        inside ``removing``.
 
         ``confirm`` is asked with the time the blob was last stored or sent again (its file's
         modification time; None when the file is already gone) while the file is set aside

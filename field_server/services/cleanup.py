@@ -18,15 +18,11 @@ How a blob and a record pushed at the same moment are kept apart:
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from field_server.adapters.photo_store import FilesystemPhotoStore
+from field_server.adapters.photo_store import FilesystemPhotoStore, StoreBusy
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.adapters.upload_staging import UploadStaging
 from field_server.services.auth import now_utc
@@ -64,29 +60,20 @@ def clean_up(
     now: Callable[[], datetime] = now_utc,
 ) -> CleanupReport:
     cutoff = now() - timedelta(days=older_than_days)
-    with _alone(store.root):
-        uploads, upload_bytes = _clear_unfinished(uow, staging, cutoff, dry_run)
-        photos, photo_bytes = _clear_unnamed(uow, store, cutoff, dry_run)
-    return CleanupReport(older_than_days, dry_run, uploads, upload_bytes, photos, photo_bytes)
-
-
-@contextmanager
-def _alone(photos: Path) -> Iterator[None]:
-    """One cleanup at a time: a second one would find the first's set-aside blobs and could
-    put back a file whose row the first had just deleted."""
-    photos.mkdir(parents=True, exist_ok=True)
-    fd = os.open(photos / ".cleanup.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    # one cleanup at a time, and none during a backup: a second one would find the first's
+    # set-aside blobs and could put back a file whose row was just deleted, and a backup
+    # copies the blobs its snapshot listed
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise NotAllowed(
-                "another field-server cleanup is running; try again when it has finished",
-                "cleanup_running",
-            ) from None
-        yield
-    finally:
-        os.close(fd)
+        with store.removing():
+            uploads, upload_bytes = _clear_unfinished(uow, staging, cutoff, dry_run)
+            photos, photo_bytes = _clear_unnamed(uow, store, cutoff, dry_run)
+    except StoreBusy:
+        raise NotAllowed(
+            "a backup or another field-server cleanup is using the photo store; try again "
+            "when it has finished",
+            "photo_store_busy",
+        ) from None
+    return CleanupReport(older_than_days, dry_run, uploads, upload_bytes, photos, photo_bytes)
 
 
 def _clear_unfinished(

@@ -177,13 +177,19 @@ def test_a_photo_sent_again_since_the_cut_off_stays(world: World) -> None:
         assert not uow.blobs.forget_if_unnamed(media.sha256(data), cutoff_before_resend)
 
 
-def test_a_second_cleanup_while_one_runs_is_refused_in_words(world: World) -> None:
+def test_a_cleanup_during_a_backup_or_another_cleanup_is_refused_in_words(
+    world: World,
+) -> None:
     config = world.runtime.config
     data = media.noise_jpeg_bytes(60, 40, seed=38)
     tus.upload(world, "recorder", data)
-    with (config.photos_dir / ".cleanup.lock").open("a") as running:
+    store = FilesystemPhotoStore(config.photos_dir)
+    busy = "a backup or another field-server cleanup is using the photo store"
+    with store.nothing_removed(), pytest.raises(NotAllowed, match=busy):
+        cleanup(world)
+    with (config.photos_dir / ".removal.lock").open("a") as running:
         fcntl.flock(running, fcntl.LOCK_EX)  # as a cleanup in another process holds it
-        with pytest.raises(NotAllowed, match="another field-server cleanup is running"):
+        with pytest.raises(NotAllowed, match=busy):
             cleanup(world)
         assert files_of(world, media.sha256(data)) == [media.sha256(data)]
     assert cleanup(world).photos == 1

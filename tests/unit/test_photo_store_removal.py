@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from field_server.adapters.photo_store import FilesystemPhotoStore
+from field_server.adapters.photo_store import FilesystemPhotoStore, StoreBusy
 from tests.media_factory import sha256
 
 DATA = b"\xff\xd8\xff photo nobody named"
@@ -103,3 +103,24 @@ def test_a_blob_a_dead_removal_left_set_aside_is_put_back_when_asked_again(
     with store.open(DIGEST) as handle:
         assert handle.read() == DATA
     assert [p.name for p in blob.parent.iterdir()] == [DIGEST]
+
+
+def held(store: FilesystemPhotoStore) -> bool:
+    """Whether a remover would be turned away now."""
+    try:
+        with store.removing():
+            return False
+    except StoreBusy:
+        return True
+
+
+def test_one_remover_at_a_time_and_none_while_a_reader_needs_every_blob(tmp_path: Path) -> None:
+    store = stored(tmp_path)
+    other = FilesystemPhotoStore(tmp_path / "photos")  # as another process opens it
+    assert not held(other)
+    with store.removing():
+        assert held(other)
+    with store.nothing_removed(), other.nothing_removed():  # readers share it
+        assert held(other)
+    with other.removing():
+        assert other.remove(DIGEST, lambda stored_at: True) == len(DATA)
