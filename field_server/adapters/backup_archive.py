@@ -138,7 +138,8 @@ class ArchiveWriter:
         """Set aside the room of these photos (SHA-256, file, size) at the archive's start and
         copy them in on a thread while the tables are written after them; before any table.
         A photo whose file is gone or has another size by the time it is copied fails the
-        backup (``photo_members`` raises): stored photos are never changed or removed."""
+        backup (``photo_members`` raises): stored photos never change, and the backup keeps
+        removals out while it runs."""
         if self._offset:
             raise RuntimeError("photos go in before any table")
         layout = []

@@ -6,7 +6,8 @@ data: on SQLite a WAL read snapshot (writers go on, into the WAL, unseen by it);
 ``REPEATABLE READ, READ ONLY`` transaction. The photos are the ones that snapshot lists in
 ``photo_blobs`` (a photo stored later belongs to a later backup along with the rows that name
 it). They are listed first and copied into the archive on a thread of their own while the
-tables are read: blobs never change once stored, so when they are read does not matter.
+tables are read: blobs never change once stored, and none is removed while the backup holds
+the store (``nothing_removed``), so when they are read does not matter.
 
 Each table goes from the database straight into the archive as JSON lines the database
 writes itself (``table_sql``), with no file in between; see ``backup_archive`` for the
@@ -77,7 +78,10 @@ def write_backup(
     if not out.parent.is_dir():
         raise BackupFailed(f"folder {out.parent} does not exist")
     try:
-        return _write(engine, photos, out, progress, now)
+        # no stored photo is removed (field-server cleanup) from before the snapshot lists
+        # them until each is copied; a removal under way is waited for
+        with photos.nothing_removed():
+            return _write(engine, photos, out, progress, now)
     except OSError as error:
         if error.errno == errno.ENOSPC:
             raise BackupFailed(f"no space left for the archive in {out.parent}") from None

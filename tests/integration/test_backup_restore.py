@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from field_server.adapters import table_dump
 from field_server.adapters.backup_archive import ArchiveReader
-from field_server.adapters.photo_store import FilesystemPhotoStore
+from field_server.adapters.photo_store import FilesystemPhotoStore, StoreBusy
 from field_server.adapters.schema_migration import (
     _alembic_config,
     current_revision,
@@ -167,6 +167,26 @@ def _counters_go_on(world, url: str, finds: list[str]) -> None:  # type: ignore[
 
 
 # -- a backup while devices push --------------------------------------------------------------
+
+
+def test_no_photo_is_removed_while_a_backup_runs(databases: MakeDatabase, tmp_path: Path) -> None:
+    """From before its snapshot lists the photos until each is copied, the backup holds the
+    store against removals (field-server cleanup is refused meanwhile)."""
+    world = build_world(databases("sqlite", "migrated"), tmp_path / "data")
+    fill_museum(world)
+    store = FilesystemPhotoStore(tmp_path / "data" / "photos")
+    refused = []
+
+    def try_a_removal(_message: str) -> None:
+        with pytest.raises(StoreBusy), store.removing():
+            pass
+        refused.append(True)
+
+    write_backup(world.runtime.uow.engine, store, tmp_path / "a.tar", progress=try_a_removal)
+    world.runtime.uow.engine.dispose()
+    assert refused
+    with store.removing():  # and let go once it is written
+        pass
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
