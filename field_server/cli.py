@@ -17,14 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from field_server import __version__
 from field_server.adapters.database import error_line, make_engine
-from field_server.adapters.fonts import FontMissing
 from field_server.adapters.schema_migration import upgrade_database
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
 from field_server.config import ServerConfig
 from field_server.domain.access import Role
-from field_server.domain.register_numbers import act_label
 from field_server.private_files import PRIVATE_UMASK, keep_private
-from field_server.services import auth, duplicates, expeditions, register
 from field_server.services.errors import ServiceError
 
 RECEIVE_BYTES = 256 * 1024  # what serve's socket reads take at once (waitress: 8 KB)
@@ -112,6 +109,8 @@ def _read_password(from_stdin: bool) -> str:
 @_one_line_errors
 def create_user(username: str, roles: tuple[str, ...], password_stdin: bool) -> None:
     """Create a user with one or more roles."""
+    from field_server.services import auth
+
     config, uow = _factory()
     password = _read_password(password_stdin)
     auth.create_user(uow, username, password, list(roles), cost=config.scrypt_cost)
@@ -124,6 +123,8 @@ def create_user(username: str, roles: tuple[str, ...], password_stdin: bool) -> 
 @_one_line_errors
 def set_password(username: str, password_stdin: bool) -> None:
     """Set a user's password; their tokens are revoked."""
+    from field_server.services import auth
+
     config, uow = _factory()
     auth.set_password(uow, username, _read_password(password_stdin), cost=config.scrypt_cost)
     click.echo(f"password of {username} set; their tokens are revoked")
@@ -134,6 +135,8 @@ def set_password(username: str, password_stdin: bool) -> None:
 @_one_line_errors
 def revoke_tokens(username: str) -> None:
     """Revoke every token of a user (a lost laptop)."""
+    from field_server.services import auth
+
     _, uow = _factory()
     count = auth.revoke_tokens_of(uow, username)
     click.echo(f"{count} token(s) of {username} revoked")
@@ -163,6 +166,8 @@ def create_expedition(
     accuracy_threshold: float | None,
 ) -> None:
     """Create an expedition."""
+    from field_server.services import expeditions
+
     _, uow = _factory()
     spec = expeditions.ExpeditionSpec(code, title, year, find_number_format, accuracy_threshold)
     row = expeditions.create_expedition(uow, None, spec)
@@ -178,6 +183,8 @@ def create_expedition(
 @_one_line_errors
 def add_member(code: str, username: str, leader: bool) -> None:
     """Add a user to an expedition's team."""
+    from field_server.services import expeditions
+
     _, uow = _factory()
     expeditions.add_member(uow, None, code, username, leader)
     click.echo(f"{username} is in {code}{' as leader' if leader else ''}")
@@ -197,6 +204,8 @@ def add_member(code: str, username: str, leader: bool) -> None:
 @_one_line_errors
 def add_site(code: str, site_code: str, name: str, boundary_file: Path) -> None:
     """Add a site with its boundary to an expedition."""
+    from field_server.services import expeditions
+
     _, uow = _factory()
     if boundary_file.stat().st_size > 16 * 1024 * 1024:
         raise click.ClickException(f"{boundary_file}: larger than 16 MB")
@@ -216,6 +225,8 @@ def add_site(code: str, site_code: str, name: str, boundary_file: Path) -> None:
 @_one_line_errors
 def detect_duplicates(code: str, as_json: bool) -> None:
     """Compare every find of an expedition and update its duplicate queue."""
+    from field_server.services import duplicates
+
     _, uow = _factory()
     report = duplicates.detect_expedition(uow, None, code)
     if as_json:
@@ -304,6 +315,10 @@ def create_act(
     as_json: bool,
 ) -> None:
     """Accession approved finds of expedition CODE into a fund by an acceptance act."""
+    from field_server.adapters.fonts import FontMissing
+    from field_server.domain.register_numbers import act_label
+    from field_server.services import auth, register
+
     if (finds_file is None) == (not all_approved):
         raise click.UsageError("give either --finds FILE or --all-approved")
     if out_dir is not None:
