@@ -19,7 +19,7 @@ from field_client.commands.common import (
 )
 from field_client.errors import ClientError
 from field_client.home import ensure_home, home_dir, store_path
-from field_client.phone_server import MAX_REQUEST_BYTES, CampServer, PhoneApp
+from field_client.phone_server import CampServer, PhoneApp, phone_server
 from field_client.phones import (
     DEFAULT_PORT,
     KeyOnRecord,
@@ -173,25 +173,15 @@ def serve(host: str, port: int, threads: int) -> None:
     One line per submission. Finds, photos and submissions go into this laptop's outbox;
     field-client sync takes them to the server once online.
     """
-    # waitress (already a dependency, the server's own) rather than http.server: it answers
-    # many phones on threads, keeps request bodies over 512 kB in temporary files instead of
-    # memory, and refuses a body over max_request_body_size from its headers, unread.
-    from waitress.server import create_server
-
     home = ensure_home(home_dir())
     path = store_path(home)
     Store.open(path).close()  # migrated and checked now, not at the first phone's request
     camp = CampServer(home, path)
     app = PhoneApp(camp, log=echo_err)
-    server = create_server(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        max_request_body_size=MAX_REQUEST_BYTES,
-        ident="qazba-field-client",
-        clear_untrusted_proxy_headers=True,
-    )
+    # waitress (already a dependency, the server's own) rather than http.server: it answers
+    # many phones on threads and keeps request bodies in temporary files; phone_server makes
+    # its own refusals OpenRosa answers
+    server = phone_server(app, host, port, threads)
     previous = signal.signal(signal.SIGTERM, _stop)
     echo_err(f"serving phones on http://{host}:{port}/odk/key/…  (Ctrl-C stops)")
     try:

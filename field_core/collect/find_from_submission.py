@@ -118,7 +118,10 @@ def read_collected_photo(path: str | os.PathLike[str], file_name: str) -> Collec
     bomb costs no memory), so it can be kept and shown to the reviewer by its digest.
     """
     try:
-        reading = read_photo(path)
+        # the header and EXIF only: the phone's multipart body already arrived whole, and a
+        # decode of every pixel cost more than everything else a submission does; a photo
+        # whose pixels turn out damaged still gives no thumbnail and is shown as such
+        reading = read_photo(path, decode=False)
     except PhotoError as error:
         digest, size = _digest(path)
         return CollectedPhoto(file_name, digest, size, None, error.reason)

@@ -396,16 +396,9 @@ def test_a_body_declaring_more_than_the_limit_is_413_before_it_arrives(
     camp: Camp, phone: Phone, declared: int
 ) -> None:
     answer = checks.declare_and_store_nothing(camp, phone, declared)
-    # only the status: the answer is waitress's own, see the xfail below
     assert answer.status == 413, answer.body
 
 
-@pytest.mark.xfail(
-    reason="collect serve's waitress refuses a Content-Length over max_request_body_size "
-    "(the same 50 MB as the app's limit) with its own text/plain 413 before PhoneApp runs, "
-    "so the answer has no X-OpenRosa-Version and no OpenRosaResponse",
-    strict=True,
-)
 def test_the_413_for_a_declared_length_over_the_limit_is_an_openrosa_answer(
     camp: Camp, phone: Phone
 ) -> None:
