@@ -64,6 +64,7 @@ from field_core.collect.submission import (
     SubmissionTooLarge,
     parse_submission,
 )
+from field_core.geo.coordinates import work_region
 from field_core.validation import FieldProblem
 
 MAX_REQUEST_BYTES = 50 * 1024 * 1024
@@ -392,8 +393,8 @@ class _Filing:
     def _context(self, find: LocalRecord | None) -> SubmissionContext:
         """What the laptop knows that the submission does not say: the survey and number of
         the find it edits, else the key's survey and the next number of the laptop's block.
-        Positions are checked against the country's bounds (the default region): the laptop
-        keeps no derived expedition region."""
+        Positions are checked against the expedition's work region, from the site boundaries
+        pulled last, as the server checks them."""
         instance_id = self.submission.instance_id
 
         def next_number() -> str:
@@ -406,6 +407,7 @@ class _Filing:
             received_at=self.now,
             next_find_number=(lambda: str(find.data["find_number"])) if find else next_number,
             site_codes=reference.site_codes(self.connection, self.code) or None,
+            region=work_region(reference.site_boxes(self.connection, self.code)),
         )
 
     def _save_photos(
