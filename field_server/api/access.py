@@ -38,6 +38,13 @@ def health() -> Response:
     summary="Log in: a bearer token for a device",
     tag="access",
     authenticated=False,
+    problems=(
+        (
+            429,
+            "too_many_attempts: too many failed sign-ins for this account or from this "
+            "address; Retry-After says in how many seconds to try again",
+        ),
+    ),
     body=messages.TokenRequest,
     response=messages.TokenResponse,
     status=201,

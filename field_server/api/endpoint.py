@@ -44,6 +44,7 @@ class Route:
     roles: str = ""  # who may call it, for the document
     headers: tuple[Header, ...] = ()
     raw_body: str | None = None  # media type of a body the view reads as a stream
+    problems: tuple[tuple[int, str], ...] = ()  # (status, when) a client should expect
 
 
 @dataclass
@@ -71,6 +72,7 @@ def endpoint(
     headers: tuple[Header, ...] = (),
     raw_body: str | None = None,
     permitted: Callable[[Actor], None] | None = None,
+    problems: tuple[tuple[int, str], ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a route. The view gets ``actor`` and, with a body schema, ``body``.
 
@@ -123,6 +125,7 @@ def endpoint(
                 roles=roles,
                 headers=headers,
                 raw_body=raw_body,
+                problems=problems,
             )
         )
         return handler

@@ -50,6 +50,11 @@ def build_document() -> dict[str, Any]:
                 },
             },
         }
+        for problem_status, when in route.problems:
+            operation["responses"][str(problem_status)] = {
+                "description": when,
+                "content": {"application/problem+json": {"schema": problem_ref}},
+            }
         if route.roles:
             operation["description"] = f"Who may call it: {route.roles}."
         if route.response is not None:

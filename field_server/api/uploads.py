@@ -89,6 +89,13 @@ def upload_configuration() -> Response:
     tag="uploads",
     status=201,
     roles=UPLOADERS,
+    problems=(
+        (
+            413,
+            "quota_exceeded: the declared length passes a storage quota, or too many uploads "
+            "are unfinished; upload_too_large: more than Tus-Max-Size",
+        ),
+    ),
     headers=(
         TUS_RESUMABLE,
         Header(

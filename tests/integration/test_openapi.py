@@ -43,3 +43,13 @@ def test_the_push_request_schema_comes_from_the_wire_schemas(world: World) -> No
     assert set(properties) == {"device_id", "batch_id", "records"}
     operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
     assert len(operation_ids) == len(set(operation_ids))
+
+
+def test_the_refusals_a_client_must_expect_are_declared(world: World) -> None:
+    document = world.client.get("/api/openapi.json").get_json()
+    creation = document["paths"]["/api/v1/uploads"]["post"]["responses"]
+    assert "quota_exceeded" in creation["413"]["description"]
+    token = document["paths"]["/api/v1/auth/token"]["post"]["responses"]
+    assert "too_many_attempts" in token["429"]["description"]
+    for answer in (creation["413"], token["429"]):
+        assert "application/problem+json" in answer["content"]
