@@ -224,6 +224,7 @@ photo_uploads = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index(None, "sha256", "user_id"),
+    Index(None, "user_id", "state"),  # what a person sent, for the storage quotas
 )
 
 # One row per stored photo file, however many finds, devices and uploads sent it.
@@ -236,7 +237,7 @@ photo_blobs = Table(
     Column("width", Integer),
     Column("height", Integer),
     Column("stored_at", DateTime(timezone=True), nullable=False),
-    Column("stored_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("stored_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True),
 )
 
 

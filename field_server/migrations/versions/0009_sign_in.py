@@ -1,4 +1,5 @@
-"""signing in: refused attempts for throttling, and review UI sessions kept on the server
+"""signing in: refused attempts for throttling, and review UI sessions kept on the server;
+indexes for the storage quotas (a person's finished uploads, the blobs each person stored first)
 
 Revision ID: 0009
 Revises: 0008
@@ -51,9 +52,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_review_sessions_token_hash")),
     )
     op.create_index(op.f("ix_review_sessions_user_id"), "review_sessions", ["user_id"])
+    # a new upload sums what its sender and their expeditions' members sent: by person
+    op.create_index(op.f("ix_photo_uploads_user_id_state"), "photo_uploads", ["user_id", "state"])
+    op.create_index(op.f("ix_photo_blobs_stored_by"), "photo_blobs", ["stored_by"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_photo_blobs_stored_by"), table_name="photo_blobs")
+    op.drop_index(op.f("ix_photo_uploads_user_id_state"), table_name="photo_uploads")
     op.drop_index(op.f("ix_review_sessions_user_id"), table_name="review_sessions")
     op.drop_table("review_sessions")
     op.drop_index(op.f("ix_sign_in_failures_at"), table_name="sign_in_failures")
