@@ -629,6 +629,7 @@ def cleanup(dry_run: bool, as_json: bool) -> None:
             FilesystemPhotoStore(config.photos_dir),
             config.unreferenced_days,
             dry_run=dry_run,
+            data_dir=config.data_dir,
         )
     finally:
         engine.dispose()

@@ -18,9 +18,11 @@ How a blob and a record pushed at the same moment are kept apart:
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from field_server.adapters.photo_store import FilesystemPhotoStore, StoreBusy
 from field_server.adapters.unit_of_work import UnitOfWorkFactory
@@ -37,6 +39,10 @@ class CleanupReport:
     upload_bytes: int  # the bytes of them that had arrived
     photos: int  # stored photos removed
     photo_bytes: int
+    # files a process killed mid-work left behind: a phone's attachment half received, a
+    # restore's staged rows or photos
+    leftovers: int = 0
+    leftover_bytes: int = 0
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -47,7 +53,19 @@ class CleanupReport:
             f"{verb} {self.uploads} unfinished uploads ({self.upload_bytes} bytes received) "
             f"and {self.photos} photos no record names ({self.photo_bytes} bytes), "
             f"untouched for {self.older_than_days:g} days or more"
+            + (
+                f"; {self.leftovers} files left by interrupted work ({self.leftover_bytes} bytes)"
+                if self.leftovers
+                else ""
+            )
         )
+
+
+# Where killed work leaves files, and which: a phone's attachment spooled by the server (the
+# folder beside the photo store), a restore's scratch rows and staged photos (uploads folder).
+LEFTOVER_PATTERNS = (("collect-attachments", "attachment-*"), ("uploads", ".restore-*"))
+# However short the set age, a file written within this time may belong to work under way.
+LEFTOVER_MIN_AGE = timedelta(hours=1)
 
 
 def clean_up(
@@ -58,6 +76,7 @@ def clean_up(
     *,
     dry_run: bool = False,
     now: Callable[[], datetime] = now_utc,
+    data_dir: Path | None = None,
 ) -> CleanupReport:
     cutoff = now() - timedelta(days=older_than_days)
     # one cleanup at a time, and none during a backup: a second one would find the first's
@@ -73,7 +92,44 @@ def clean_up(
             "when it has finished",
             "photo_store_busy",
         ) from None
-    return CleanupReport(older_than_days, dry_run, uploads, upload_bytes, photos, photo_bytes)
+    leftovers, leftover_bytes = (
+        _clear_leftovers(data_dir, min(cutoff, now() - LEFTOVER_MIN_AGE), dry_run)
+        if data_dir is not None
+        else (0, 0)
+    )
+    return CleanupReport(
+        older_than_days,
+        dry_run,
+        uploads,
+        upload_bytes,
+        photos,
+        photo_bytes,
+        leftovers,
+        leftover_bytes,
+    )
+
+
+def _clear_leftovers(data_dir: Path, cutoff: datetime, dry_run: bool) -> tuple[int, int]:
+    """Files of killed work, last written before ``cutoff``: (how many, their bytes)."""
+    count = size = 0
+    for folder, pattern in LEFTOVER_PATTERNS:
+        for path in sorted((data_dir / folder).glob(pattern)):
+            try:
+                status = path.lstat()
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(status.st_mode):
+                continue
+            if datetime.fromtimestamp(status.st_mtime, UTC) >= cutoff:
+                continue
+            if not dry_run:
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+            count += 1
+            size += status.st_size
+    return count, size
 
 
 def _clear_unfinished(

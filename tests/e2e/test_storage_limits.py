@@ -189,6 +189,8 @@ def test_cleanup_beside_the_server_removes_what_no_record_named_and_keeps_the_re
             "upload_bytes": 3_000,
             "photos": 2,
             "photo_bytes": len(noise) + len(page),
+            "leftovers": 0,
+            "leftover_bytes": 0,
         }
         for gone in (noise, page):
             answer = session.get(f"{base}/api/v1/photos/{sha256(gone)}", timeout=30)

@@ -5,6 +5,8 @@ a record pushed while a photo is being removed keeps it; on SQLite and PostgreSQ
 from __future__ import annotations
 
 import fcntl
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -223,3 +225,36 @@ def test_the_command_says_in_one_line_what_it_removed_or_would(
     assert refused.output.strip().endswith(
         "FIELD_SERVER_UNREFERENCED_DAYS must be a number of days of 0 or more, not 'soon'"
     )
+
+
+def test_files_left_by_killed_work_go_once_an_hour_old_and_fresh_ones_stay(
+    world: World,
+) -> None:
+    data_dir = world.runtime.config.data_dir
+    attachments = data_dir / "collect-attachments"
+    uploads = data_dir / "uploads"
+    attachments.mkdir(parents=True, exist_ok=True)
+    uploads.mkdir(parents=True, exist_ok=True)
+    old = [attachments / "attachment-0a1b", uploads / ".restore-rows-7.sqlite3"]
+    fresh = [attachments / "attachment-9f8e", uploads / ".restore-photo-1"]
+    unrelated = uploads / "0123456789abcdef0123456789abcdef"  # a tus upload's staging file
+    two_hours_ago = time.time() - 2 * 3600
+    for path in [*old, *fresh, unrelated]:
+        path.write_bytes(b"x" * 100)
+    for path in [*old, unrelated]:
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    config = world.runtime.config
+    arguments = (
+        world.runtime.uow,
+        UploadStaging(config.uploads_dir),
+        FilesystemPhotoStore(config.photos_dir),
+        0,
+    )
+    dry = clean_up(*arguments, dry_run=True, data_dir=data_dir)
+    assert (dry.leftovers, dry.leftover_bytes) == (2, 200)
+    assert all(path.exists() for path in old)
+    report = clean_up(*arguments, data_dir=data_dir)
+    assert (report.leftovers, report.leftover_bytes) == (2, 200)
+    assert not any(path.exists() for path in old)
+    assert all(path.exists() for path in [*fresh, unrelated])
+    assert "2 files left by interrupted work (200 bytes)" in report.sentence()

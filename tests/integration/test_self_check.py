@@ -13,8 +13,10 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from field_server.adapters.photo_store import FilesystemPhotoStore
+from field_server.adapters.database import make_engine
+from field_server.adapters.photo_store import FilesystemPhotoStore, StoreBusy
 from field_server.adapters.schema_migration import _alembic_config, head_revision
+from field_server.services import self_check
 from tests.integration.conftest import World, build_world
 from tests.integration.museum_world import BACKENDS, databases_for, fill_museum, run_cli
 
@@ -147,3 +149,32 @@ def test_a_database_that_does_not_answer_is_reported(tmp_path: Path) -> None:
     report = json.loads(result.output)
     assert report["ok"] is False
     assert [p["kind"] for p in report["problems"]] == ["database_unreachable"]
+
+
+@pytest.mark.parametrize("museum", BACKENDS, indirect=True)
+def test_the_check_holds_the_store_against_removals_while_it_looks_at_photos(
+    museum: tuple[World, str, list], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, url, _ = museum
+    store = FilesystemPhotoStore(world.runtime.config.photos_dir)
+    refused: list[bool] = []
+    hash_file = self_check.file_sha256
+
+    def while_hashing(path: Path) -> str:
+        try:
+            with store.removing():
+                refused.append(False)
+        except StoreBusy:
+            refused.append(True)
+        return hash_file(path)
+
+    monkeypatch.setattr(self_check, "file_sha256", while_hashing)
+    engine = make_engine(url)
+    try:
+        report = self_check.check_server(engine, store)
+    finally:
+        engine.dispose()
+    assert report.problems == []
+    assert refused and all(refused)  # a cleanup would have been turned away
+    with store.removing():  # and is let in once the check is done
+        pass
