@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -132,3 +133,21 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def clear_partials(home: Path, older_than_s: float = 3600) -> int:
+    """Remove the half-copied files a killed copy left in the photo folder's incoming folder,
+    once they are ``older_than_s`` seconds untouched (a copy under way keeps writing its own);
+    returns how many went."""
+    incoming = photo_folder(home) / "incoming"
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for path in incoming.glob("*.partial"):
+        try:
+            status = path.lstat()
+            if stat.S_ISREG(status.st_mode) and status.st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

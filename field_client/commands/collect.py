@@ -28,6 +28,7 @@ from field_client.phones import (
     keys_on_record,
     revoke_key,
 )
+from field_client.photo_files import clear_partials
 from field_client.store import Store
 
 
@@ -176,6 +177,9 @@ def serve(host: str, port: int, threads: int) -> None:
     home = ensure_home(home_dir())
     path = store_path(home)
     Store.open(path).close()  # migrated and checked now, not at the first phone's request
+    left = clear_partials(home)  # what a collect serve killed mid-copy left behind
+    if left:
+        echo_err(f"removed {left} half-received photo file(s) left by an interrupted run")
     camp = CampServer(home, path)
     app = PhoneApp(camp, log=echo_err)
     # waitress (already a dependency, the server's own) rather than http.server: it answers
