@@ -81,7 +81,11 @@ def create_app(config: ServerConfig | None = None) -> Flask:
     # the phones' server (DESIGN §9); attachments are staged beside the photo store, so a
     # finished one is renamed into it
     app.extensions["qazba_collect"] = Collect(
-        uow, store, config.data_dir / "collect-attachments", config.max_submission_bytes
+        uow,
+        store,
+        config.data_dir / "collect-attachments",
+        config.max_submission_bytes,
+        config.storage_limits,
     )
     for module in (
         access,

@@ -101,6 +101,7 @@ def submission(key: str, code: str) -> Response:
     # refused before a byte of the body is read
     if request.content_length is not None and request.content_length > limit:
         raise CollectRefused(413, f"a submission request takes at most {limit:,} bytes")
+    collect().check_room(phone, request.content_length or limit)
     if request.mimetype != "multipart/form-data":
         raise CollectRefused(400, "send the submission as multipart/form-data")
     spool = collect().spool()

@@ -58,6 +58,7 @@ from field_server.adapters.photo_store import FilesystemPhotoStore
 from field_server.adapters.repositories import ExpeditionRow
 from field_server.adapters.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from field_server.domain.find_numbers import format_find_number
+from field_server.domain.quotas import StorageLimits
 from field_server.domain.site_boundary import site_boundary
 from field_server.services.auth import actor_for_username, now_utc
 from field_server.services.collect_keys import PhoneKey, phone_key
@@ -71,6 +72,7 @@ from field_server.services.errors import (
 from field_server.services.expeditions import expedition_by_code
 from field_server.services.submission_keeping import keep_submission
 from field_server.services.sync_push import BatchWriter, expedition_region, prepare_record
+from field_server.services.uploads import storage_refusal
 
 # A photo record's uuid is derived from its find and its bytes, so a resent submission names
 # the same photo record and never makes a second one.
@@ -170,9 +172,15 @@ class Collect:
     """The phones' server: keys resolved, the form built and cached, submissions filed."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, store: FilesystemPhotoStore, staging: Path, max_bytes: int
+        self,
+        uow: UnitOfWorkFactory,
+        store: FilesystemPhotoStore,
+        staging: Path,
+        max_bytes: int,
+        limits: StorageLimits | None = None,
     ) -> None:
         self.uow = uow
+        self.limits = limits or StorageLimits()
         self.store = store
         self.staging = staging
         self.max_bytes = max_bytes
@@ -183,6 +191,14 @@ class Collect:
         self._last_use_lock = threading.Lock()
 
     # -- keys ------------------------------------------------------------------------------
+
+    def check_room(self, phone: PhoneKey, length: int) -> None:
+        """Refuse (413, before a byte is read) a submission whose bytes would take the key's
+        member or their expedition past a storage quota, as a tus upload would be."""
+        actor = actor_for_username(self.uow, phone.username)
+        refusal = storage_refusal(self.uow, actor, length, self.limits)
+        if refusal is not None:
+            raise CollectRefused(413, refusal.sentence())
 
     def phone(self, key: str, code: str) -> PhoneKey:
         """The key's phone, or CollectRefused(403); a found key's last use is noted, to the

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from field_server.adapters import photo_images
@@ -368,6 +369,17 @@ def _quota_refusal(
     return refusal_of_new_upload(
         limits, length, open_uploads, StorageUse(sent.by_person, declared), expeditions
     )
+
+
+def storage_refusal(
+    uow_factory: UnitOfWorkFactory, actor: Actor, length: int, limits: StorageLimits
+) -> QuotaRefusal | None:
+    """Why ``length`` more bytes sent by ``actor`` another way than tus (a phone's
+    submission) would pass their or an expedition's quota, or None when they fit. Such bytes
+    open no upload, so the cap on unfinished uploads does not apply."""
+    by_bytes_only = replace(limits, open_uploads=sys.maxsize)
+    with uow_factory() as uow:
+        return _quota_refusal(uow, actor, length, by_bytes_only, _sent(uow, actor))
 
 
 def _check_may_upload(actor: Actor) -> None:
