@@ -18,8 +18,12 @@ from werkzeug.formparser import parse_form_data
 
 from field_core.collect.form import FORM_ID
 from field_core.collect.openrosa import INCOMPLETE_PART, XML_PART, message_xml, plain_file_name
+from field_server.domain.sign_in_throttle import Kind
 from field_server.runtime import runtime
+from field_server.services import sign_in_throttle
 from field_server.services.collect import Attachment, Collect, CollectRefused
+from field_server.services.collect_keys import PhoneKey
+from field_server.services.sign_in_throttle import TooManyAttempts
 
 blueprint = Blueprint("openrosa", __name__, url_prefix="/odk/key/<key>/<code>")
 
@@ -50,6 +54,10 @@ def openrosa(view: Callable[..., Response]) -> Callable[..., Response]:
             return view(**kwargs)
         except CollectRefused as refused:
             return message_response(refused.detail, refused.status)
+        except TooManyAttempts as waiting:
+            response = message_response(waiting.detail, 429)
+            response.headers["Retry-After"] = str(waiting.retry_after)
+            return response
         except HTTPException as error:
             status = error.code or 400
             if status == 413:
@@ -61,6 +69,22 @@ def openrosa(view: Callable[..., Response]) -> Callable[..., Response]:
     return answer
 
 
+def phone_of(key: str, code: str) -> PhoneKey:
+    """The key's phone. A key in the address is a secret like a password: a client refused
+    too many keys waits (429) before any key of theirs is looked up again."""
+    address = request.remote_addr or ""
+    sign_in_throttle.check(runtime().uow, Kind.PHONE_KEY, "", address)
+    try:
+        return collect().phone(key, code)
+    except CollectRefused as refused:
+        if refused.status == 403:
+            sign_in_throttle.note_failure(
+                runtime().uow, Kind.PHONE_KEY, "", address, "collect.key_refused",
+                f"expedition:{code}",
+            )  # fmt: skip
+        raise
+
+
 def _base_url(key: str, code: str) -> str:
     public = runtime().config.public_url or request.url_root.rstrip("/")
     return f"{public}/odk/key/{key}/{code}"
@@ -69,14 +93,14 @@ def _base_url(key: str, code: str) -> str:
 @blueprint.get("/formList")
 @openrosa
 def form_list(key: str, code: str) -> Response:
-    phone = collect().phone(key, code)
+    phone = phone_of(key, code)
     return xml_response(collect().form_list(phone, _base_url(key, code)))
 
 
 @blueprint.get("/forms/<form_file>")
 @openrosa
 def form_download(key: str, code: str, form_file: str) -> Response:
-    phone = collect().phone(key, code)
+    phone = phone_of(key, code)
     if form_file != f"{FORM_ID}.xml":
         raise CollectRefused(404, f"no form {form_file[:80]!r} here")
     return xml_response(collect().form(phone).xml)
@@ -85,7 +109,7 @@ def form_download(key: str, code: str, form_file: str) -> Response:
 @blueprint.route("/submission", methods=["HEAD"])
 @openrosa
 def submission_limits(key: str, code: str) -> Response:
-    collect().phone(key, code)
+    phone_of(key, code)
     headers = {
         **_headers(),
         "X-OpenRosa-Accept-Content-Length": str(runtime().config.max_submission_bytes),
@@ -96,7 +120,7 @@ def submission_limits(key: str, code: str) -> Response:
 @blueprint.route("/submission", methods=["POST"])
 @openrosa
 def submission(key: str, code: str) -> Response:
-    phone = collect().phone(key, code)
+    phone = phone_of(key, code)
     limit = runtime().config.max_submission_bytes
     # refused before a byte of the body is read
     if request.content_length is not None and request.content_length > limit:
