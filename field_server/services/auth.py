@@ -188,9 +188,15 @@ def _checked_user(
     """The user whose password this is; TooManyAttempts, without checking it, while the
     account or the address waits out its back-off; Unauthenticated (counted and written to
     the audit log) for a wrong name or password alike."""
+    # no user name holds a NUL (PostgreSQL's text cannot): such a name is an unknown one,
+    # counted and logged with the NUL shown as U+FFFD
+    possible = "\x00" not in username
+    username = username.replace("\x00", "\ufffd")
     sign_in_throttle.check(uow_factory, Kind.PASSWORD, username, address)
-    with uow_factory() as uow:
-        user = uow.users.by_username(username)
+    user = None
+    if possible:
+        with uow_factory() as uow:
+            user = uow.users.by_username(username)
     if user is None or not user.active:
         verify_password(password, _dummy_hash(cost))
         good = False

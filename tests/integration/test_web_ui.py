@@ -284,3 +284,13 @@ def test_an_admin_cannot_take_away_their_own_admin_role(world: World) -> None:
         user = uow.users.by_username("admin")
         assert user is not None
         assert user.roles == ("admin",)
+
+
+def test_a_name_with_a_nul_is_a_wrong_sign_in_not_a_server_error(world: World) -> None:
+    client = world.app.test_client()
+    token = csrf_of(client.get("/login"))
+    answer = client.post(
+        "/login", data={"csrf_token": token, "username": "admin\x00", "password": PASSWORD}
+    )
+    assert answer.status_code == 401
+    assert client.get("/").status_code == 302  # no session
