@@ -131,17 +131,7 @@ def _batch(records: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 def _ui_pages(port: int, repeat: int) -> tuple[list[float], list[int]]:
     base = f"http://127.0.0.1:{port}"
-    session = requests.Session()
-    form = session.get(f"{base}/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    if token is None:
-        raise BenchError("the login page has no CSRF token")
-    signed = session.post(
-        f"{base}/login",
-        data={"username": REVIEWER, "password": PASSWORD, "csrf_token": token.group(1)},
-    )
-    if signed.status_code != 200:
-        raise BenchError(f"signing in to the review UI: {signed.status_code}")
+    session = _ui_session(base)
     times, sizes = [], []
     for _ in range(repeat):
         began = time.perf_counter()

@@ -1613,10 +1613,12 @@ def test_every_caller_gets_the_answer_the_matrix_gives_for(
     world: World, route: tuple[str, str]
 ) -> None:
     row = MATRIX[route]
-    answers = {
-        who: outcome(row.call(world, None if who == "anonymous" else who)) for who in CALLERS
-    }
-    assert answers == row.expected()
+    assert answers_to(world, row) == row.expected()
+
+
+def answers_to(world: World, row: Row) -> dict[str, Outcome]:
+    """What each caller gets from the row's request."""
+    return {who: outcome(row.call(world, None if who == "anonymous" else who)) for who in CALLERS}
 
 
 # -- the photo-possession rule (DESIGN §4) -----------------------------------------------------
@@ -1632,40 +1634,36 @@ def claimed_photo(world: World) -> str:
     return digest
 
 
+def held_by_uly(call: Call, anonymous: Outcome) -> Row:
+    """The answers for a photo ULY-2026 holds and ZHZ-2026 merely names."""
+    return Row(
+        call,
+        anonymous=anonymous,
+        recorder=200,
+        outsider=404,
+        leader=200,
+        reviewer=200,
+        registrar=200,
+        admin=200,
+    )
+
+
 POSSESSION: dict[str, Row] = {
-    "GET /api/v1/photos/<sha256>": Row(
+    "GET /api/v1/photos/<sha256>": held_by_uly(
         lambda world, who: world.client.get(
             f"/api/v1/photos/{claimed_photo(world)}", headers=world.headers(who), buffered=True
         ),
         anonymous=401,
-        recorder=200,
-        outsider=404,
-        leader=200,
-        reviewer=200,
-        registrar=200,
-        admin=200,
     ),
-    "GET /api/v1/photos/<sha256>/thumb": Row(
+    "GET /api/v1/photos/<sha256>/thumb": held_by_uly(
         lambda world, who: world.client.get(
             f"/api/v1/photos/{claimed_photo(world)}/thumb", headers=world.headers(who)
         ),
         anonymous=401,
-        recorder=200,
-        outsider=404,
-        leader=200,
-        reviewer=200,
-        registrar=200,
-        admin=200,
     ),
-    "GET /photos/<sha256>/thumb": Row(
+    "GET /photos/<sha256>/thumb": held_by_uly(
         lambda world, who: browser(world, who).get(f"/photos/{claimed_photo(world)}/thumb"),
         anonymous=302,
-        recorder=200,
-        outsider=404,
-        leader=200,
-        reviewer=200,
-        registrar=200,
-        admin=200,
     ),
     "POST /api/v1/photos/missing": Row(
         lambda world, who: world.client.post(
@@ -1689,10 +1687,7 @@ def test_a_photo_another_expeditions_record_names_is_read_only_where_it_is_held(
     world: World, route: str
 ) -> None:
     row = POSSESSION[route]
-    answers = {
-        who: outcome(row.call(world, None if who == "anonymous" else who)) for who in CALLERS
-    }
-    assert answers == row.expected()
+    assert answers_to(world, row) == row.expected()
 
 
 # -- reading: which records and expeditions each caller sees ------------------------------
