@@ -59,22 +59,7 @@ def copy_in(home: Path, source: Path, max_bytes: int = MAX_PHOTO_BYTES) -> tuple
             raise CopyFailed(name, "is not a regular file; skipped")
         if status.st_size > max_bytes:
             raise CopyFailed(name, f"is {status.st_size / 1e6:.0f} MB, above the photo limit")
-        incoming = photo_folder(home) / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(dir=incoming, suffix=".partial")
-        try:
-            sha256 = _copy(stream, handle, name, max_bytes)
-        except BaseException:
-            os.unlink(partial)
-            raise
-    target = stored_path(home, sha256)
-    if target.exists():
-        os.unlink(partial)
-        return sha256, target, False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(partial, target)
-    _sync_folder(target.parent)
-    return sha256, target, True
+        return _store(home, stream, name, max_bytes)
 
 
 def keep_stream(
@@ -82,6 +67,13 @@ def keep_stream(
 ) -> tuple[str, Path]:
     """Copy a received file (a phone's attachment) into the photo folder as ``copy_in`` does a
     camera file, chunk by chunk; returns (sha256, stored path)."""
+    sha256, target, _ = _store(home, stream, name, max_bytes)
+    return sha256, target
+
+
+def _store(home: Path, stream: BinaryIO, name: str, max_bytes: int) -> tuple[str, Path, bool]:
+    """The bytes copied into the incoming folder, then renamed to their SHA-256's place (or
+    dropped when that photo is there already); (sha256, stored path, newly stored)."""
     incoming = photo_folder(home) / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=incoming, suffix=".partial")
@@ -93,11 +85,11 @@ def keep_stream(
     target = stored_path(home, sha256)
     if target.exists():
         os.unlink(partial)
-        return sha256, target
+        return sha256, target, False
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(partial, target)
     _sync_folder(target.parent)
-    return sha256, target
+    return sha256, target, True
 
 
 def _copy(stream: BinaryIO, handle: int, name: str, max_bytes: int) -> str:
