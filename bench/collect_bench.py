@@ -361,17 +361,7 @@ def send_finds(
         for n in range(counts[index]):
             phones[index].submit(photos, finds, n)
 
-    try:
-        seconds = in_threads(len(phones), run)
-    finally:
-        for phone in phones:
-            phone.close()
-    sent = Sent(seconds=seconds)
-    for phone in phones:
-        sent.submissions += phone.sent.submissions
-        sent.photo_bytes += phone.sent.photo_bytes
-        sent.body_bytes += phone.sent.body_bytes
-    return sent
+    return _all_sent(phones, run)
 
 
 def send_until(
@@ -392,12 +382,17 @@ def send_until(
             phones[index].submit(photos, finds, n)
             n += 1
 
+    return _all_sent(phones, run)
+
+
+def _all_sent(phones: list[Phone], run: Callable[[int], None]) -> Sent:
+    """Every phone running ``run`` on a thread of its own; what they sent, all told."""
     try:
-        elapsed = in_threads(len(phones), run)
+        seconds = in_threads(len(phones), run)
     finally:
         for phone in phones:
             phone.close()
-    sent = Sent(seconds=elapsed)
+    sent = Sent(seconds=seconds)
     for phone in phones:
         sent.submissions += phone.sent.submissions
         sent.photo_bytes += phone.sent.photo_bytes

@@ -32,7 +32,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ from sync_bench import (  # noqa: E402
     BenchError,
     Client,
     FindFactory,
+    Server,
     encode,
     field_server,
     fresh_store,
@@ -55,14 +58,16 @@ from sync_bench import (  # noqa: E402
 )
 
 REVIEWER = "bench.reviewer"
+SURVEY = "5d8a7c2e-0f41-4b6a-9e3d-2c7b1a9f4e60"
 NUMBER = "ULY26-000042"
 
 
-def flood(
-    backend: str, args: argparse.Namespace, work: Path, *, one_number: bool = True
-) -> dict[str, Any]:
-    """The pushes and the pages; with ``one_number`` False every find keeps a number of its
-    own, the same pushes otherwise: what the expedition's growth alone costs a push."""
+@contextmanager
+def museum(
+    backend: str, args: argparse.Namespace, work: Path
+) -> Iterator[tuple[Server, Client, FindFactory]]:
+    """A real server on a fresh store with a reviewer, a recorder's device signed in, and the
+    finds that device records."""
     sites = load_sites()
     with fresh_store(backend, work, sites, args.pg_admin_url) as env:
         field_server(
@@ -72,44 +77,52 @@ def flood(
         with running_server(env, work) as server:
             device = Client(server.port)
             device.login()
-            factory = FindFactory(args.seed, "5d8a7c2e-0f41-4b6a-9e3d-2c7b1a9f4e60", sites)
-            device.json("POST", "/api/v1/sync/push", _batch([factory.survey()], "s"))
-            finds = []
-            for n in range(args.finds):
-                record = factory.find(n + 1)
-                if one_number:
-                    record["data"]["find_number"] = NUMBER
-                finds.append(record)
-            pushes: list[tuple[float, int, int]] = []  # (seconds, answer bytes, finds)
-            for start in range(0, len(finds), args.batch):
-                part = finds[start : start + args.batch]
-                body = encode(_batch(part, f"flood-{start}"))
-                began = time.perf_counter()
-                status, payload = device.call("POST", "/api/v1/sync/push", body)
-                pushes.append((time.perf_counter() - began, len(payload), len(part)))
-                if status != 200:
-                    raise BenchError(f"push: {status} {payload[:300]!r}")
-            reviewer = Client(server.port)
-            reviewer.token = reviewer.json(
-                "POST",
-                "/api/v1/auth/token",
-                {"username": REVIEWER, "password": PASSWORD, "device_name": "bench"},
-                expect=201,
-            )["token"]
-            queue_path = "/api/v1/expeditions/ULY-2026/duplicates?limit=50"
-            api_times, api_sizes = [], []
-            page: dict[str, Any] = {}
-            for _ in range(args.repeat):
-                began = time.perf_counter()
-                status, payload = reviewer.call("GET", queue_path)
-                api_times.append(time.perf_counter() - began)
-                api_sizes.append(len(payload))
-                page = json.loads(payload)
-            open_candidates = reviewer.json(
-                "POST", "/api/v1/expeditions/ULY-2026/duplicates/detect"
-            )["open"]
-            ui_times, ui_sizes = _ui_pages(server.port, args.repeat)
-            peak_mb = max(server.rss.peak_kb, server.rss.hwm_kb) / 1024
+            yield server, device, FindFactory(args.seed, SURVEY, sites)
+
+
+def flood(
+    backend: str, args: argparse.Namespace, work: Path, *, one_number: bool = True
+) -> dict[str, Any]:
+    """The pushes and the pages; with ``one_number`` False every find keeps a number of its
+    own, the same pushes otherwise: what the expedition's growth alone costs a push."""
+    with museum(backend, args, work) as (server, device, factory):
+        device.json("POST", "/api/v1/sync/push", _batch([factory.survey()], "s"))
+        finds = []
+        for n in range(args.finds):
+            record = factory.find(n + 1)
+            if one_number:
+                record["data"]["find_number"] = NUMBER
+            finds.append(record)
+        pushes: list[tuple[float, int, int]] = []  # (seconds, answer bytes, finds)
+        for start in range(0, len(finds), args.batch):
+            part = finds[start : start + args.batch]
+            body = encode(_batch(part, f"flood-{start}"))
+            began = time.perf_counter()
+            status, payload = device.call("POST", "/api/v1/sync/push", body)
+            pushes.append((time.perf_counter() - began, len(payload), len(part)))
+            if status != 200:
+                raise BenchError(f"push: {status} {payload[:300]!r}")
+        reviewer = Client(server.port)
+        reviewer.token = reviewer.json(
+            "POST",
+            "/api/v1/auth/token",
+            {"username": REVIEWER, "password": PASSWORD, "device_name": "bench"},
+            expect=201,
+        )["token"]
+        queue_path = "/api/v1/expeditions/ULY-2026/duplicates?limit=50"
+        api_times, api_sizes = [], []
+        page: dict[str, Any] = {}
+        for _ in range(args.repeat):
+            began = time.perf_counter()
+            status, payload = reviewer.call("GET", queue_path)
+            api_times.append(time.perf_counter() - began)
+            api_sizes.append(len(payload))
+            page = json.loads(payload)
+        open_candidates = reviewer.json("POST", "/api/v1/expeditions/ULY-2026/duplicates/detect")[
+            "open"
+        ]
+        ui_times, ui_sizes = _ui_pages(server.port, args.repeat)
+        peak_mb = max(server.rss.peak_kb, server.rss.hwm_kb) / 1024
     groups = [c for c in page["candidates"] if c["find_number"] == NUMBER]
     return {
         "backend": backend,
@@ -206,41 +219,32 @@ def _ui_session(base: str) -> requests.Session:
 def find_page(backend: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """A find naming ``--photos`` huge PNGs: its page in the review UI, and the health check
     while eight views of it run at once."""
-    sites = load_sites()
     images = [huge_png(args.side, seed) for seed in range(args.photos)]
-    with fresh_store(backend, work, sites, args.pg_admin_url) as env:
-        field_server(
-            env, "create-user", REVIEWER, "--role", "reviewer", "--password-stdin",
-            stdin=PASSWORD + "\n",
-        )  # fmt: skip
-        with running_server(env, work) as server:
-            device = Client(server.port)
-            device.login()
-            assert device.token is not None
-            digests = [_tus_upload(server.port, device.token, data) for data in images]
-            factory = FindFactory(args.seed, "5d8a7c2e-0f41-4b6a-9e3d-2c7b1a9f4e60", sites)
-            find = factory.find(1)
-            find["data"]["photos"] = digests
-            device.json("POST", "/api/v1/sync/push", _batch([factory.survey(), find], "page"))
-            base = f"http://127.0.0.1:{server.port}"
-            session = _ui_session(base)
-            page = f"{base}/finds/{find['uuid']}"
-            views = []
-            for _ in range(args.repeat + 1):
-                began = time.perf_counter()
-                answer = session.get(page)
-                views.append(time.perf_counter() - began)
-                if answer.status_code != 200:
-                    raise BenchError(f"the find page: {answer.status_code}")
-            with ThreadPoolExecutor(8) as pool:
-                running = [pool.submit(session.get, page) for _ in range(8)]
-                began = time.perf_counter()
-                health = requests.get(f"{base}/api/v1/health", timeout=120)
-                health_s = time.perf_counter() - began
-                eight = [r.result().status_code for r in running]
-            if health.status_code != 200 or eight != [200] * 8:
-                raise BenchError(f"health {health.status_code}, views {eight}")
-            peak_mb = max(server.rss.peak_kb, server.rss.hwm_kb) / 1024
+    with museum(backend, args, work) as (server, device, factory):
+        assert device.token is not None
+        digests = [_tus_upload(server.port, device.token, data) for data in images]
+        find = factory.find(1)
+        find["data"]["photos"] = digests
+        device.json("POST", "/api/v1/sync/push", _batch([factory.survey(), find], "page"))
+        base = f"http://127.0.0.1:{server.port}"
+        session = _ui_session(base)
+        page = f"{base}/finds/{find['uuid']}"
+        views = []
+        for _ in range(args.repeat + 1):
+            began = time.perf_counter()
+            answer = session.get(page)
+            views.append(time.perf_counter() - began)
+            if answer.status_code != 200:
+                raise BenchError(f"the find page: {answer.status_code}")
+        with ThreadPoolExecutor(8) as pool:
+            running = [pool.submit(session.get, page) for _ in range(8)]
+            began = time.perf_counter()
+            health = requests.get(f"{base}/api/v1/health", timeout=120)
+            health_s = time.perf_counter() - began
+            eight = [r.result().status_code for r in running]
+        if health.status_code != 200 or eight != [200] * 8:
+            raise BenchError(f"health {health.status_code}, views {eight}")
+        peak_mb = max(server.rss.peak_kb, server.rss.hwm_kb) / 1024
     return {
         "backend": backend,
         "png_kb": statistics.median(len(i) for i in images) / 1024,
